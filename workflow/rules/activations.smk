@@ -1,0 +1,27 @@
+rule extract_activations:
+    input:
+        images=f"{RESULTS}/data/{{dataset}}.zarr",
+        weights=f"{RESULTS}/models/{{model}}/seed-{{seed}}.pt",
+        sidecar=f"{RESULTS}/models/{{model}}/seed-{{seed}}.json",
+    output:
+        directory(
+            f"{RESULTS}/activations/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}.zarr"
+        ),
+    params:
+        module=layer_module_path,
+        split=config["activations"]["split"],
+        border=config["activations"]["border"],
+        batch_size=config["activations"]["batch_size"],
+        chunk_mb=config["activations"]["chunk_mb"],
+        device=config["device"],
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime="60m",
+        gpu=gpu_request,
+    log:
+        f"{RESULTS}/logs/activations/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}.log",
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/extract_activations.py"

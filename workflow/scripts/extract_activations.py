@@ -1,0 +1,30 @@
+"""Extract one (layer, sampling) activation store (rule extract_activations)."""
+
+import sys
+
+import torch
+
+from topoact import activations, models, store
+
+with open(snakemake.log[0], "w") as log:
+    sys.stderr = log
+    torch.set_num_threads(snakemake.threads)
+    params, wildcards = snakemake.params, snakemake.wildcards
+    device = models.resolve_device(params.device)
+    model, metadata = models.load_model(snakemake.input.weights, device)
+    settings = activations.ExtractionSettings(
+        sampling=wildcards.sampling, seed=int(wildcards.seed), border=params.border,
+        split=params.split, batch_size=params.batch_size,
+        chunk_bytes=int(params.chunk_mb * 2**20),
+    )
+    attrs = {
+        "layer": wildcards.layer,
+        "module": params.module,
+        **store.provenance(
+            {**vars(settings), "module": params.module, "device": str(device)},
+            {"images": snakemake.input.images, "weights": snakemake.input.weights},
+            settings.seed,
+        ),
+    }
+    activations.extract_activations(model, params.module, snakemake.input.images,
+                                    snakemake.output[0], settings, device, attrs)

@@ -1,0 +1,161 @@
+"""Activation extraction: forward hooks, batched, sampled on the device, streamed to zarr."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from topoact import sampling as sampling_mod
+from topoact import store
+
+
+class _LayerReached(Exception):
+    """Raised by the hook to skip the layers after the one being extracted."""
+
+
+@contextmanager
+def capture_layer(model: nn.Module, module_path: str, stop: bool = True) -> Iterator[dict]:
+    """Capture a module's output during forward passes.
+
+    Parameters
+    ----------
+    model
+        The network.
+    module_path
+        Dotted path of the module (as in ``model.named_modules()``).
+    stop
+        Abort the forward pass once the output is captured: the layers after it are
+        not needed, so extraction from early layers costs less than a full pass.
+
+    Yields
+    ------
+    dict
+        ``captured["output"]`` holds the latest output after each :func:`run_to_layer`.
+    """
+    modules = dict(model.named_modules())
+    if module_path not in modules:
+        raise ValueError(f"model has no module {module_path!r}")
+    captured: dict[str, torch.Tensor] = {}
+
+    def hook(_module, _inputs, output):
+        captured["output"] = output
+        if stop:
+            raise _LayerReached
+
+    handle = modules[module_path].register_forward_hook(hook)
+    try:
+        yield captured
+    finally:
+        handle.remove()
+
+
+def run_to_layer(model: nn.Module, x: torch.Tensor, captured: dict) -> torch.Tensor:
+    """Forward ``x`` until the captured layer and return its output."""
+    try:
+        model(x)
+    except _LayerReached:
+        pass
+    return captured.pop("output")
+
+
+def image_batches(images, start: int, stop: int, batch_size: int
+                  ) -> Iterator[tuple[int, np.ndarray]]:
+    """``(first index, uint8 batch)`` from an images array, in index order."""
+    for first in range(start, stop, batch_size):
+        yield first, images[first:min(first + batch_size, stop)]
+
+
+def to_input(batch: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 (B, H, W, 3) → float (B, 3, H, W) in [0, 1] on ``device``."""
+    x = torch.from_numpy(np.ascontiguousarray(batch)).to(device, non_blocking=True)
+    return x.permute(0, 3, 1, 2).float().div_(255)
+
+
+@dataclass(frozen=True)
+class ExtractionSettings:
+    """Scalar settings of one extraction job."""
+
+    sampling: str
+    seed: int = 0
+    border: int = 1
+    split: str = "all"
+    batch_size: int = 128
+    chunk_bytes: int = 4 << 20
+
+
+@torch.no_grad()
+def extract_activations(model: nn.Module, module_path: str, images_path: str | os.PathLike,
+                        out_path: str | os.PathLike, settings: ExtractionSettings,
+                        device: torch.device, attrs: dict[str, Any] | None = None,
+                        progress: bool = True) -> None:
+    """Extract one layer's activations under one sampling into an activations store.
+
+    Parameters
+    ----------
+    model
+        The network, taking [0, 1] RGB input.
+    module_path
+        Module whose output is the layer's activation.
+    images_path
+        The images store.
+    out_path
+        The activations store to write (appears only when complete).
+    settings
+        Sampling, seed, border, split, batch size, chunk size.
+    device
+        Where to run the forward pass and the position selection.
+    attrs
+        Extra attributes (provenance) to save.
+    progress
+        Show a tqdm bar (on stderr).
+    """
+    sampling_mod.check_sampling(settings.sampling)
+    images_group = store.open_store(images_path, "images")
+    info = store.image_store_info(images_group)
+    start, stop = store.split_range(info, settings.split, images_path)
+    images, labels = images_group["images"], images_group["labels"][:]
+    model = model.to(device).eval()
+    count = stop - start
+
+    with capture_layer(model, module_path) as captured:
+        # One image tells the layer's shape, hence P, before anything is written.
+        probe = run_to_layer(model, to_input(images[start:start + 1], device), captured)
+        _, channels, height, width = sampling_mod.as_spatial(probe).shape
+        per_image = sampling_mod.points_per_image(settings.sampling, height, width)
+        layer_attrs = {
+            "layer_shape": list(probe.shape[1:]),
+            "points_per_image": per_image,
+            "image_range": [start, stop],
+            "border": sampling_mod.effective_border(height, width, settings.border)
+            if settings.sampling == "random" else None,
+            "sampling": settings.sampling,
+            "split": settings.split,
+            "classes": info.classes,
+            **(attrs or {}),
+        }
+        with store.atomic_group(out_path, "activations", layer_attrs) as group:
+            writer = store.ActivationWriter(group, count * per_image, channels,
+                                            settings.chunk_bytes)
+            bar = tqdm(total=count, desc=f"extract {settings.sampling}", unit="img",
+                       disable=not progress)
+            for first, batch in image_batches(images, start, stop, settings.batch_size):
+                output = run_to_layer(model, to_input(batch, device), captured)
+                index = np.arange(first, first + len(batch))
+                b, rows, cols = sampling_mod.select_positions(
+                    output, settings.sampling, index, settings.seed, settings.border)
+                points = sampling_mod.gather_points(output, b, rows, cols).float().cpu().numpy()
+                b, rows, cols = b.cpu().numpy(), rows.cpu().numpy(), cols.cpu().numpy()
+                writer.append(points, index[b].astype(np.int32),
+                              np.stack([rows, cols], axis=1).astype(np.int16),
+                              labels[index[b]])
+                bar.update(len(batch))
+            bar.close()
+            writer.close()

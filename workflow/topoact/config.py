@@ -1,0 +1,168 @@
+"""Configuration: schema validation with defaults, readable errors, and cross-checks.
+
+Snakemake's own ``validate`` reports the first JSON-Schema error in schema terms; a
+researcher wants every problem at once, by key path, with the valid choices. So the
+Snakefile calls :func:`validate_config`, which fills defaults from the schema, reports
+all errors, then checks what a schema cannot: names that refer to other entries and
+layer names that must exist in the model's architecture.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator, validators
+
+from topoact.models import get_architecture
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message lists every problem found."""
+
+
+def _key_path(path) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "<top level>"
+
+
+def _with_defaults(validator_class):
+    """A validator class that also fills in each property's ``default``."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": set_defaults})
+
+
+_DefaultingValidator = _with_defaults(Draft202012Validator)
+
+
+def _describe(error) -> str:
+    where = _key_path(error.absolute_path)
+    if error.validator == "additionalProperties":
+        known = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(known))
+        return (f"config key(s) {', '.join(repr(u) for u in unknown)} under {where} not known; "
+                f"valid keys: {', '.join(known)}")
+    if error.validator == "enum":
+        return (f"config key {where}: value {error.instance!r} is not allowed; "
+                f"choose one of {error.validator_value}")
+    if error.validator == "type":
+        return (f"config key {where}: expected {error.validator_value}, got "
+                f"{type(error.instance).__name__} {error.instance!r}")
+    if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        sign = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">",
+                "exclusiveMaximum": "<"}[error.validator]
+        return (f"config key {where}: value {error.instance!r} out of range; "
+                f"expected {sign} {error.validator_value}")
+    return f"config key {where}: {error.message}"
+
+
+def schema_errors(config: dict, schema: dict) -> Iterator[str]:
+    """Fill ``config``'s defaults in place and describe each schema violation."""
+    for error in sorted(_DefaultingValidator(schema).iter_errors(config),
+                        key=lambda e: list(map(str, e.absolute_path))):
+        yield _describe(error)
+
+
+def reference_errors(config: dict) -> Iterator[str]:
+    """Describe references to undefined datasets/models and unknown layer names."""
+    datasets, models = config["datasets"], config["models"]
+    for name, model in models.items():
+        if model["dataset"] not in datasets:
+            yield (f"config key models.{name}.dataset: unknown dataset {model['dataset']!r}; "
+                   f"defined datasets: {sorted(datasets)}")
+    for i, analysis in enumerate(config["analyses"]):
+        where = f"analyses[{i}]"
+        if analysis["dataset"] not in datasets:
+            yield (f"config key {where}.dataset: unknown dataset {analysis['dataset']!r}; "
+                   f"defined datasets: {sorted(datasets)}")
+        if analysis["model"] not in models:
+            yield (f"config key {where}.model: unknown model {analysis['model']!r}; "
+                   f"defined models: {sorted(models)}")
+            continue
+        architecture = get_architecture(models[analysis["model"]]["architecture"])
+        for layer in analysis["layers"]:
+            if layer not in architecture.layers:
+                yield (f"config key {where}.layers: unknown layer {layer!r} of model "
+                       f"{analysis['model']!r} ({architecture.name}); valid layers: "
+                       f"{list(architecture.layers)}")
+
+
+def load_schema(path: str | os.PathLike) -> dict:
+    """Read a YAML or JSON schema file."""
+    return yaml.safe_load(Path(path).read_text())
+
+
+def validate_config(config: dict, schema: dict | str | os.PathLike,
+                    source: str = "config") -> dict:
+    """Validate a config against the schema and cross-check it; fill defaults in place.
+
+    Parameters
+    ----------
+    config
+        The parsed configuration (modified in place: defaults are added).
+    schema
+        The schema, or the path of ``config.schema.yaml``.
+    source
+        Where the config came from, for the error message.
+
+    Returns
+    -------
+    dict
+        ``config``, with defaults.
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem, each naming the key path, the bad value and what was expected.
+    """
+    if not isinstance(schema, dict):
+        schema = load_schema(schema)
+    problems = list(schema_errors(config, schema))
+    if not problems:
+        problems = list(reference_errors(config))
+    if problems:
+        raise ConfigError(f"invalid configuration ({source}):\n  - " + "\n  - ".join(problems))
+    return config
+
+
+def _resolve(root: dict, node: dict) -> dict:
+    """Follow a local ``$ref`` (``#/$defs/...``)."""
+    ref = node.get("$ref")
+    if not ref:
+        return node
+    target: Any = root
+    for part in ref.removeprefix("#/").split("/"):
+        target = target[part]
+    return target
+
+
+def undocumented_keys(schema: dict) -> list[str]:
+    """Every config key in ``schema`` that lacks a description or a default."""
+
+    def walk(node: dict, where: str) -> Iterator[str]:
+        for name, sub in node.get("properties", {}).items():
+            key = f"{where}.{name}" if where else name
+            if "description" not in sub or "default" not in sub:
+                yield key
+            resolved = _resolve(schema, sub)
+            yield from walk(resolved, key)
+            for part in ("items", "additionalProperties"):
+                child = resolved.get(part)
+                if isinstance(child, dict):
+                    yield from walk(_resolve(schema, child), f"{key}[]")
+
+    return list(walk(schema, ""))

@@ -1,0 +1,129 @@
+"""Sampling strategies: which spatial positions of a layer's activation map become points.
+
+All functions take an activation batch ``(B, C, H, W)`` (a linear layer's ``(B, C)``
+is viewed as ``(B, C, 1, 1)``) and return the selected ``(batch_index, row, col)``
+as int64 tensors on the batch's device, so selection runs where the forward pass ran
+and only the chosen vectors travel to the host.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import torch
+
+#: Sampling names with a fixed number of points per image (``full`` has H·W).
+SAMPLINGS = ("random", "full", "top-l2")
+_SAMPLING_PATTERN = re.compile(r"^(random|full|top-l2)$")
+
+
+def check_sampling(name: str) -> str:
+    """Return ``name`` if it is a known sampling, else raise with the valid choices."""
+    if not _SAMPLING_PATTERN.match(name):
+        raise ValueError(f"unknown sampling {name!r}; choose one of {list(SAMPLINGS)}")
+    return name
+
+
+def as_spatial(activations: torch.Tensor) -> torch.Tensor:
+    """View a layer output as ``(B, C, H, W)``: linear layers get one position."""
+    if activations.dim() == 2:
+        return activations[:, :, None, None]
+    if activations.dim() != 4:
+        raise ValueError(f"expected a (B, C) or (B, C, H, W) activation, got shape "
+                         f"{tuple(activations.shape)}")
+    return activations
+
+
+def effective_border(height: int, width: int, border: int) -> int:
+    """The border actually excluded: none when the map has no interior at that width."""
+    if height > 2 * border and width > 2 * border:
+        return border
+    return 0
+
+
+def points_per_image(sampling: str, height: int, width: int) -> int:
+    """p, the number of points each image contributes."""
+    check_sampling(sampling)
+    return height * width if sampling == "full" else 1
+
+
+def random_positions(image_index: np.ndarray, height: int, width: int, seed: int,
+                     border: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """One uniformly random position per image, avoiding a border of ``border`` cells.
+
+    The draw for image ``i`` depends only on ``(seed, i)``, never on the batch it
+    came in, so a rerun with another batch size picks the same positions.
+
+    Parameters
+    ----------
+    image_index
+        Global indices (into the images store) of the batch's images.
+    height, width
+        Spatial size of the activation map.
+    seed
+        The run's seed.
+    border
+        Cells excluded at each edge (TopoAct: "excluding the edges"); ignored, as by
+        :func:`effective_border`, when the map is too small to have an interior.
+
+    Returns
+    -------
+    rows, cols
+        int64 arrays, one entry per image.
+    """
+    border = effective_border(height, width, border)
+    rows = np.empty(len(image_index), dtype=np.int64)
+    cols = np.empty(len(image_index), dtype=np.int64)
+    for k, index in enumerate(image_index):
+        rng = np.random.default_rng([seed, int(index)])
+        rows[k] = rng.integers(border, height - border)
+        cols[k] = rng.integers(border, width - border)
+    return rows, cols
+
+
+def select_positions(activations: torch.Tensor, sampling: str, image_index: np.ndarray,
+                     seed: int = 0, border: int = 1
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Positions that a sampling keeps from an activation batch.
+
+    Parameters
+    ----------
+    activations
+        ``(B, C, H, W)`` (or ``(B, C)``).
+    sampling
+        ``random``, ``full`` or ``top-l2``.
+    image_index
+        Global image indices of the batch (used by ``random``).
+    seed, border
+        See :func:`random_positions`.
+
+    Returns
+    -------
+    batch, rows, cols
+        int64 tensors on the activations' device; ``full`` lists each image's
+        positions in row-major order, images in batch order.
+    """
+    check_sampling(sampling)
+    acts = as_spatial(activations)
+    b, _, h, w = acts.shape
+    device = acts.device
+    if sampling == "full":
+        batch = torch.arange(b, device=device).repeat_interleave(h * w)
+        flat = torch.arange(h * w, device=device).repeat(b)
+        return batch, flat // w, flat % w
+    batch = torch.arange(b, device=device)
+    if sampling == "random":
+        rows, cols = random_positions(image_index, h, w, seed, border)
+        return batch, torch.from_numpy(rows).to(device), torch.from_numpy(cols).to(device)
+    # top-l2: argmax of the squared norm; torch.argmax takes the first maximum in
+    # row-major order on ties, which makes the choice deterministic.
+    flat = acts.float().pow(2).sum(dim=1).reshape(b, h * w).argmax(dim=1)
+    return batch, flat // w, flat % w
+
+
+def gather_points(activations: torch.Tensor, batch: torch.Tensor, rows: torch.Tensor,
+                  cols: torch.Tensor) -> torch.Tensor:
+    """The activation vectors ``(P, C)`` at the selected positions."""
+    acts = as_spatial(activations)
+    return acts[batch, :, rows, cols]

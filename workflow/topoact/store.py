@@ -1,0 +1,325 @@
+"""Reading and writing the zarr (v3) intermediates: the one module that touches zarr.
+
+Every store is written into a hidden sibling directory (``.{name}.partial``) and
+renamed into place only when complete, so a killed job never leaves a store that
+looks finished; a store that is finished carries ``complete: true`` in its attributes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+
+from topoact import __version__
+
+#: Arrays each kind of store must hold (checked when a store is opened).
+REQUIRED_ARRAYS = {
+    "images": ("images", "labels"),
+    "activations": ("points", "image", "position", "label"),
+}
+
+
+class StoreError(ValueError):
+    """A store is missing, unfinished, or not of the expected kind."""
+
+
+def partial_path(path: str | os.PathLike) -> Path:
+    """The hidden sibling a store is written into before it is renamed into place."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.partial")
+
+
+def provenance(params: dict[str, Any], sources: dict[str, str], seed: int | None) -> dict:
+    """Attributes recording how a store was made.
+
+    Parameters
+    ----------
+    params
+        The scalar parameters of the job that made the store.
+    sources
+        Input paths by role (``{"images": "results/data/digits.zarr"}``).
+    seed
+        The random seed, or None when the step is not random.
+    """
+    return {
+        "params": params,
+        "sources": {role: str(path) for role, path in sources.items()},
+        "seed": seed,
+        "topoact_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+@contextmanager
+def atomic_group(path: str | os.PathLike, kind: str, attrs: dict[str, Any]) -> Iterator[zarr.Group]:
+    """Create a zarr group that appears at ``path`` only if the block completes.
+
+    Parameters
+    ----------
+    path
+        Final location of the store (a directory, conventionally ``*.zarr``).
+    kind
+        What the store holds (``"images"``, ``"activations"``, ...); saved as an attribute
+        and checked by :func:`open_store`.
+    attrs
+        Attributes to save (provenance and kind-specific metadata).
+
+    Yields
+    ------
+    zarr.Group
+        The group to fill, living in the partial sibling directory.
+    """
+    path = Path(path)
+    tmp = partial_path(path)
+    # A leftover partial store is from a killed run of this same job: start over.
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    group = zarr.open_group(tmp, mode="w", zarr_format=3)
+    group.attrs.update({"kind": kind, **attrs, "complete": False})
+    try:
+        yield group
+        group.attrs["complete"] = True
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if path.exists():
+        shutil.rmtree(path)
+    os.replace(tmp, path)
+
+
+def open_store(path: str | os.PathLike, kind: str) -> zarr.Group:
+    """Open a finished store for reading, with a clear error when it is not one.
+
+    Parameters
+    ----------
+    path
+        The store's directory.
+    kind
+        The kind expected (a key of :data:`REQUIRED_ARRAYS`).
+
+    Raises
+    ------
+    StoreError
+        If the path does not exist, is not a zarr group, is of another kind, was
+        not completed, or lacks one of the arrays its kind requires.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise StoreError(f"{path}: no such store (expected a {kind} zarr store)")
+    try:
+        group = zarr.open_group(path, mode="r")
+    except Exception as error:  # zarr raises several types for "not a group"
+        raise StoreError(f"{path}: not a zarr group ({error})") from error
+    found_kind = group.attrs.get("kind")
+    if found_kind != kind:
+        raise StoreError(f"{path}: holds kind {found_kind!r}, expected {kind!r}")
+    if group.attrs.get("complete") is not True:
+        raise StoreError(f"{path}: store was not completed (a killed job?); delete it and rerun")
+    members = set(group.array_keys())
+    missing = [name for name in REQUIRED_ARRAYS.get(kind, ()) if name not in members]
+    if missing:
+        raise StoreError(f"{path}: missing array(s) {missing}; a {kind} store needs "
+                         f"{list(REQUIRED_ARRAYS[kind])}")
+    return group
+
+
+def rows_per_chunk(row_bytes: int, chunk_bytes: int) -> int:
+    """Rows in a chunk of about ``chunk_bytes`` (at least one row)."""
+    return max(1, math.ceil(chunk_bytes / max(1, row_bytes)))
+
+
+# --------------------------------------------------------------------------- images
+
+
+@dataclass(frozen=True)
+class ImageStoreInfo:
+    """What an images store holds, without its pixels."""
+
+    count: int
+    shape: tuple[int, int, int]
+    classes: list[str]
+    splits: dict[str, tuple[int, int]]
+    source: str
+
+
+def write_images(path, batches, *, count: int, image_shape: tuple[int, int, int],
+                 classes: list[str], splits: dict[str, tuple[int, int]], source: str,
+                 attrs: dict[str, Any], chunk_images: int = 256) -> None:
+    """Write an images store from a stream of ``(images, labels)`` batches.
+
+    Parameters
+    ----------
+    path
+        Destination ``*.zarr`` directory.
+    batches
+        Iterable of ``(uint8 array (B, H, W, 3), int array (B,))``, in index order.
+    count
+        Total number of images the batches yield.
+    image_shape
+        ``(H, W, 3)``.
+    classes
+        Class names in label index order.
+    splits
+        Split name to ``[start, stop)`` index range (each split is contiguous).
+    source
+        Where the images came from (a loader name and its origin).
+    attrs
+        Provenance attributes (see :func:`provenance`).
+    chunk_images
+        Images per chunk.
+    """
+    with atomic_group(path, "images", {**attrs, "classes": list(classes),
+                                       "split": {k: list(v) for k, v in splits.items()},
+                                       "source": source}) as group:
+        images = group.create_array("images", shape=(count, *image_shape), dtype="uint8",
+                                    chunks=(chunk_images, *image_shape))
+        labels = group.create_array("labels", shape=(count,), dtype="int16",
+                                    chunks=(max(count, 1),))
+        start = 0
+        for batch_images, batch_labels in batches:
+            stop = start + len(batch_images)
+            if stop > count:
+                raise StoreError(f"{path}: the loader yielded more than the {count} images "
+                                 "it announced")
+            images[start:stop] = np.asarray(batch_images, dtype=np.uint8)
+            labels[start:stop] = np.asarray(batch_labels, dtype=np.int16)
+            start = stop
+        if start != count:
+            raise StoreError(f"{path}: the loader yielded {start} images, announced {count}")
+
+
+def image_store_info(group: zarr.Group) -> ImageStoreInfo:
+    """Metadata of an open images store."""
+    attrs = group.attrs
+    return ImageStoreInfo(
+        count=int(group["images"].shape[0]),
+        shape=tuple(int(s) for s in group["images"].shape[1:]),
+        classes=list(attrs["classes"]),
+        splits={name: (int(a), int(b)) for name, (a, b) in attrs["split"].items()},
+        source=str(attrs["source"]),
+    )
+
+
+def split_range(info: ImageStoreInfo, split: str, path: str | os.PathLike = "") -> tuple[int, int]:
+    """Index range ``[start, stop)`` of a split; ``"all"`` is every image.
+
+    Raises
+    ------
+    StoreError
+        If the store has no split of that name (the message lists those it has).
+    """
+    if split == "all":
+        return 0, info.count
+    if split not in info.splits:
+        raise StoreError(f"{path}: no split {split!r}; the store has "
+                         f"{sorted(info.splits) + ['all']}")
+    return info.splits[split]
+
+
+# --------------------------------------------------------------------------- activations
+
+
+class ActivationWriter:
+    """Append-only writer of an activations store with a known number of points.
+
+    Rows are buffered and written a whole chunk at a time, so memory stays at one
+    chunk plus one batch however large the cloud is.
+
+    Parameters
+    ----------
+    group
+        An empty group (from :func:`atomic_group`).
+    total_points
+        P, the number of rows that will be appended.
+    channels
+        C, the dimension of each activation vector.
+    chunk_bytes
+        Target size of one chunk of ``points`` (at least 1 MB is sensible).
+    """
+
+    def __init__(self, group: zarr.Group, total_points: int, channels: int,
+                 chunk_bytes: int = 4 << 20):
+        self.total_points = total_points
+        self.chunk_rows = min(max(total_points, 1), rows_per_chunk(4 * channels, chunk_bytes))
+        shape_rows = (total_points,)
+        self.arrays = {
+            "points": group.create_array("points", shape=(total_points, channels),
+                                         dtype="float32", chunks=(self.chunk_rows, channels)),
+            "image": group.create_array("image", shape=shape_rows, dtype="int32",
+                                        chunks=(self.chunk_rows,)),
+            "position": group.create_array("position", shape=(total_points, 2), dtype="int16",
+                                           chunks=(self.chunk_rows, 2)),
+            "label": group.create_array("label", shape=shape_rows, dtype="int16",
+                                        chunks=(self.chunk_rows,)),
+        }
+        self._buffer: dict[str, list[np.ndarray]] = {name: [] for name in self.arrays}
+        self._buffered = 0
+        self.written = 0
+
+    def append(self, points: np.ndarray, image: np.ndarray, position: np.ndarray,
+               label: np.ndarray) -> None:
+        """Append rows (all four arrays have the same number of rows)."""
+        rows = {"points": points, "image": image, "position": position, "label": label}
+        n = len(points)
+        if any(len(a) != n for a in rows.values()):
+            raise ValueError("points, image, position and label must have the same length")
+        if self.written + self._buffered + n > self.total_points:
+            raise StoreError(f"more than the {self.total_points} announced points appended")
+        for name, values in rows.items():
+            self._buffer[name].append(np.asarray(values))
+        self._buffered += n
+        if self._buffered >= self.chunk_rows:
+            self._flush(whole_chunks_only=True)
+
+    def _flush(self, whole_chunks_only: bool) -> None:
+        if self._buffered == 0:
+            return
+        joined = {name: np.concatenate(parts) for name, parts in self._buffer.items()}
+        take = self._buffered
+        if whole_chunks_only:
+            take = (self._buffered // self.chunk_rows) * self.chunk_rows
+        start, stop = self.written, self.written + take
+        for name, array in self.arrays.items():
+            array[start:stop] = joined[name][:take]
+        self._buffer = {name: [values[take:]] for name, values in joined.items()}
+        self._buffered -= take
+        self.written = stop
+
+    def close(self) -> None:
+        """Write what is buffered and check that every announced point arrived."""
+        self._flush(whole_chunks_only=False)
+        if self.written != self.total_points:
+            raise StoreError(f"{self.written} points written, {self.total_points} announced")
+
+
+@dataclass
+class ActivationCloud:
+    """An activations store read into memory."""
+
+    points: np.ndarray
+    image: np.ndarray
+    position: np.ndarray
+    label: np.ndarray
+    attrs: dict[str, Any]
+
+
+def read_activations(path: str | os.PathLike) -> ActivationCloud:
+    """Read a whole activations store (points, image, position, label and attributes)."""
+    group = open_store(path, "activations")
+    return ActivationCloud(
+        points=group["points"][:],
+        image=group["image"][:],
+        position=group["position"][:],
+        label=group["label"][:],
+        attrs=dict(group.attrs),
+    )
