@@ -1,19 +1,10 @@
 # TopoAct workflow: dataset -> model -> activations -> (epsilon -> mapper -> purity, featurevis, explorer;
 # top-l2 clouds -> persistence -> sliced Wasserstein). See README.md and DESIGN.md.
-import os
-import sys
-from pathlib import Path
-
 from snakemake.utils import min_version
 
 min_version("8.20")
 
-# The scripts import the library from this checkout (workflow/topoact), also in conda
-# environments and on cluster nodes where it is not pip-installed.
-LIBRARY = str(Path(workflow.basedir) / "workflow")
-sys.path.insert(0, LIBRARY)
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [LIBRARY, os.environ.get("PYTHONPATH")]))
-
+# The library (workflow/topoact) is installed by `pip install -e .` (see README).
 from topoact.config import validate_config
 
 

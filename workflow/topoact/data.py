@@ -79,7 +79,8 @@ def digits_to_rgb(digits: np.ndarray, image_size: int) -> np.ndarray:
     return np.repeat(pixels[..., None], 3, axis=-1)
 
 
-def load_digits(image_size: int = 32, test_fraction: float = 0.2, split_seed: int = 0) -> ImageSource:
+def load_digits(image_size: int = 32, test_fraction: float = 0.2,
+                split_seed: int = 0) -> ImageSource:
     """scikit-learn's digits (1,797 images, 10 classes) as RGB images, the embedded default.
 
     The held-out split is stratified by class and fixed by ``split_seed``; training

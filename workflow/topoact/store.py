@@ -221,8 +221,8 @@ def split_range(info: ImageStoreInfo, split: str, path: str | os.PathLike = "") 
     if split == "all":
         return 0, info.count
     if split not in info.splits:
-        raise StoreError(f"{path}: no split {split!r}; the store has "
-                         f"{sorted(info.splits) + ['all']}")
+        raise StoreError(f"{path or 'images store'}: no split {split!r}; it has "
+                         f"{sorted([*info.splits, 'all'])}")
     return info.splits[split]
 
 

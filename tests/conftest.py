@@ -1,0 +1,98 @@
+"""Shared fixtures: tiny data, a tiny trained model, and helpers to run Snakemake."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def tiny_config(**activations) -> dict:
+    """A config that runs the whole workflow in seconds: 1 epoch, two layers."""
+    return {
+        "device": "cpu",
+        "datasets": {"digits": {"loader": "digits", "image_size": 32}},
+        "models": {"digits-cnn": {"architecture": "small-cnn", "dataset": "digits", "epochs": 1}},
+        "analyses": [{"dataset": "digits", "model": "digits-cnn", "seeds": [0],
+                      "layers": ["conv3", "fc1"]}],
+        "activations": {"samplings": ["random", "full", "top-l2"], "batch_size": 256,
+                        **activations},
+    }
+
+
+def write_config(directory: Path, config: dict, name: str = "config.yaml") -> Path:
+    path = directory / name
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def snakemake(directory: Path, configfile: Path, *args: str, check: bool = True,
+              **kwargs) -> subprocess.CompletedProcess:
+    """Run the real workflow of this checkout in ``directory`` with ``configfile``."""
+    command = [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(directory),
+               "--configfile", str(configfile), "--cores", "2", *args]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=directory,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout}\n"
+                             f"{result.stderr}")
+    return result
+
+
+def planned_outputs(directory: Path, configfile: Path) -> dict[str, list[str]]:
+    """What a dry run would do: rule name → outputs of the jobs it would run."""
+    result = snakemake(directory, configfile, "--dry-run")
+    jobs: dict[str, list[str]] = {}
+    rule = None
+    for line in (result.stdout + result.stderr).splitlines():
+        stripped = line.strip()
+        if line.startswith(("rule ", "localrule ")) and stripped.endswith(":"):
+            rule = stripped.split()[1].rstrip(":")
+            jobs.setdefault(rule, [])
+        elif stripped.startswith("output:") and rule:
+            jobs[rule] += [o.strip() for o in stripped[len("output:"):].split(",")]
+    jobs.pop("all", None)
+    return jobs
+
+
+@pytest.fixture(scope="session")
+def digits_store(tmp_path_factory) -> Path:
+    """The digits images store (32×32 RGB), written once per session."""
+    from topoact import data, store
+
+    path = tmp_path_factory.mktemp("data") / "digits.zarr"
+    source = data.load_digits()
+    store.write_images(path, source.batches(500), count=source.count,
+                       image_shape=source.image_shape, classes=source.classes,
+                       splits=source.splits, source=source.source,
+                       attrs=store.provenance({}, {}, 0))
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory, digits_store):
+    """The embedded model trained for a few epochs on digits, saved with its sidecar."""
+    import torch
+
+    from topoact import models
+
+    torch.manual_seed(0)
+    model, metadata = models.train_from_store(
+        digits_store, "small-cnn", seed=0, epochs=3, batch_size=64, learning_rate=3e-3,
+        weight_decay=1e-4, device=torch.device("cpu"))
+    path = tmp_path_factory.mktemp("models") / "seed-0.pt"
+    models.save_model(model, path, metadata)
+    return path
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)

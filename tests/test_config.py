@@ -1,0 +1,81 @@
+"""Config validation: defaults, and errors that name the key and list valid choices."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import ROOT, SNAKEMAKE, write_config
+from topoact.config import ConfigError, load_schema, undocumented_keys, validate_config
+
+SCHEMA = load_schema(ROOT / "workflow/schemas/config.schema.yaml")
+
+
+def _error(config) -> str:
+    with pytest.raises(ConfigError) as info:
+        validate_config(config, SCHEMA)
+    return str(info.value)
+
+
+def test_every_key_has_a_description_and_a_default():
+    assert undocumented_keys(SCHEMA) == []
+
+
+def test_empty_config_gets_the_embedded_default_and_equals_config_yaml():
+    empty = validate_config({}, SCHEMA)
+    shipped = validate_config(yaml.safe_load((ROOT / "config.yaml").read_text()), SCHEMA)
+    assert empty == shipped
+    assert empty["analyses"][0]["layers"] == ["conv1", "conv2", "conv3", "conv4", "fc1"]
+
+
+def test_unknown_key_is_named_with_the_valid_keys():
+    message = _error({"activations": {"sampling": ["random"]}})
+    assert "'sampling' under activations not known" in message
+    assert "valid keys: batch_size, border, chunk_mb, samplings, split" in message
+
+
+def test_wrong_type_and_out_of_range_values_are_named():
+    message = _error({"activations": {"batch_size": "big", "border": -1},
+                      "datasets": {"digits": {"test_fraction": 1.5}}})
+    assert "activations.batch_size: expected integer, got str 'big'" in message
+    assert "activations.border: value -1 out of range; expected >= 0" in message
+    assert "datasets.digits.test_fraction: value 1.5 out of range; expected < 1" in message
+
+
+def test_unknown_enum_value_lists_the_choices():
+    message = _error({"activations": {"samplings": ["random", "everything"]}})
+    assert "activations.samplings[1]: value 'everything' is not allowed" in message
+    assert "['random', 'full', 'top-l2']" in message
+
+
+def test_unknown_layer_is_named_with_the_valid_layers():
+    message = _error({"analyses": [{"layers": ["conv2", "conv7"]}]})
+    assert "analyses[0].layers: unknown layer 'conv7'" in message
+    assert "valid layers: ['conv1', 'conv2', 'conv3', 'conv4', 'fc1', 'logits']" in message
+
+
+def test_undefined_model_and_dataset_references_are_named():
+    message = _error({"analyses": [{"model": "resnet", "dataset": "cifar"}]})
+    assert "analyses[0].dataset: unknown dataset 'cifar'; defined datasets: ['digits']" in message
+    assert "analyses[0].model: unknown model 'resnet'; defined models: ['digits-cnn']" in message
+
+
+def test_snakemake_refuses_a_bad_config_at_start(tmp_path):
+    config = write_config(tmp_path, {"analyses": [{"layers": ["conv7"]}]})
+    result = subprocess.run([*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory",
+                             str(tmp_path), "--configfile", str(config), "-n", "--cores", "1"],
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "unknown layer 'conv7'" in result.stdout + result.stderr
+
+
+def test_cli_check_config(tmp_path):
+    good = write_config(tmp_path, {"device": "cpu"}, "good.yaml")
+    bad = write_config(tmp_path, {"device": "tpu"}, "bad.yaml")
+    ok = subprocess.run([sys.executable, "-m", "topoact.cli", "check-config", str(good)],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and "valid" in ok.stdout
+    no = subprocess.run([sys.executable, "-m", "topoact.cli", "check-config", str(bad)],
+                        capture_output=True, text=True)
+    assert no.returncode == 1 and "device: value 'tpu' is not allowed" in no.stderr
