@@ -60,7 +60,7 @@ def planned_outputs(directory: Path, configfile: Path) -> dict[str, list[str]]:
         elif stripped.startswith("output:") and rule:
             jobs[rule] += [o.strip() for o in stripped[len("output:"):].split(",")]
     jobs.pop("all", None)
-    return jobs
+    return {rule: sorted(outputs) for rule, outputs in jobs.items()}
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import datetime as _dt
 import math
 import os
 import shutil
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ import numpy as np
 import zarr
 
 from topoact import __version__
+
+# Snakemake drops a timestamp file into directory outputs; it is not part of the store.
+warnings.filterwarnings("ignore", message=r"Object at \.snakemake_timestamp is not recognized")
 
 #: Arrays each kind of store must hold (checked when a store is opened).
 REQUIRED_ARRAYS = {

@@ -1,0 +1,114 @@
+"""Real Snakemake runs of the workflow on a tiny config, in a temporary directory."""
+
+import copy
+import os
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, SNAKEMAKE, planned_outputs, snakemake, tiny_config, write_config
+from topoact import store
+
+pytestmark = pytest.mark.workflow
+
+STORE = "results/activations/digits/digits-cnn/seed-0/{sampling}/{layer}.zarr"
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """The tiny config run to completion once; tests plan changes against it."""
+    directory = tmp_path_factory.mktemp("run")
+    config = tiny_config()
+    snakemake(directory, write_config(directory, config))
+    return directory, config
+
+
+def test_run_leaves_a_complete_store_for_every_layer_and_sampling(finished_run):
+    directory, config = finished_run
+    for sampling in ("random", "full", "top-l2"):
+        for layer, per_image, channels in (("conv3", 64, 128), ("fc1", 1, 128)):
+            group = store.open_store(directory / STORE.format(sampling=sampling, layer=layer),
+                                     "activations")
+            expected = 1797 * (per_image if sampling == "full" else 1)
+            assert group["points"].shape == (expected, channels)
+            assert group.attrs["params"]["sampling"] == sampling
+            assert group.attrs["sources"]["images"] == "results/data/digits.zarr"
+    assert (directory / "results/models/digits-cnn/seed-0.json").exists()
+    assert (directory / "results/logs/activations/digits/digits-cnn/seed-0/full/conv3.log").exists()
+
+
+def test_nothing_to_do_after_a_complete_run(finished_run):
+    directory, config = finished_run
+    assert planned_outputs(directory, write_config(directory, config, "same.yaml")) == {}
+
+
+def test_adding_a_layer_schedules_only_its_extractions(finished_run):
+    directory, config = finished_run
+    changed = copy.deepcopy(config)
+    changed["analyses"][0]["layers"].append("conv4")
+    planned = planned_outputs(directory, write_config(directory, changed, "layer.yaml"))
+    assert planned == {"extract_activations": sorted(
+        STORE.format(sampling=s, layer="conv4") for s in ("full", "random", "top-l2"))}
+
+
+def test_changing_the_samplings_schedules_only_the_new_ones(finished_run):
+    directory, config = finished_run
+    changed = copy.deepcopy(config)
+    changed["activations"]["samplings"] = ["random", "top-l2"]
+    assert planned_outputs(directory, write_config(directory, changed, "fewer.yaml")) == {}
+    removed_then_added = tiny_config(samplings=["random"])
+    removed_then_added["analyses"][0]["seeds"] = [0, 1]
+    planned = planned_outputs(directory, write_config(directory, removed_then_added, "seed.yaml"))
+    assert sorted(planned) == ["extract_activations", "train_model"]
+    assert planned["train_model"] == ["results/models/digits-cnn/seed-1.json",
+                                      "results/models/digits-cnn/seed-1.pt"]
+    assert planned["extract_activations"] == [
+        "results/activations/digits/digits-cnn/seed-1/random/conv3.zarr",
+        "results/activations/digits/digits-cnn/seed-1/random/fc1.zarr"]
+
+
+def test_changing_an_extraction_parameter_reruns_the_extractions_only(finished_run):
+    directory, config = finished_run
+    changed = copy.deepcopy(config)
+    changed["activations"]["border"] = 2
+    planned = planned_outputs(directory, write_config(directory, changed, "border.yaml"))
+    assert list(planned) == ["extract_activations"]
+    assert len(planned["extract_activations"]) == 6
+
+
+def test_killed_extraction_leaves_no_store_that_looks_complete(tmp_path):
+    # A slow extraction: the full conv1 cloud (460k points), one image per batch.
+    config = tiny_config(samplings=["full"], batch_size=1, chunk_mb=1)
+    config["analyses"][0]["layers"] = ["conv1"]
+    configfile = write_config(tmp_path, config)
+    target = tmp_path / STORE.format(sampling="full", layer="conv1")
+    command = [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+               "--configfile", str(configfile), "--cores", "2"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    partial = store.partial_path(target)
+    deadline = time.monotonic() + 240
+    chunks = partial / "points" / "c"
+    while not (chunks.exists() and any(chunks.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert chunks.exists(), "extraction never started writing"
+    os.killpg(process.pid, signal.SIGKILL)  # snakemake and its job, as a power cut would
+    process.wait()
+
+    assert partial.exists(), "the job finished before it was killed: nothing was tested"
+    # Snakemake may have made the (empty) output directory; it must not be a store.
+    assert not (target / "zarr.json").exists(), "a killed job left a store at the final path"
+    with pytest.raises(store.StoreError):
+        store.open_store(target, "activations")
+    # The rerun (same command; a killed run leaves a stale lock to clear) redoes the job.
+    snakemake(tmp_path, configfile, "--unlock")
+    assert planned_outputs(tmp_path, configfile) == {"extract_activations": [
+        STORE.format(sampling="full", layer="conv1")]}
+    snakemake(tmp_path, configfile)
+    group = store.open_store(target, "activations")
+    assert group["points"].shape == (1797 * 256, 32)
+    assert not partial.exists()
+    assert np.isfinite(group["points"][-10:]).all()
