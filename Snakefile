@@ -18,10 +18,12 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/activations.smk"
+include: "workflow/rules/mapper.smk"
 
 
 rule all:
     input:
         trained_models(),
         activation_stores(),
+        all_mapper_outputs(),
     default_target: True

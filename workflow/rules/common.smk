@@ -1,6 +1,7 @@
 # Grid helpers, wildcard constraints and input/param functions (no rules here).
 import re
 
+from topoact.mapper import EPSILON_MODES, grid_name, percent_label
 from topoact.models import get_architecture, layer_module
 from topoact.sampling import SAMPLINGS
 
@@ -16,6 +17,8 @@ wildcard_constraints:
     seed=r"\d+",
     sampling=choices(SAMPLINGS),
     layer=r"[A-Za-z0-9_][A-Za-z0-9_.\-]*",
+    overlap=r"\d+(\.\d+)?",
+    epsilon=choices(EPSILON_MODES),
 
 
 RESULTS = "results"
@@ -61,3 +64,73 @@ def activation_stores(samplings=None):
             for layer in a["layers"]
         }
     )
+
+
+ACTIVATIONS = f"{RESULTS}/activations/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}.zarr"
+EPSILON = f"{RESULTS}/epsilon/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}"
+GRAPH = (
+    f"{RESULTS}/mapper/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/"
+    "overlap-{overlap}-epsilon-{epsilon}/{layer}"
+)
+
+
+def analysis_grid():
+    """(dataset, model, seed) of every analysis."""
+    return sorted(
+        {(a["dataset"], a["model"], seed) for a in config["analyses"] for seed in a["seeds"]}
+    )
+
+
+def analysis_layers(dataset, model):
+    return sorted(
+        {
+            layer
+            for a in config["analyses"]
+            if (a["dataset"], a["model"]) == (dataset, model)
+            for layer in a["layers"]
+        }
+    )
+
+
+def mapper_graphs(dataset, model, seed, suffix):
+    """Files of every graph of the mapper grid for one (dataset, model, seed)."""
+    return [
+        GRAPH.format(dataset=dataset, model=model, seed=seed, sampling=sampling, layer=layer,
+                     overlap=percent_label(overlap), epsilon=epsilon) + suffix
+        for sampling in config["mapper"]["samplings"]
+        for layer in analysis_layers(dataset, model)
+        for overlap in config["mapper"]["overlaps"]
+        for epsilon in config["mapper"]["epsilons"]
+    ]
+
+
+def all_mapper_outputs():
+    files = []
+    for dataset, model, seed in analysis_grid():
+        files += mapper_graphs(dataset, model, seed, ".png")
+        files += mapper_graphs(dataset, model, seed, ".json")
+        files.append(f"{RESULTS}/purity/{dataset}/{model}/seed-{seed}/purity.tsv")
+        if "adaptive" in config["mapper"]["epsilons"]:
+            files += [
+                EPSILON.format(dataset=dataset, model=model, seed=seed, sampling=s, layer=l)
+                + ".png"
+                for s in config["mapper"]["samplings"]
+                for l in analysis_layers(dataset, model)
+            ]
+    return files
+
+
+def graph_epsilon_input(wildcards):
+    """The ε estimate a graph reads, for adaptive ε only."""
+    if wildcards.epsilon == "adaptive":
+        return EPSILON.format(**wildcards) + ".json"
+    return []
+
+
+def graph_fixed_epsilon(wildcards):
+    return config["mapper"]["fixed_epsilon"] if wildcards.epsilon == "fixed" else None
+
+
+def layer_order(wildcards):
+    """Layers of the model's architecture in depth order (for purity plots)."""
+    return list(get_architecture(model_config(wildcards)["architecture"]).layers)

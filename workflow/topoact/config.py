@@ -80,6 +80,11 @@ def schema_errors(config: dict, schema: dict) -> Iterator[str]:
 def reference_errors(config: dict) -> Iterator[str]:
     """Describe references to undefined datasets/models and unknown layer names."""
     datasets, models = config["datasets"], config["models"]
+    extracted = config["activations"]["samplings"]
+    for sampling in config["mapper"]["samplings"]:
+        if sampling not in extracted:
+            yield (f"config key mapper.samplings: sampling {sampling!r} is not extracted; "
+                   f"activations.samplings has {extracted}")
     for name, model in models.items():
         if model["dataset"] not in datasets:
             yield (f"config key models.{name}.dataset: unknown dataset {model['dataset']!r}; "

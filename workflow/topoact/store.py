@@ -30,6 +30,8 @@ warnings.filterwarnings("ignore", message=r"Object at \.snakemake_timestamp is n
 REQUIRED_ARRAYS = {
     "images": ("images", "labels"),
     "activations": ("points", "image", "position", "label"),
+    "mapper": ("indptr", "indices", "interval", "lens", "cover_lower", "cover_upper", "edges",
+               "intersection", "jaccard", "size", "mean_lens", "class_counts", "mean_activation"),
 }
 
 
@@ -327,3 +329,69 @@ def read_activations(path: str | os.PathLike) -> ActivationCloud:
         label=group["label"][:],
         attrs=dict(group.attrs),
     )
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def write_json(path: str | os.PathLike, payload: Any, indent: int | None = None) -> None:
+    """Write JSON whole to a partial sibling, then rename it into place."""
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = partial_path(path)
+    tmp.write_text(json.dumps(payload, indent=indent) + "\n")
+    os.replace(tmp, path)
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file, naming the file when it is missing or malformed."""
+    import json
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise StoreError(f"{path}: no such file") from None
+    except json.JSONDecodeError as error:
+        raise StoreError(f"{path}: not valid JSON ({error})") from error
+
+
+# --------------------------------------------------------------------------- mapper graphs
+
+
+def write_graph(path: str | os.PathLike, graph, stats, attrs: dict[str, Any]) -> None:
+    """Write a mapper graph (CSR membership, node stats, edges) as a zarr store."""
+    arrays = {
+        "indptr": graph.indptr, "indices": graph.indices, "interval": graph.interval,
+        "lens": graph.lens, "cover_lower": graph.cover.lower, "cover_upper": graph.cover.upper,
+        "edges": graph.edges, "intersection": graph.intersection, "jaccard": graph.jaccard,
+        "size": stats.size, "mean_lens": stats.mean_lens, "class_counts": stats.class_counts,
+        "mean_activation": stats.mean_activation,
+    }
+    with atomic_group(path, "mapper", {**attrs, "graph_params": graph.params,
+                                       "cover_mode": graph.cover.mode}) as group:
+        for name, values in arrays.items():
+            values = np.asarray(values)
+            row_bytes = max(values.itemsize * int(np.prod(values.shape[1:])), 1)
+            chunks = (min(max(len(values), 1), rows_per_chunk(row_bytes, 4 << 20)),
+                      *values.shape[1:])
+            group.create_array(name, shape=values.shape, dtype=values.dtype,
+                               chunks=chunks)[...] = values
+
+
+def read_graph(path: str | os.PathLike):
+    """Read a mapper graph store: ``(MapperGraph, NodeStats, attrs)``."""
+    from topoact.mapper import Cover, MapperGraph, NodeStats
+
+    group = open_store(path, "mapper")
+    a = {name: group[name][...] for name in REQUIRED_ARRAYS["mapper"]}
+    attrs = dict(group.attrs)
+    graph = MapperGraph(indptr=a["indptr"], indices=a["indices"], interval=a["interval"],
+                        cover=Cover(a["cover_lower"], a["cover_upper"], attrs["cover_mode"]),
+                        lens=a["lens"], edges=a["edges"], intersection=a["intersection"],
+                        jaccard=a["jaccard"], params=attrs["graph_params"])
+    stats = NodeStats(size=a["size"], mean_lens=a["mean_lens"], class_counts=a["class_counts"],
+                      mean_activation=a["mean_activation"])
+    return graph, stats, attrs

@@ -1,0 +1,81 @@
+"""ε estimation: PyNNDescent recall against exact k-NN, the knee of known curves."""
+
+import numpy as np
+import pytest
+from sklearn.neighbors import NearestNeighbors
+
+from topoact import epsilon, mapper
+
+
+def test_pynndescent_k_distances_recall_against_exact_neighbours(rng):
+    centres = rng.normal(0, 5, size=(20, 32))
+    points = (centres[rng.integers(0, 20, 4000)] + rng.normal(0, 1, (4000, 32))).astype(
+        np.float32)
+    k = 5
+    from pynndescent import NNDescent
+
+    approx = NNDescent(points, n_neighbors=k, random_state=0, n_jobs=1).neighbor_graph[0]
+    exact = NearestNeighbors(n_neighbors=k).fit(points).kneighbors(points,
+                                                                   return_distance=False)
+    recall = np.mean([len(set(a) & set(e)) / k for a, e in zip(approx, exact, strict=True)])
+    assert recall >= 0.95
+    ours = epsilon.knn_distances(points, k)
+    exact_d = NearestNeighbors(n_neighbors=k).fit(points).kneighbors(points)[0]
+    assert (ours[:, 0] == 0).all()  # the point itself is counted
+    assert (ours[:, k - 1] >= exact_d[:, k - 1] * (1 - 1e-5)).all()  # never below the truth
+    relative = ours[:, k - 1] / exact_d[:, k - 1] - 1
+    assert np.median(relative) < 1e-5 and np.quantile(relative, 0.95) < 0.05
+    # The ε read at the knee agrees with the exact curve's within 2 % (the tolerance the
+    # scale issue sets for a subsampled ε; the knee of this smooth curve moves a little).
+    exact_curve, our_curve = np.sort(exact_d[:, k - 1]), np.sort(ours[:, k - 1])
+    exact_eps = exact_curve[epsilon.knee_index(exact_curve)]
+    assert abs(our_curve[epsilon.knee_index(our_curve)] / exact_eps - 1) < 0.02
+
+
+def test_k_distance_makes_core_points_exactly_as_dbscan(rng):
+    from sklearn.cluster import DBSCAN
+
+    points = rng.normal(size=(500, 3)).astype(np.float64)
+    exact = NearestNeighbors(n_neighbors=5).fit(points).kneighbors(points)[0][:, 4]
+    ordered = np.sort(exact)
+    eps = float(ordered[249] + ordered[250]) / 2  # between two k-distances: no rounding tie
+    core = np.zeros(500, bool)
+    core[DBSCAN(eps=eps, min_samples=5).fit(points).core_sample_indices_] = True
+    np.testing.assert_array_equal(core, exact <= eps)
+
+
+def test_knee_of_a_synthetic_curve_with_a_known_elbow():
+    x = np.linspace(0, 1, 1001)
+    curve = np.where(x < 0.8, 1 + 0.5 * x, 1.4 + 40 * (x - 0.8))  # elbow at x = 0.8
+    assert abs(epsilon.knee_index(curve) - 800) <= 2
+    exp_curve = np.exp(np.linspace(0, 6, 500))
+    knee = epsilon.knee_index(exp_curve)
+    assert 300 < knee < 480  # convex rise: the knee lies in the bend, not at an end
+    assert epsilon.knee_index(np.ones(10)) == 9  # flat: no knee, last index
+
+
+def test_estimate_on_clusters_with_noise_lies_between_the_two_scales(rng):
+    dense = rng.normal(0, 0.1, size=(2000, 8))
+    noise = rng.uniform(-20, 20, size=(100, 8))
+    estimate, curve = epsilon.estimate_epsilon(np.concatenate([dense, noise]).astype(np.float32))
+    inside = np.quantile(curve, 0.5)
+    assert inside <= estimate.epsilon < np.quantile(curve, 0.99)
+    assert estimate.k == 5 and not estimate.subsampled and estimate.n_points == 2100
+    assert 0.85 < estimate.curve["knee_fraction"] < 0.99
+
+
+def test_subsampling_is_recorded(rng):
+    points = rng.normal(size=(3000, 4)).astype(np.float32)
+    estimate, curve = epsilon.estimate_epsilon(points, 5, max_points=1000, seed=3)
+    assert estimate.subsampled and estimate.points_used == 1000 and len(curve) == 1000
+    assert estimate.n_points == 3000
+
+
+def test_bad_clouds_are_rejected(rng):
+    points = rng.normal(size=(50, 4)).astype(np.float32)
+    points[5, 0] = np.inf
+    with pytest.raises(ValueError, match=r"1 NaN/inf value\(s\) in 1 of 50 rows"):
+        epsilon.estimate_epsilon(points)
+    with pytest.raises(ValueError, match="needs more than 5 points"):
+        epsilon.knn_distances(np.zeros((5, 2), np.float32), 5)
+    assert mapper.check_finite(np.zeros((3, 2))) is None

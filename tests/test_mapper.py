@@ -1,0 +1,204 @@
+"""Mapper: the KeplerMapper oracle, covers, known-answer graphs, Jaccard, degenerate input."""
+
+import json
+
+import kmapper as km
+import numpy as np
+import pytest
+from sklearn.cluster import DBSCAN
+
+from topoact import mapper, store
+
+
+def _kmapper_nodes(points, lens, n, p, eps, min_samples):
+    graph = km.KeplerMapper(verbose=0).map(
+        lens.reshape(-1, 1), points, clusterer=DBSCAN(eps=eps, min_samples=min_samples),
+        cover=km.Cover(n_cubes=n, perc_overlap=p))
+    return sorted(tuple(sorted(m)) for m in graph["nodes"].values()), graph
+
+
+def _our_nodes(graph):
+    return sorted(tuple(graph.members(i).tolist()) for i in range(graph.n_nodes))
+
+
+def blobs_and_ring(seed=0):
+    """Three Gaussian blobs and a noisy ring in 6-D, with duplicates and outliers."""
+    rng = np.random.default_rng(seed)
+    parts = [rng.normal(loc, 0.3, size=(150, 6)) for loc in (0.0, 3.0, 6.0)]
+    angle = rng.uniform(0, 2 * np.pi, 200)
+    ring = np.zeros((200, 6))
+    ring[:, 0], ring[:, 1] = 4 * np.cos(angle), 4 * np.sin(angle)
+    ring += rng.normal(0, 0.1, size=ring.shape)
+    points = np.concatenate([*parts, ring, rng.uniform(-8, 8, size=(30, 6))])
+    points = np.concatenate([points, points[:20]])  # exact duplicates
+    return points.astype(np.float32)
+
+
+@pytest.mark.parametrize("n,p,eps", [(10, 0.3, 0.6), (15, 0.5, 0.8), (7, 0.2, 0.45), (20, 0.0, 0.7)])
+def test_kmapper_cover_reproduces_keplermapper_exactly(n, p, eps):
+    points = blobs_and_ring()
+    graph = mapper.build_mapper(points, n, p, eps, 5, cover="kmapper")
+    theirs, _ = _kmapper_nodes(points, graph.lens, n, p, eps, 5)
+    assert _our_nodes(graph) == theirs
+    assert graph.n_nodes > 5
+
+
+def test_kmapper_oracle_on_real_activations(tmp_path, trained_model, digits_store):
+    import torch
+
+    from topoact import activations, models
+
+    model, _ = models.load_model(trained_model)
+    out = tmp_path / "conv4.zarr"
+    activations.extract_activations(model, "conv4", digits_store, out,
+                                    activations.ExtractionSettings(sampling="top-l2"),
+                                    torch.device("cpu"), progress=False)
+    points = store.read_activations(out).points
+    for p in (0.2, 0.5):
+        graph = mapper.build_mapper(points, 30, p, 3.0, 5, cover="kmapper")
+        assert _our_nodes(graph) == _kmapper_nodes(points, graph.lens, 30, p, 3.0, 5)[0]
+        assert graph.n_nodes > 10
+
+
+def test_kmapper_json_export_matches_keplermapper_ids():
+    points = blobs_and_ring()
+    graph = mapper.build_mapper(points, 10, 0.3, 0.6, 5, cover="kmapper")
+    _, theirs = _kmapper_nodes(points, graph.lens, 10, 0.3, 0.6, 5)
+    ours = mapper.kmapper_json(graph)
+    assert {k: sorted(v) for k, v in ours["nodes"].items()} == \
+        {k: sorted(v) for k, v in theirs["nodes"].items()}
+    assert {k: sorted(v) for k, v in ours["links"].items()} == \
+        {k: sorted(v) for k, v in theirs["links"].items()}
+
+
+def test_exact_cover_spans_the_range_with_the_requested_overlap():
+    lens = np.array([2.0, 3.5, 7.25, 12.0])
+    for n, p in [(70, 0.3), (5, 0.5), (1, 0.2), (9, 0.0)]:
+        cover = mapper.exact_cover(lens, n, p)
+        length = cover.upper - cover.lower
+        assert cover.lower[0] == 2.0 and cover.upper[-1] == 12.0
+        np.testing.assert_allclose(length, 10.0 / (n - (n - 1) * p))
+        shared = cover.upper[:-1] - cover.lower[1:]
+        np.testing.assert_allclose(shared, p * length[:-1], atol=1e-12)
+    assert mapper.kmapper_cover(lens, 5, 0.3).lower[0] < 2.0  # KeplerMapper reaches past
+
+
+def test_interval_membership_is_closed_and_uses_the_one_lens():
+    lens = np.array([0.0, 1.0, 2.0, 3.0], dtype=np.float32)
+    cover = mapper.exact_cover(lens, 3, 0.0)  # [0,1], [1,2], [2,3]
+    assert [m.tolist() for m in cover.members(lens)] == [[0, 1], [1, 2], [2, 3]]
+
+
+def test_circle_gives_a_cycle_graph():
+    angle = np.linspace(0, 2 * np.pi, 400, endpoint=False)
+    circle = np.stack([np.cos(angle), np.sin(angle)], 1) + np.array([3.0, 0.0])
+    graph = mapper.build_mapper(circle.astype(np.float32), 8, 0.3, 0.2, 3)
+    degrees = np.bincount(graph.edges.ravel(), minlength=graph.n_nodes)
+    # ‖x‖ over a circle off the origin: one node at each end, two branches between.
+    assert graph.n_nodes == 14 and len(graph.edges) == graph.n_nodes
+    assert (degrees == 2).all()
+    assert graph.covered().all()
+
+
+def test_two_separated_blobs_give_two_components():
+    rng = np.random.default_rng(1)
+    a = rng.normal(0, 0.1, size=(200, 3)) + [5, 0, 0]
+    b = rng.normal(0, 0.1, size=(200, 3)) + [0, 5, 0]  # same norm range, far apart
+    graph = mapper.build_mapper(np.concatenate([a, b]).astype(np.float32), 5, 0.3, 0.3, 5)
+    from scipy.sparse.csgraph import connected_components
+    from scipy.sparse import coo_matrix
+
+    adjacency = coo_matrix((np.ones(len(graph.edges)), graph.edges.T),
+                           shape=(graph.n_nodes, graph.n_nodes))
+    count, component = connected_components(adjacency, directed=False)
+    assert count == 2
+    for node in range(graph.n_nodes):  # each component holds one blob's points only
+        members = graph.members(node)
+        assert (members < 200).all() or (members >= 200).all()
+
+
+def test_jaccard_weights_on_a_hand_made_graph():
+    # Node 0 = {0,1,2,3}, node 1 = {2,3,4}, node 2 = {4,5}, node 3 = {6}.
+    indptr = np.array([0, 4, 7, 9, 10])
+    indices = np.array([0, 1, 2, 3, 2, 3, 4, 4, 5, 6])
+    edges, intersection, jaccard = mapper.graph_edges(indptr, indices, 7)
+    assert edges.tolist() == [[0, 1], [1, 2]]
+    assert intersection.tolist() == [2, 1]
+    np.testing.assert_allclose(jaccard, [2 / 5, 1 / 4])
+
+
+def test_node_stats_and_top_classes():
+    points = np.array([[1, 0], [0, 2], [0, 0], [3, 4]], dtype=np.float32)
+    graph = mapper.MapperGraph(
+        indptr=np.array([0, 3, 4]), indices=np.array([0, 1, 3, 2]), interval=np.array([0, 1]),
+        cover=mapper.Cover(np.zeros(2), np.ones(2), "exact"), lens=mapper.l2_lens(points),
+        edges=np.zeros((0, 2), int), intersection=np.zeros(0, int), jaccard=np.zeros(0))
+    stats = mapper.node_stats(graph, points, np.array([2, 0, 1, 2]), 3)
+    assert stats.size.tolist() == [3, 1]
+    np.testing.assert_allclose(stats.mean_lens, [(1 + 2 + 5) / 3, 0])
+    np.testing.assert_allclose(stats.mean_activation[0], [4 / 3, 2])
+    assert stats.class_counts.tolist() == [[1, 0, 2], [0, 1, 0]]
+    order, percents = mapper.top_classes(stats.class_counts)
+    assert order.tolist() == [[2, 0, -1], [1, -1, -1]]
+    np.testing.assert_allclose(percents[0], [200 / 3, 100 / 3, 0])
+
+
+def test_degenerate_inputs_give_valid_graphs():
+    constant = np.tile([[3.0, 4.0]], (50, 1)).astype(np.float32)  # every norm is 5
+    graph = mapper.build_mapper(constant, 10, 0.3, 0.1, 5)
+    assert graph.n_nodes == 1 and graph.sizes.tolist() == [50]
+    sparse_points = np.array([[0.0], [10.0], [20.0], [30.0]], dtype=np.float32)
+    few = mapper.build_mapper(sparse_points, 2, 0.3, 1.0, 5)  # intervals of < 5 points
+    assert few.n_nodes == 0 and len(few.edges) == 0 and not few.covered().any()
+    noise = mapper.build_mapper(np.random.default_rng(0).uniform(0, 100, (300, 4)), 5, 0.3,
+                                0.01, 5)
+    assert noise.n_nodes == 0  # every point is noise: an empty graph, not a crash
+    stats = mapper.node_stats(noise, np.zeros((300, 4)), np.zeros(300, int), 2)
+    assert stats.class_counts.shape == (0, 2)
+    assert mapper.node_link(noise, stats, ["a", "b"])["nodes"] == []
+
+
+def test_bad_parameters_and_non_finite_points_are_rejected():
+    points = np.ones((10, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match="DBSCAN ε must be a positive number, got 0"):
+        mapper.build_mapper(points, 5, 0.3, 0.0, 5)
+    with pytest.raises(ValueError, match=r"overlap must be a fraction in \[0, 1\), got 30"):
+        mapper.build_mapper(points, 5, 30, 1.0, 5)
+    bad = points.copy()
+    bad[3, 1] = np.nan
+    bad[7] = np.inf
+    with pytest.raises(ValueError, match=r"4 NaN/inf value\(s\) in 2 of 10 rows \(first rows: "
+                                         r"\[3, 7\]\)"):
+        mapper.build_mapper(bad, 5, 0.3, 1.0, 5)
+
+
+def test_grid_names_and_percent_labels():
+    assert mapper.percent_label(30) == mapper.percent_label(30.0) == mapper.percent_label("30")
+    assert mapper.percent_label(12.5) == "12.5"
+    assert mapper.grid_name(30.0, "adaptive") == "overlap-30-epsilon-adaptive"
+    with pytest.raises(ValueError, match="unknown ε mode 'auto'"):
+        mapper.grid_name(30, "auto")
+
+
+def test_store_round_trip_and_node_link_fields(tmp_path):
+    points = blobs_and_ring()
+    labels = (np.arange(len(points)) % 3).astype(np.int16)
+    cloud = tmp_path / "cloud.zarr"
+    with store.atomic_group(cloud, "activations", {"classes": ["x", "y", "z"]}) as group:
+        writer = store.ActivationWriter(group, len(points), points.shape[1])
+        writer.append(points, np.arange(len(points)), np.zeros((len(points), 2)), labels)
+        writer.close()
+    built = mapper.mapper_for_store(cloud, tmp_path / "g.zarr", tmp_path / "g.json",
+                                    tmp_path / "g.kmapper.json", intervals=10, overlap=0.3,
+                                    eps=0.6, min_samples=5, cover="exact", progress=False)
+    graph, stats, attrs = store.read_graph(tmp_path / "g.zarr")
+    assert _our_nodes(graph) == _our_nodes(built)
+    np.testing.assert_array_equal(graph.jaccard, built.jaccard)
+    assert attrs["classes"] == ["x", "y", "z"] and attrs["graph_params"]["eps"] == 0.6
+    exported = json.loads((tmp_path / "g.json").read_text())
+    node = exported["nodes"][0]
+    for key in ("id", "membership", "top_classes", "top_class_percents", "l2NormAvg",
+                "average_activation"):
+        assert key in node
+    assert set(node["top_classes"]) <= {"x", "y", "z"} and len(node["average_activation"]) == 6
+    assert {"source", "target", "intersection", "jaccard"} <= set(exported["links"][0])

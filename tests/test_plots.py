@@ -1,0 +1,26 @@
+"""Layout and figures: deterministic positions, figures that are real PNGs."""
+
+import numpy as np
+
+from topoact import plots
+
+
+def test_force_layout_is_deterministic_and_separates_components():
+    edges = np.array([[0, 1], [1, 2], [2, 0], [3, 4], [4, 5], [5, 3]])
+    a = plots.force_layout(6, edges, seed=1)
+    b = plots.force_layout(6, edges, seed=1)
+    np.testing.assert_array_equal(a, b)
+    assert a.min() >= 0 and a.max() <= 1
+    within = np.linalg.norm(a[0] - a[1]), np.linalg.norm(a[3] - a[4])
+    between = np.linalg.norm(a[:3].mean(0) - a[3:].mean(0))
+    assert between > max(within)
+
+
+def test_graph_figure_is_written(tmp_path):
+    positions = plots.force_layout(3, np.array([[0, 1], [1, 2]]))
+    path = tmp_path / "g.png"
+    plots.plot_mapper_graph(positions, np.array([10, 5, 1]),
+                            np.array([[5, 5, 0], [0, 5, 0], [0, 0, 1]]),
+                            np.array([[0, 1], [1, 2]]), np.array([0.5, 0.2]), ["a", "b", "c"],
+                            path, "test")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000

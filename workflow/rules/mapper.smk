@@ -1,0 +1,125 @@
+rule estimate_epsilon:
+    input:
+        points=ACTIVATIONS,
+    output:
+        record=f"{EPSILON}.json",
+        plot=report(
+            f"{EPSILON}.png",
+            caption="../report/epsilon.rst",
+            category="ε estimation",
+            subcategory="{sampling}",
+            labels={"layer": "{layer}", "seed": "{seed}", "model": "{model}"},
+        ),
+    params:
+        k=config["epsilon"]["k"],
+        max_points=config["epsilon"]["max_points"],
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime="60m",
+    log:
+        f"{RESULTS}/logs/epsilon/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}.log",
+    conda:
+        "../../envs/mapper.yaml"
+    script:
+        "../scripts/estimate_epsilon.py"
+
+
+rule build_mapper:
+    input:
+        points=ACTIVATIONS,
+        epsilon=graph_epsilon_input,
+    output:
+        graph=directory(f"{GRAPH}.zarr"),
+        nodelink=f"{GRAPH}.json",
+        kmapper=f"{GRAPH}.kmapper.json",
+    params:
+        intervals=config["mapper"]["intervals"],
+        overlap=lambda wildcards: float(wildcards.overlap) / 100,
+        fixed_epsilon=graph_fixed_epsilon,
+        min_samples=config["mapper"]["min_samples"],
+        cover=config["mapper"]["cover"],
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 8000 * attempt,
+        runtime="120m",
+    log:
+        f"{RESULTS}/logs/mapper/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/overlap-{{overlap}}-epsilon-{{epsilon}}/{{layer}}.log",
+    conda:
+        "../../envs/mapper.yaml"
+    script:
+        "../scripts/build_mapper.py"
+
+
+rule graph_purity:
+    input:
+        graph=f"{GRAPH}.zarr",
+        points=ACTIVATIONS,
+    output:
+        f"{GRAPH}.purity.tsv",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime="20m",
+    log:
+        f"{RESULTS}/logs/purity/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/overlap-{{overlap}}-epsilon-{{epsilon}}/{{layer}}.log",
+    conda:
+        "../../envs/mapper.yaml"
+    script:
+        "../scripts/graph_purity.py"
+
+
+rule draw_mapper_graph:
+    input:
+        f"{GRAPH}.zarr",
+    output:
+        report(
+            f"{GRAPH}.png",
+            caption="../report/mapper_graph.rst",
+            category="Mapper graphs",
+            subcategory="{sampling} overlap-{overlap}-epsilon-{epsilon}",
+            labels={"layer": "{layer}", "seed": "{seed}", "model": "{model}"},
+        ),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime="20m",
+    log:
+        f"{RESULTS}/logs/graph-figures/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/overlap-{{overlap}}-epsilon-{{epsilon}}/{{layer}}.log",
+    conda:
+        "../../envs/mapper.yaml"
+    script:
+        "../scripts/draw_mapper_graph.py"
+
+
+rule purity_summary:
+    input:
+        lambda wildcards: mapper_graphs(
+            wildcards.dataset, wildcards.model, wildcards.seed, ".purity.tsv"
+        ),
+    output:
+        table=f"{RESULTS}/purity/{{dataset}}/{{model}}/seed-{{seed}}/purity.tsv",
+        node_plot=report(
+            f"{RESULTS}/purity/{{dataset}}/{{model}}/seed-{{seed}}/node-purity.png",
+            caption="../report/purity.rst",
+            category="Purity",
+            labels={"measure": "node-wise", "model": "{model}", "seed": "{seed}"},
+        ),
+        class_plot=report(
+            f"{RESULTS}/purity/{{dataset}}/{{model}}/seed-{{seed}}/class-purity.png",
+            caption="../report/purity.rst",
+            category="Purity",
+            labels={"measure": "class-wise", "model": "{model}", "seed": "{seed}"},
+        ),
+    params:
+        layer_order=layer_order,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime="10m",
+    log:
+        f"{RESULTS}/logs/purity/{{dataset}}/{{model}}/seed-{{seed}}/summary.log",
+    conda:
+        "../../envs/mapper.yaml"
+    script:
+        "../scripts/purity_summary.py"

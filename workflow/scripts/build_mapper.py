@@ -1,0 +1,20 @@
+"""One mapper graph of the grid (rule build_mapper)."""
+
+import sys
+
+from topoact import epsilon, mapper
+
+with open(snakemake.log[0], "w") as log:
+    sys.stderr = log
+    w, params = snakemake.wildcards, snakemake.params
+    eps = (epsilon.read_epsilon(snakemake.input.epsilon) if w.epsilon == "adaptive"
+           else params.fixed_epsilon)
+    graph = mapper.mapper_for_store(
+        snakemake.input.points, snakemake.output.graph, snakemake.output.nodelink,
+        snakemake.output.kmapper, intervals=params.intervals, overlap=params.overlap, eps=eps,
+        min_samples=params.min_samples, cover=params.cover,
+        attrs={"name": mapper.grid_name(w.overlap, w.epsilon), "layer": w.layer,
+               "sampling": w.sampling, "model": w.model, "dataset": w.dataset,
+               "seed": int(w.seed)},
+    )
+    print(f"{graph.n_nodes} nodes, {len(graph.edges)} edges, ε = {eps:.6g}", file=log)

@@ -1,0 +1,17 @@
+"""Adaptive ε of one (sampling, layer) cloud (rule estimate_epsilon)."""
+
+import sys
+
+from topoact import epsilon
+
+with open(snakemake.log[0], "w") as log:
+    sys.stderr = log
+    w, params = snakemake.wildcards, snakemake.params
+    estimate = epsilon.epsilon_for_store(
+        snakemake.input.points, snakemake.output.record, snakemake.output.plot,
+        k=params.k, max_points=params.max_points or None, seed=int(w.seed),
+        n_jobs=snakemake.threads,
+        title=f"{w.model} seed {w.seed}: {w.layer} ({w.sampling})",
+    )
+    print(f"ε = {estimate.epsilon:.6g} from {estimate.points_used} of {estimate.n_points} "
+          "points", file=log)

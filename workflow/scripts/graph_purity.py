@@ -1,0 +1,16 @@
+"""Purity table of one mapper graph (rule graph_purity)."""
+
+import sys
+
+from topoact import mapper, purity
+
+with open(snakemake.log[0], "w") as log:
+    sys.stderr = log
+    w = snakemake.wildcards
+    table = purity.purity_table_for_graph(
+        snakemake.input.graph, snakemake.input.points,
+        {"dataset": w.dataset, "model": w.model, "seed": int(w.seed), "sampling": w.sampling,
+         "layer": w.layer, "overlap": w.overlap, "epsilon": w.epsilon,
+         "parameters": mapper.grid_name(w.overlap, w.epsilon)},
+    )
+    purity.write_tsv(table, snakemake.output[0])

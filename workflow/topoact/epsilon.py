@@ -1,0 +1,155 @@
+"""DBSCAN ε from the sorted k-distance curve (Ester et al. 1996; TopoAct §4).
+
+The k-distance of a point is the distance to its k-th nearest neighbour *counting the
+point itself*, exactly as DBSCAN's ``min_samples`` counts it: with k = min_samples, a
+point is a core point of DBSCAN(ε, min_samples) exactly when its k-distance is ≤ ε. The
+distances come from PyNNDescent's approximate k-NN graph (as TopoAct did). Sorted in
+ascending order, the curve is flat over dense regions and rises steeply into the noise;
+ε is read at its knee (Ester et al.'s "valley" of the descending plot): the point of the
+normalised curve farthest below the chord joining its ends (the Kneedle criterion).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from topoact.mapper import check_finite
+
+
+@dataclass
+class EpsilonEstimate:
+    """An ε read off the sorted k-distance curve, with what it was computed from."""
+
+    epsilon: float
+    k: int
+    knee_index: int
+    n_points: int
+    points_used: int
+    subsampled: bool
+    seed: int
+    method: str = "knee of the sorted k-distance curve (max distance below the chord)"
+    neighbours: str = "pynndescent (approximate k-NN, the point itself counted)"
+    curve: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def knn_distances(points: np.ndarray, k: int, seed: int = 0, n_jobs: int = 1) -> np.ndarray:
+    """Approximate k-NN distances with PyNNDescent, the point itself included.
+
+    Parameters
+    ----------
+    points
+        (N, C) array.
+    k
+        Neighbours per point, counting the point itself (so column 0 is 0).
+    seed
+        Random state of the NN-descent.
+    n_jobs
+        Threads for PyNNDescent.
+
+    Returns
+    -------
+    np.ndarray
+        (N, k) distances, ascending along each row.
+    """
+    from pynndescent import NNDescent
+
+    points = np.ascontiguousarray(points, dtype=np.float32)
+    if len(points) <= k:
+        raise ValueError(f"k-NN with k={k} needs more than {k} points, got {len(points)}")
+    index = NNDescent(points, n_neighbors=k, metric="euclidean", random_state=seed,
+                      n_jobs=n_jobs, low_memory=True, compressed=False)
+    _, distances = index.neighbor_graph
+    return np.sort(distances, axis=1)
+
+
+def knee_index(curve: np.ndarray) -> int:
+    """Index of the knee of an ascending curve: the point farthest below its chord.
+
+    Both axes are scaled to [0, 1] first, so the answer does not depend on units.
+    A straight or degenerate curve has no knee; the last index is returned then.
+    """
+    y = np.asarray(curve, dtype=np.float64)
+    if len(y) < 3 or y[-1] == y[0]:
+        return len(y) - 1
+    x = np.linspace(0.0, 1.0, len(y))
+    y = (y - y[0]) / (y[-1] - y[0])
+    below_chord = x - y  # the chord of the scaled curve is the diagonal y = x
+    return int(np.argmax(below_chord))
+
+
+def estimate_epsilon(points: np.ndarray, k: int = 5, max_points: int | None = 50_000,
+                     seed: int = 0, n_jobs: int = 1) -> tuple[EpsilonEstimate, np.ndarray]:
+    """Estimate DBSCAN's ε for ``points`` from the knee of the sorted k-distances.
+
+    Parameters
+    ----------
+    points
+        (N, C) activation vectors.
+    k
+        Neighbours counting the point itself; use DBSCAN's ``min_samples``.
+    max_points
+        Clouds larger than this are estimated on a uniform random subsample of this
+        size (recorded as ``subsampled``); None uses every point.
+    seed
+        Seed of the subsample and of the NN-descent.
+    n_jobs
+        Threads.
+
+    Returns
+    -------
+    estimate, curve
+        The estimate and the ascending sorted k-distance curve it was read from.
+    """
+    check_finite(points, "points")
+    n = len(points)
+    used = points
+    if max_points is not None and n > max_points:
+        rng = np.random.default_rng(seed)
+        used = points[np.sort(rng.choice(n, size=max_points, replace=False))]
+    curve = np.sort(knn_distances(used, k, seed, n_jobs)[:, k - 1])
+    knee = knee_index(curve)
+    quantiles = (0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
+    summary = {
+        "quantiles": {f"{q:g}": float(np.quantile(curve, q)) for q in quantiles},
+        "knee_fraction": knee / max(len(curve) - 1, 1),
+        "sample": [float(v) for v in curve[np.linspace(0, len(curve) - 1, 200).astype(int)]],
+    }
+    estimate = EpsilonEstimate(epsilon=float(curve[knee]), k=k, knee_index=knee, n_points=n,
+                               points_used=len(used), subsampled=len(used) < n, seed=seed,
+                               curve=summary)
+    if estimate.epsilon <= 0:
+        # More than half the cloud sits on exact duplicates: the knee is at distance 0.
+        positive = curve[curve > 0]
+        if len(positive) == 0:
+            raise ValueError("every point has k-1 exact duplicates: ε would be 0")
+        estimate.epsilon = float(positive[0])
+        estimate.method += "; knee at 0 (duplicates), smallest positive k-distance used"
+    return estimate, curve
+
+
+def epsilon_for_store(points_path, json_path, plot_path, *, k: int, max_points: int | None,
+                      seed: int = 0, n_jobs: int = 1, title: str = "") -> EpsilonEstimate:
+    """Estimate ε for an activations store; write the JSON record and the k-distance plot."""
+    from topoact import plots, store
+    from topoact.mapper import load_points
+
+    points, _, _ = load_points(points_path)
+    estimate, curve = estimate_epsilon(points, k, max_points, seed, n_jobs)
+    plots.plot_k_distance(curve, estimate, plot_path, title)
+    store.write_json(json_path, {**estimate.to_dict(), "source": str(points_path)}, indent=2)
+    return estimate
+
+
+def read_epsilon(json_path) -> float:
+    """The ε recorded by :func:`epsilon_for_store`."""
+    from topoact import store
+
+    record = store.read_json(json_path)
+    if not isinstance(record, dict) or "epsilon" not in record:
+        raise store.StoreError(f"{json_path}: no 'epsilon' key (expected an ε estimate record)")
+    return float(record["epsilon"])

@@ -1,0 +1,446 @@
+"""Mapper graphs of activation clouds: ℓ2-norm lens, interval cover, DBSCAN per interval.
+
+Two covers of the lens range R = max f − min f by n intervals with overlap fraction p:
+
+- ``exact``: n closed intervals of equal length L = R / (n − (n−1)p), adjacent ones
+  overlapping by exactly pL, the first starting at min f and the last ending at max f.
+- ``kmapper``: KeplerMapper 2.x's ``Cover(n_cubes=n, perc_overlap=p)`` reproduced
+  operation for operation (centres ``linspace(min + R/2n, max − R/2n, n)``, radius
+  R / (2n(1−p)), closed intervals, so it reaches past [min, max]; computed in float64).
+
+Each interval's points (in their original index order) are clustered with exactly
+scikit-learn's DBSCAN semantics (:mod:`topoact.dbscan`, float64 distances as KeplerMapper
+gets from its float64 copy of the data, but in bounded memory); intervals holding fewer than
+``min_samples`` points are skipped (they can have no core point). Nodes are clusters;
+two nodes are joined when their member sets intersect, weighted by the Jaccard index.
+The lens is computed once, in the points' dtype, and reused by every step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+COVERS = ("exact", "kmapper")
+
+
+def check_finite(points: np.ndarray, name: str = "points") -> None:
+    """Reject NaN/inf with a message saying how many and where.
+
+    Raises
+    ------
+    ValueError
+        Naming the count of non-finite values, the rows holding them, and the first rows.
+    """
+    finite = np.isfinite(points)
+    if finite.all():
+        return
+    bad_rows = np.flatnonzero(~finite.reshape(len(points), -1).all(axis=1))
+    raise ValueError(f"{name} contain {int((~finite).sum())} NaN/inf value(s) in "
+                     f"{len(bad_rows)} of {len(points)} rows (first rows: "
+                     f"{bad_rows[:5].tolist()})")
+
+
+def l2_lens(points: np.ndarray) -> np.ndarray:
+    """The lens f(x) = ‖x‖₂, in the dtype of ``points``."""
+    points = np.asarray(points)
+    return np.sqrt(np.einsum("ij,ij->i", points, points))
+
+
+@dataclass(frozen=True)
+class Cover:
+    """Closed intervals ``[lower[i], upper[i]]`` over the lens (float64)."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    mode: str
+
+    def members(self, lens: np.ndarray) -> list[np.ndarray]:
+        """Indices of the points in each interval, ascending."""
+        values = np.asarray(lens, dtype=np.float64)
+        order = np.argsort(values, kind="stable")
+        ordered = values[order]
+        result = []
+        for low, high in zip(self.lower, self.upper, strict=True):
+            first = np.searchsorted(ordered, low, side="left")
+            last = np.searchsorted(ordered, high, side="right")
+            result.append(np.sort(order[first:last]))
+        return result
+
+
+def exact_cover(lens: np.ndarray, n_intervals: int, overlap: float) -> Cover:
+    """n equal intervals spanning exactly [min f, max f], adjacent overlap fraction p.
+
+    A constant lens (R = 0) gets a single interval holding every point.
+    """
+    _check_cover_args(n_intervals, overlap)
+    values = np.asarray(lens, dtype=np.float64)
+    low, high = float(values.min()), float(values.max())
+    if high == low:
+        return Cover(np.array([low]), np.array([high]), "exact")
+    length = (high - low) / (n_intervals - (n_intervals - 1) * overlap)
+    lower = low + np.arange(n_intervals) * length * (1.0 - overlap)
+    upper = lower + length
+    lower[0], upper[-1] = low, high  # no rounding may leave an extreme point uncovered
+    return Cover(lower, upper, "exact")
+
+
+def kmapper_cover(lens: np.ndarray, n_intervals: int, overlap: float) -> Cover:
+    """KeplerMapper 2.x's 1-D ``Cover(n_cubes, perc_overlap)``, operation for operation."""
+    _check_cover_args(n_intervals, overlap)
+    values = np.asarray(lens, dtype=np.float64)
+    low, high = np.min(values), np.max(values)
+    ranges = high - low
+    inner_range = ((n_intervals - 1) / n_intervals) * ranges
+    inset = (ranges - inner_range) / 2
+    with np.errstate(divide="ignore"):
+        radius = ranges / (2 * n_intervals * (1 - overlap))
+    centers = np.linspace(low + inset, high - inset, num=n_intervals)
+    return Cover(centers - radius, centers + radius, "kmapper")
+
+
+def _check_cover_args(n_intervals: int, overlap: float) -> None:
+    if int(n_intervals) != n_intervals or n_intervals < 1:
+        raise ValueError(f"intervals must be a positive integer, got {n_intervals!r}")
+    if not 0.0 <= overlap < 1.0:
+        raise ValueError(f"overlap must be a fraction in [0, 1), got {overlap!r} "
+                         "(config values are percents; the CLI takes fractions)")
+
+
+def make_cover(lens: np.ndarray, n_intervals: int, overlap: float, mode: str = "exact") -> Cover:
+    """The cover of the given mode (``exact`` or ``kmapper``)."""
+    if mode == "exact":
+        return exact_cover(lens, n_intervals, overlap)
+    if mode == "kmapper":
+        return kmapper_cover(lens, n_intervals, overlap)
+    raise ValueError(f"unknown cover {mode!r}; choose one of {list(COVERS)}")
+
+
+def dbscan_labels(points: np.ndarray, eps: float, min_samples: int) -> np.ndarray:
+    """DBSCAN labels (−1 = noise) with scikit-learn's semantics, in bounded memory."""
+    from topoact.dbscan import dbscan
+
+    return dbscan(points, eps, min_samples)
+
+
+@dataclass
+class MapperGraph:
+    """A mapper graph: node membership (CSR), the interval of each node, and edges.
+
+    Attributes
+    ----------
+    indptr, indices
+        Node i holds points ``indices[indptr[i]:indptr[i+1]]`` (ascending).
+    interval
+        Cover interval of each node.
+    cover
+        The cover used.
+    lens
+        The lens value of every point (the points' dtype).
+    edges
+        (E, 2) node pairs (source < target) whose member sets intersect.
+    intersection, jaccard
+        |A ∩ B| and |A ∩ B| / |A ∪ B| of each edge.
+    params
+        Intervals, overlap, ε, min_samples, cover mode.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    interval: np.ndarray
+    cover: Cover
+    lens: np.ndarray
+    edges: np.ndarray
+    intersection: np.ndarray
+    jaccard: np.ndarray
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.indptr) - 1
+
+    @property
+    def n_points(self) -> int:
+        return len(self.lens)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.diff(self.indptr)
+
+    def members(self, node: int) -> np.ndarray:
+        """The point indices of one node."""
+        return self.indices[self.indptr[node]:self.indptr[node + 1]]
+
+    def membership_matrix(self) -> sparse.csr_matrix:
+        """Sparse (nodes × points) 0/1 matrix of membership."""
+        data = np.ones(len(self.indices), dtype=np.int32)
+        return sparse.csr_matrix((data, self.indices, self.indptr),
+                                 shape=(self.n_nodes, self.n_points))
+
+    def covered(self) -> np.ndarray:
+        """Boolean mask of the points that belong to at least one node."""
+        mask = np.zeros(self.n_points, dtype=bool)
+        mask[self.indices] = True
+        return mask
+
+
+def graph_edges(indptr: np.ndarray, indices: np.ndarray, n_points: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edges between nodes whose member sets intersect, with intersection and Jaccard.
+
+    Returns
+    -------
+    edges, intersection, jaccard
+        (E, 2) int64 pairs with source < target in lexicographic order, int64 counts,
+        float64 Jaccard indices.
+    """
+    n_nodes = len(indptr) - 1
+    if n_nodes == 0:
+        return np.zeros((0, 2), np.int64), np.zeros(0, np.int64), np.zeros(0)
+    membership = sparse.csr_matrix((np.ones(len(indices), dtype=np.int64), indices, indptr),
+                                   shape=(n_nodes, n_points))
+    shared = sparse.triu(membership @ membership.T, k=1).tocoo()
+    order = np.lexsort((shared.col, shared.row))
+    source, target = shared.row[order].astype(np.int64), shared.col[order].astype(np.int64)
+    intersection = shared.data[order].astype(np.int64)
+    sizes = np.diff(indptr)
+    jaccard = intersection / (sizes[source] + sizes[target] - intersection)
+    return np.stack([source, target], axis=1), intersection, jaccard
+
+
+def build_mapper(points: np.ndarray, n_intervals: int = 70, overlap: float = 0.3,
+                 eps: float = 1.0, min_samples: int = 5, cover: str = "exact",
+                 lens: np.ndarray | None = None, progress: bool = False) -> MapperGraph:
+    """Build the mapper graph of a point cloud.
+
+    Parameters
+    ----------
+    points
+        (N, C) activation vectors.
+    n_intervals
+        Number of cover intervals n.
+    overlap
+        Overlap fraction p of adjacent intervals, in [0, 1) (0.3 = 30 %).
+    eps, min_samples
+        DBSCAN parameters (core = ≥ min_samples points within distance ≤ eps, itself
+        included).
+    cover
+        ``exact`` or ``kmapper`` (see the module docstring).
+    lens
+        Precomputed lens values; by default ‖x‖₂ in the points' dtype.
+    progress
+        Show a tqdm bar over intervals.
+
+    Returns
+    -------
+    MapperGraph
+
+    Raises
+    ------
+    ValueError
+        For ε ≤ 0, min_samples < 1, bad cover arguments or non-finite points.
+    """
+    points = np.asarray(points)
+    if points.ndim != 2:
+        raise ValueError(f"points must be a 2-D (N, C) array, got shape {points.shape}")
+    if not np.isfinite(eps) or eps <= 0:
+        raise ValueError(f"DBSCAN ε must be a positive number, got {eps!r}")
+    if int(min_samples) != min_samples or min_samples < 1:
+        raise ValueError(f"min_samples must be a positive integer, got {min_samples!r}")
+    check_finite(points, "points")
+    lens = l2_lens(points) if lens is None else np.asarray(lens)
+    if len(points) == 0:
+        raise ValueError("the point cloud is empty")
+    the_cover = make_cover(lens, n_intervals, overlap, cover)
+
+    from tqdm.auto import tqdm
+
+    node_members: list[np.ndarray] = []
+    node_interval: list[int] = []
+    intervals = the_cover.members(lens)
+    for i, members in enumerate(tqdm(intervals, desc="mapper intervals", unit="interval",
+                                     disable=not progress)):
+        if len(members) < min_samples:
+            continue
+        labels = dbscan_labels(points[members], eps, min_samples)
+        for label in range(labels.max() + 1):
+            node_members.append(members[labels == label])
+            node_interval.append(i)
+    sizes = np.array([len(m) for m in node_members], dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    indices = (np.concatenate(node_members) if node_members else np.zeros(0)).astype(np.int64)
+    edges, intersection, jaccard = graph_edges(indptr, indices, len(points))
+    return MapperGraph(
+        indptr=indptr, indices=indices, interval=np.asarray(node_interval, dtype=np.int32),
+        cover=the_cover, lens=lens, edges=edges, intersection=intersection, jaccard=jaccard,
+        params={"intervals": int(n_intervals), "overlap": float(overlap), "eps": float(eps),
+                "min_samples": int(min_samples), "cover": cover},
+    )
+
+
+@dataclass
+class NodeStats:
+    """Per-node summaries."""
+
+    size: np.ndarray
+    mean_lens: np.ndarray
+    class_counts: np.ndarray
+    mean_activation: np.ndarray
+
+
+def node_stats(graph: MapperGraph, points: np.ndarray, labels: np.ndarray,
+               n_classes: int) -> NodeStats:
+    """Size, mean lens, class counts and mean activation vector of every node."""
+    membership = graph.membership_matrix()
+    size = graph.sizes
+    safe = np.maximum(size, 1)[:, None]
+    labels = np.asarray(labels, dtype=np.int64)
+    onehot = sparse.csr_matrix((np.ones(len(labels), dtype=np.int64), labels,
+                                np.arange(len(labels) + 1)), shape=(len(labels), n_classes))
+    return NodeStats(
+        size=size,
+        mean_lens=(membership @ graph.lens.astype(np.float64)) / np.maximum(size, 1),
+        class_counts=np.asarray((membership @ onehot).todense(), dtype=np.int64),
+        mean_activation=(membership @ np.asarray(points, dtype=np.float64) / safe
+                         ).astype(np.float32),
+    )
+
+
+def top_classes(class_counts: np.ndarray, top: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """The ``top`` most frequent classes of each node and their percentages.
+
+    Ties are broken by the lower class index; classes absent from a node are not listed
+    (their slot holds −1 and 0 %).
+    """
+    counts = np.asarray(class_counts)
+    order = np.argsort(-counts, axis=1, kind="stable")[:, :top]
+    chosen = np.take_along_axis(counts, order, axis=1)
+    totals = np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    percents = 100.0 * chosen / totals
+    order = np.where(chosen > 0, order, -1)
+    return order, np.where(chosen > 0, percents, 0.0)
+
+
+def node_link(graph: MapperGraph, stats: NodeStats, classes: list[str],
+              meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The node-link export the explorer reads (TopoAct's field names).
+
+    Nodes carry ``id``, ``interval``, ``size``, ``membership`` (point indices),
+    ``top_classes`` (names), ``top_class_percents``, ``top_class_counts``, ``l2NormAvg``
+    (mean lens) and ``average_activation``; links carry ``source``, ``target``,
+    ``intersection`` and ``jaccard``.
+    """
+    order, percents = top_classes(stats.class_counts)
+    nodes = []
+    for node in range(graph.n_nodes):
+        chosen = [int(c) for c in order[node] if c >= 0]
+        nodes.append({
+            "id": node,
+            "interval": int(graph.interval[node]),
+            "size": int(stats.size[node]),
+            "membership": graph.members(node).tolist(),
+            "top_classes": [classes[c] for c in chosen],
+            "top_class_percents": [round(float(p), 3) for p in percents[node][:len(chosen)]],
+            "top_class_counts": [int(stats.class_counts[node, c]) for c in chosen],
+            "l2NormAvg": float(stats.mean_lens[node]),
+            "average_activation": [round(float(v), 6) for v in stats.mean_activation[node]],
+        })
+    links = [{"source": int(s), "target": int(t), "intersection": int(i), "jaccard": float(j)}
+             for (s, t), i, j in zip(graph.edges, graph.intersection, graph.jaccard, strict=True)]
+    return {"directed": False, "multigraph": False,
+            "graph": {**graph.params, "n_points": graph.n_points, "classes": list(classes),
+                      **(meta or {})},
+            "nodes": nodes, "links": links}
+
+
+def kmapper_json(graph: MapperGraph, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """KeplerMapper's graph dictionary (``nodes``, ``links``, ``meta_data``) for interop.
+
+    Node ids follow KeplerMapper: ``cube{i}_cluster{j}`` with i counting the non-empty
+    cover intervals and j the DBSCAN label within the interval.
+    """
+    sizes = [len(m) for m in graph.cover.members(graph.lens)]
+    nonempty_rank = np.cumsum([s > 0 for s in sizes]) - 1
+    names, seen = [], {}
+    for node in range(graph.n_nodes):
+        interval = int(graph.interval[node])
+        label = seen.get(interval, 0)
+        seen[interval] = label + 1
+        names.append(f"cube{int(nonempty_rank[interval])}_cluster{label}")
+    links: dict[str, list[str]] = {}
+    for source, target in graph.edges:
+        links.setdefault(names[source], []).append(names[target])
+    return {
+        "nodes": {names[n]: graph.members(n).tolist() for n in range(graph.n_nodes)},
+        "links": links,
+        "meta_data": {"projection": "l2norm", "n_cubes": graph.params.get("intervals"),
+                      "perc_overlap": graph.params.get("overlap"),
+                      "clusterer": f"DBSCAN(eps={graph.params.get('eps')}, "
+                                   f"min_samples={graph.params.get('min_samples')})",
+                      **(meta or {})},
+    }
+
+
+# --------------------------------------------------------------------------- names and stores
+
+EPSILON_MODES = ("adaptive", "fixed")
+
+
+def percent_label(percent: float) -> str:
+    """Canonical label of a percentage: ``30`` for 30, 30.0 and '30'; ``12.5`` for 12.5."""
+    value = float(percent)
+    if not 0 <= value < 100:
+        raise ValueError(f"overlap must be a percent in [0, 100), got {percent!r}")
+    return format(value, "g")
+
+
+def grid_name(overlap_percent: float, epsilon: str) -> str:
+    """TopoAct's name of a parameter set, e.g. ``overlap-30-epsilon-adaptive``."""
+    if epsilon not in EPSILON_MODES:
+        raise ValueError(f"unknown ε mode {epsilon!r}; choose one of {list(EPSILON_MODES)}")
+    return f"overlap-{percent_label(overlap_percent)}-epsilon-{epsilon}"
+
+
+def load_points(path) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """Points (and labels, class names when known) from an activations store or a .npy file."""
+    from pathlib import Path
+
+    from topoact import store
+
+    path = Path(path)
+    if path.suffix == ".npy":
+        points = np.load(path)
+        if points.ndim != 2:
+            raise ValueError(f"{path}: expected a 2-D (N, C) array, got shape {points.shape}")
+        return points, None, None
+    group = store.open_store(path, "activations")
+    return group["points"][:], group["label"][:], list(group.attrs.get("classes", [])) or None
+
+
+def mapper_for_store(points_path, graph_path, nodelink_path, kmapper_path, *, intervals: int,
+                     overlap: float, eps: float, min_samples: int, cover: str,
+                     attrs: dict[str, Any] | None = None, progress: bool = True) -> MapperGraph:
+    """Build one mapper graph from an activations store and write its three outputs.
+
+    Writes the zarr graph (membership, node stats, edges), the node-link JSON the
+    explorer reads and the KeplerMapper-style JSON.
+    """
+    from topoact import store
+
+    points, labels, classes = load_points(points_path)
+    if labels is None:
+        labels = np.zeros(len(points), dtype=np.int64)
+        classes = ["unlabelled"]
+    classes = classes or [str(k) for k in range(int(labels.max()) + 1)]
+    graph = build_mapper(points, intervals, overlap, eps, min_samples, cover, progress=progress)
+    stats = node_stats(graph, points, labels, len(classes))
+    meta = {"source": str(points_path), **(attrs or {})}
+    store.write_graph(graph_path, graph, stats, {**store.provenance(
+        {**graph.params}, {"points": str(points_path)}, None), **meta, "classes": classes,
+        "n_points": graph.n_points, "points_in_no_node": int((~graph.covered()).sum())})
+    store.write_json(nodelink_path, node_link(graph, stats, classes, meta))
+    store.write_json(kmapper_path, kmapper_json(graph, meta))
+    return graph

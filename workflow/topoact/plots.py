@@ -1,0 +1,184 @@
+"""Figures: k-distance curves, mapper graphs with pie-chart nodes, purity against depth.
+
+Also the deterministic force-directed layout the figures (and the explorer) use.
+"""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+import numpy as np
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.collections import LineCollection, PatchCollection  # noqa: E402
+from matplotlib.patches import Wedge  # noqa: E402
+
+#: Class colours (tab10, then tab20b/c for more classes).
+CLASS_COLOURS = [*plt.get_cmap("tab10").colors, *plt.get_cmap("tab20b").colors,
+                 *plt.get_cmap("tab20c").colors]
+
+
+def force_layout(n_nodes: int, edges: np.ndarray, weights: np.ndarray | None = None,
+                 seed: int = 0, iterations: int = 200) -> np.ndarray:
+    """Fruchterman–Reingold positions in [0, 1]², deterministic given ``seed``.
+
+    Edges pull with strength proportional to their weight (Jaccard); a weak pull to the
+    centre keeps components from drifting apart.
+
+    Parameters
+    ----------
+    n_nodes
+        Number of nodes.
+    edges
+        (E, 2) node index pairs.
+    weights
+        Edge weights (default 1).
+    seed
+        Seed of the initial positions.
+    iterations
+        Steps of the cooling schedule.
+    """
+    if n_nodes == 0:
+        return np.zeros((0, 2))
+    rng = np.random.default_rng(seed)
+    pos = rng.random((n_nodes, 2))
+    if n_nodes == 1:
+        return np.full((1, 2), 0.5)
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    weights = np.ones(len(edges)) if weights is None else np.asarray(weights, dtype=np.float64)
+    k = 1.0 / np.sqrt(n_nodes)
+    temperature = 0.1
+    block = 1024
+    for step in range(iterations):
+        shift = np.zeros_like(pos)
+        for start in range(0, n_nodes, block):
+            delta = pos[start:start + block, None, :] - pos[None, :, :]
+            dist2 = np.maximum((delta ** 2).sum(-1), 1e-9)
+            shift[start:start + block] += (delta * (k * k / dist2)[..., None]).sum(1)
+        if len(edges):
+            delta = pos[edges[:, 0]] - pos[edges[:, 1]]
+            dist = np.sqrt(np.maximum((delta ** 2).sum(-1), 1e-12))
+            pull = delta * (dist * (0.5 + weights) / k)[:, None]
+            np.add.at(shift, edges[:, 0], -pull)
+            np.add.at(shift, edges[:, 1], pull)
+        shift += (0.5 - pos) * (0.05 * n_nodes * k)
+        length = np.sqrt(np.maximum((shift ** 2).sum(-1), 1e-12))
+        pos += shift / length[:, None] * np.minimum(length, temperature)[:, None]
+        temperature = 0.1 * (1 - (step + 1) / iterations) + 1e-3
+    pos -= pos.min(0)
+    pos /= max(pos.max(), 1e-12)
+    return pos
+
+
+def _save(fig, path: str | os.PathLike) -> None:
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_k_distance(curve: np.ndarray, estimate, path: str | os.PathLike,
+                    title: str = "") -> None:
+    """The sorted k-distance curve with the chosen ε marked."""
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
+    ax.plot(np.arange(len(curve)), curve, lw=1.5, color="#3366aa",
+            label=f"{estimate.k}-distance")
+    ax.axhline(estimate.epsilon, color="#cc3311", lw=1, ls="--")
+    ax.plot([estimate.knee_index], [curve[estimate.knee_index]], "o", color="#cc3311",
+            label=f"ε = {estimate.epsilon:.4g} (knee)")
+    used = (f"{estimate.points_used:,} of {estimate.n_points:,}, subsampled"
+            if estimate.subsampled else f"{estimate.n_points:,}")
+    ax.set_xlabel(f"points sorted by k-distance ({used})")
+    ax.set_ylabel(f"distance to {estimate.k}-th neighbour (self counted)")
+    ax.set_title(title or "sorted k-distance curve")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_mapper_graph(positions: np.ndarray, sizes: np.ndarray, class_counts: np.ndarray,
+                      edges: np.ndarray, jaccard: np.ndarray, classes: list[str],
+                      path: str | os.PathLike, title: str = "") -> None:
+    """A mapper graph: pie-chart nodes (class composition) sized by cluster size,
+    edges with width by Jaccard index."""
+    fig, ax = plt.subplots(figsize=(8, 8), dpi=110)
+    n = len(sizes)
+    radius = np.zeros(0)
+    if n:
+        radius = 0.006 + 0.025 * np.sqrt(sizes / max(sizes.max(), 1))
+    if len(edges):
+        segments = positions[np.asarray(edges)]
+        ax.add_collection(LineCollection(segments, linewidths=0.5 + 4 * np.asarray(jaccard),
+                                         colors="#888888", alpha=0.6, zorder=1))
+    wedges, colours = [], []
+    for node in range(n):
+        counts = class_counts[node]
+        total = counts.sum()
+        angle = 90.0
+        for k in np.flatnonzero(counts):
+            sweep = 360.0 * counts[k] / total
+            wedges.append(Wedge(positions[node], radius[node], angle, angle + sweep))
+            colours.append(CLASS_COLOURS[k % len(CLASS_COLOURS)])
+            angle += sweep
+    if wedges:
+        ax.add_collection(PatchCollection(wedges, facecolors=colours, edgecolors="white",
+                                          linewidths=0.2, zorder=2))
+    present = np.flatnonzero(class_counts.sum(0)) if n else []
+    handles = [plt.Line2D([], [], marker="o", ls="", color=CLASS_COLOURS[k % len(CLASS_COLOURS)],
+                          label=classes[k]) for k in present[:30]]
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
+                  frameon=False, title="class")
+    ax.set_xlim(-0.05, 1.05)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title + ("" if n else "\n(empty graph: every point is noise)"), fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_purity_by_layer(table, value: str, path: str | os.PathLike, layer_order: list[str],
+                         ylabel: str) -> None:
+    """Purity against layer depth, one line per sampling, one panel per parameter set.
+
+    Parameters
+    ----------
+    table
+        pandas DataFrame with columns sampling, layer, parameters (the grid name) and
+        ``value``; rows with the same (parameters, sampling, layer) are averaged, and
+        the min–max over them is shaded (e.g. over classes).
+    """
+    grids = sorted(table["parameters"].unique())
+    fig, axes = plt.subplots(1, len(grids), figsize=(4.2 * len(grids), 3.6), dpi=110,
+                             sharey=True, squeeze=False)
+    depth = {layer: i for i, layer in enumerate(layer_order)}
+    for ax, grid in zip(axes[0], grids, strict=True):
+        part = table[table["parameters"] == grid]
+        for j, (sampling, rows) in enumerate(part.groupby("sampling", sort=True)):
+            stats = rows.groupby("layer")[value].agg(["mean", "min", "max"])
+            stats = stats.loc[[layer for layer in layer_order if layer in stats.index]]
+            x = [depth[layer] for layer in stats.index]
+            colour = CLASS_COLOURS[j]
+            ax.plot(x, stats["mean"], marker="o", color=colour, label=sampling)
+            if (stats["max"] > stats["min"]).any():
+                ax.fill_between(x, stats["min"], stats["max"], color=colour, alpha=0.12)
+        ax.set_xticks(range(len(layer_order)), layer_order, rotation=45)
+        ax.set_title(grid, fontsize=9)
+        ax.set_xlabel("layer (depth →)")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][-1].legend(title="sampling", fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def draw_graph_store(graph_path, png_path, title: str = "", seed: int = 0) -> None:
+    """Lay out a mapper graph store and draw it with pie-chart nodes."""
+    from topoact import store
+
+    graph, stats, attrs = store.read_graph(graph_path)
+    positions = force_layout(graph.n_nodes, graph.edges, graph.jaccard, seed=seed)
+    plot_mapper_graph(positions, stats.size, stats.class_counts, graph.edges, graph.jaccard,
+                      list(attrs["classes"]), png_path,
+                      title or f"{graph.n_nodes} nodes, {len(graph.edges)} edges")
