@@ -16,7 +16,7 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 def tiny_config(**activations) -> dict:
-    """A config that runs the whole workflow in seconds: 1 epoch, two layers."""
+    """A config that runs the whole workflow in seconds: 1 epoch, two layers, a small grid."""
     return {
         "device": "cpu",
         "datasets": {"digits": {"loader": "digits", "image_size": 32}},
@@ -25,6 +25,8 @@ def tiny_config(**activations) -> dict:
                       "layers": ["conv3", "fc1"]}],
         "activations": {"samplings": ["random", "full", "top-l2"], "batch_size": 256,
                         **activations},
+        "mapper": {"samplings": ["random", "top-l2"], "intervals": 15, "overlaps": [30],
+                   "epsilons": ["adaptive", "fixed"], "fixed_epsilon": 4.0},
     }
 
 

@@ -37,8 +37,9 @@ def test_k_distance_makes_core_points_exactly_as_dbscan(rng):
 
     points = rng.normal(size=(500, 3)).astype(np.float64)
     exact = NearestNeighbors(n_neighbors=5).fit(points).kneighbors(points)[0][:, 4]
-    ordered = np.sort(exact)
-    eps = float(ordered[249] + ordered[250]) / 2  # between two k-distances: no rounding tie
+    ordered = np.unique(exact)  # mutual neighbours share a k-distance: take distinct values
+    middle = len(ordered) // 2
+    eps = float(ordered[middle] + ordered[middle + 1]) / 2  # between two: no rounding tie
     core = np.zeros(500, bool)
     core[DBSCAN(eps=eps, min_samples=5).fit(points).core_sample_indices_] = True
     np.testing.assert_array_equal(core, exact <= eps)
@@ -79,3 +80,12 @@ def test_bad_clouds_are_rejected(rng):
     with pytest.raises(ValueError, match="needs more than 5 points"):
         epsilon.knn_distances(np.zeros((5, 2), np.float32), 5)
     assert mapper.check_finite(np.zeros((3, 2))) is None
+
+
+def test_exact_and_approximate_neighbours_give_the_same_epsilon(rng):
+    points = (rng.normal(0, 3, (10, 16))[rng.integers(0, 10, 3000)]
+              + rng.normal(0, 1, (3000, 16))).astype(np.float32)
+    exact, _ = epsilon.estimate_epsilon(points, exact_below=5000)
+    approx, _ = epsilon.estimate_epsilon(points, exact_below=0)
+    assert exact.neighbours.startswith("exact") and approx.neighbours == "pynndescent"
+    assert abs(approx.epsilon / exact.epsilon - 1) < 0.02

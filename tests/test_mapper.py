@@ -34,7 +34,8 @@ def blobs_and_ring(seed=0):
     return points.astype(np.float32)
 
 
-@pytest.mark.parametrize("n,p,eps", [(10, 0.3, 0.6), (15, 0.5, 0.8), (7, 0.2, 0.45), (20, 0.0, 0.7)])
+@pytest.mark.parametrize("n,p,eps", [(10, 0.3, 0.6), (15, 0.5, 0.8), (7, 0.2, 0.45),
+                                     (20, 0.0, 0.7)])
 def test_kmapper_cover_reproduces_keplermapper_exactly(n, p, eps):
     points = blobs_and_ring()
     graph = mapper.build_mapper(points, n, p, eps, 5, cover="kmapper")
@@ -105,8 +106,8 @@ def test_two_separated_blobs_give_two_components():
     a = rng.normal(0, 0.1, size=(200, 3)) + [5, 0, 0]
     b = rng.normal(0, 0.1, size=(200, 3)) + [0, 5, 0]  # same norm range, far apart
     graph = mapper.build_mapper(np.concatenate([a, b]).astype(np.float32), 5, 0.3, 0.3, 5)
-    from scipy.sparse.csgraph import connected_components
     from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
     adjacency = coo_matrix((np.ones(len(graph.edges)), graph.edges.T),
                            shape=(graph.n_nodes, graph.n_nodes))

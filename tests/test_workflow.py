@@ -15,6 +15,24 @@ from topoact import store
 pytestmark = pytest.mark.workflow
 
 STORE = "results/activations/digits/digits-cnn/seed-0/{sampling}/{layer}.zarr"
+GRAPH = "results/mapper/digits/digits-cnn/seed-0/{sampling}/overlap-{overlap}-epsilon-{eps}/{layer}"
+MAPPER_JOBS = {"build_mapper": ".zarr", "graph_purity": ".purity.tsv", "draw_mapper_graph": ".png"}
+
+
+def graph_jobs(samplings, layers, overlaps, epsilons):
+    """The mapper, purity and figure jobs of a grid, as planned_outputs lists them."""
+    jobs = {}
+    for rule, suffix in MAPPER_JOBS.items():
+        outputs = []
+        for s in samplings:
+            for layer in layers:
+                for p in overlaps:
+                    for e in epsilons:
+                        base = GRAPH.format(sampling=s, layer=layer, overlap=p, eps=e)
+                        outputs += ([base + ".zarr", base + ".json", base + ".kmapper.json"]
+                                    if rule == "build_mapper" else [base + suffix])
+        jobs[rule] = sorted(outputs)
+    return jobs
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +58,38 @@ def test_run_leaves_a_complete_store_for_every_layer_and_sampling(finished_run):
     assert (directory / "results/logs/activations/digits/digits-cnn/seed-0/full/conv3.log").exists()
 
 
+def test_run_leaves_epsilon_graphs_and_purity_for_the_whole_grid(finished_run):
+    import json
+
+    import pandas as pd
+
+    directory, config = finished_run
+    for sampling in ("random", "top-l2"):
+        for layer in ("conv3", "fc1"):
+            record = json.loads((directory / f"results/epsilon/digits/digits-cnn/seed-0/"
+                                 f"{sampling}/{layer}.json").read_text())
+            assert record["epsilon"] > 0 and record["k"] == 5 and record["n_points"] == 1797
+            for eps in ("adaptive", "fixed"):
+                base = directory / GRAPH.format(sampling=sampling, layer=layer, overlap=30,
+                                                eps=eps)
+                graph, _, attrs = store.read_graph(base.with_suffix(".zarr"))
+                expected = record["epsilon"] if eps == "adaptive" else 4.0
+                assert graph.params["eps"] == pytest.approx(expected)
+                assert attrs["name"] == f"overlap-30-epsilon-{eps}"
+                nodelink = json.loads(base.with_suffix(".json").read_text())
+                assert len(nodelink["nodes"]) == graph.n_nodes > 0
+                assert base.with_suffix(".png").stat().st_size > 5000
+    table = pd.read_csv(directory / "results/purity/digits/digits-cnn/seed-0/purity.tsv",
+                        sep="\t")
+    assert len(table) == 2 * 2 * 2 * 10  # samplings × layers × ε modes × classes
+    assert set(table["parameters"]) == {"overlap-30-epsilon-adaptive", "overlap-30-epsilon-fixed"}
+    assert table["class_points"].groupby([table["sampling"], table["layer"],
+                                          table["parameters"]]).sum().eq(1797).all()
+    assert table["node_purity"].between(0, 1).all()
+    for plot in ("node-purity.png", "class-purity.png"):
+        assert (directory / "results/purity/digits/digits-cnn/seed-0" / plot).exists()
+
+
 def test_nothing_to_do_after_a_complete_run(finished_run):
     directory, config = finished_run
     assert planned_outputs(directory, write_config(directory, config, "same.yaml")) == {}
@@ -50,8 +100,32 @@ def test_adding_a_layer_schedules_only_its_extractions(finished_run):
     changed = copy.deepcopy(config)
     changed["analyses"][0]["layers"].append("conv4")
     planned = planned_outputs(directory, write_config(directory, changed, "layer.yaml"))
-    assert planned == {"extract_activations": sorted(
-        STORE.format(sampling=s, layer="conv4") for s in ("full", "random", "top-l2"))}
+    assert planned.pop("extract_activations") == sorted(
+        STORE.format(sampling=s, layer="conv4") for s in ("full", "random", "top-l2"))
+    assert planned.pop("estimate_epsilon") == sorted(
+        f"results/epsilon/digits/digits-cnn/seed-0/{s}/conv4.{ext}"
+        for s in ("random", "top-l2") for ext in ("json", "png"))
+    assert planned.pop("purity_summary")  # the summary reads every graph
+    assert planned == graph_jobs(["random", "top-l2"], ["conv4"], [30], ["adaptive", "fixed"])
+
+
+def test_adding_an_overlap_schedules_only_its_graphs_and_the_summary(finished_run):
+    directory, config = finished_run
+    changed = copy.deepcopy(config)
+    changed["mapper"]["overlaps"] = [30, 50]
+    planned = planned_outputs(directory, write_config(directory, changed, "overlap.yaml"))
+    assert len(planned.pop("purity_summary")) == 3
+    assert planned == graph_jobs(["random", "top-l2"], ["conv3", "fc1"], [50],
+                                 ["adaptive", "fixed"])
+
+
+def test_changing_the_fixed_epsilon_reruns_only_the_fixed_graphs(finished_run):
+    directory, config = finished_run
+    changed = copy.deepcopy(config)
+    changed["mapper"]["fixed_epsilon"] = 5.0
+    planned = planned_outputs(directory, write_config(directory, changed, "fixed.yaml"))
+    assert len(planned.pop("purity_summary")) == 3
+    assert planned == graph_jobs(["random", "top-l2"], ["conv3", "fc1"], [30], ["fixed"])
 
 
 def test_changing_the_samplings_schedules_only_the_new_ones(finished_run):
@@ -60,8 +134,14 @@ def test_changing_the_samplings_schedules_only_the_new_ones(finished_run):
     changed["activations"]["samplings"] = ["random", "top-l2"]
     assert planned_outputs(directory, write_config(directory, changed, "fewer.yaml")) == {}
     removed_then_added = tiny_config(samplings=["random"])
+    removed_then_added["mapper"]["samplings"] = ["random"]
+    removed_then_added["mapper"]["epsilons"] = ["fixed"]
     removed_then_added["analyses"][0]["seeds"] = [0, 1]
     planned = planned_outputs(directory, write_config(directory, removed_then_added, "seed.yaml"))
+    for rule in MAPPER_JOBS:
+        assert all("seed-1" in output for output in planned.pop(rule))
+    # Both summaries: seed-0's now reads fewer graphs (Snakemake's input-set trigger).
+    assert len(planned.pop("purity_summary")) == 6
     assert sorted(planned) == ["extract_activations", "train_model"]
     assert planned["train_model"] == ["results/models/digits-cnn/seed-1.json",
                                       "results/models/digits-cnn/seed-1.pt"]
@@ -75,14 +155,16 @@ def test_changing_an_extraction_parameter_reruns_the_extractions_only(finished_r
     changed = copy.deepcopy(config)
     changed["activations"]["border"] = 2
     planned = planned_outputs(directory, write_config(directory, changed, "border.yaml"))
-    assert list(planned) == ["extract_activations"]
-    assert len(planned["extract_activations"]) == 6
+    assert len(planned.pop("extract_activations")) == 6
+    # Downstream of the changed stores: their ε, graphs and the summary, nothing upstream.
+    assert set(planned) == {"estimate_epsilon", "purity_summary", *MAPPER_JOBS}
 
 
 def test_killed_extraction_leaves_no_store_that_looks_complete(tmp_path):
     # A slow extraction: the full conv1 cloud (460k points), one image per batch.
     config = tiny_config(samplings=["full"], batch_size=1, chunk_mb=1)
     config["analyses"][0]["layers"] = ["conv1"]
+    config["mapper"]["samplings"] = []
     configfile = write_config(tmp_path, config)
     target = tmp_path / STORE.format(sampling="full", layer="conv1")
     command = [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),

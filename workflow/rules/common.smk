@@ -105,7 +105,10 @@ def mapper_graphs(dataset, model, seed, suffix):
 
 
 def all_mapper_outputs():
+    """ε plots, graph figures and exports, and purity tables of the whole grid."""
     files = []
+    if not config["mapper"]["samplings"]:
+        return files
     for dataset, model, seed in analysis_grid():
         files += mapper_graphs(dataset, model, seed, ".png")
         files += mapper_graphs(dataset, model, seed, ".json")

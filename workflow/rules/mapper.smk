@@ -13,6 +13,7 @@ rule estimate_epsilon:
     params:
         k=config["epsilon"]["k"],
         max_points=config["epsilon"]["max_points"],
+        exact_below=config["epsilon"]["exact_below"],
     threads: 2
     resources:
         mem_mb=8000,

@@ -54,6 +54,56 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _epsilon(args: argparse.Namespace) -> int:
+    from topoact import epsilon, plots
+    from topoact.mapper import load_points
+
+    points, _, _ = load_points(args.points)
+    estimate, curve = epsilon.estimate_epsilon(points, args.k, args.max_points or None,
+                                               args.seed, args.threads)
+    print(f"epsilon = {estimate.epsilon:.6g}  (k = {args.k}, self counted; knee at "
+          f"{estimate.curve['knee_fraction']:.1%} of {estimate.points_used:,} points"
+          f"{', subsampled' if estimate.subsampled else ''})")
+    if args.json:
+        from topoact.store import write_json
+
+        write_json(args.json, estimate.to_dict(), indent=2)
+    if args.plot:
+        plots.plot_k_distance(curve, estimate, args.plot, f"{args.points}")
+    return 0
+
+
+def _mapper(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from topoact import mapper
+    from topoact.store import write_json
+
+    points, labels, classes = mapper.load_points(args.points)
+    if args.labels:
+        labels = np.load(args.labels)
+        if len(labels) != len(points):
+            raise SystemExit(f"{args.labels}: {len(labels)} labels for {len(points)} points")
+        classes = None
+    if labels is None:
+        labels, classes = np.zeros(len(points), dtype=np.int64), ["unlabelled"]
+    labels = np.asarray(labels, dtype=np.int64)
+    classes = classes or [str(k) for k in range(int(labels.max()) + 1)]
+    graph = mapper.build_mapper(points, args.intervals, args.overlap, args.eps,
+                                args.min_samples, args.cover, progress=True)
+    meta = {"source": str(args.points)}
+    if args.format == "kmapper":
+        payload = mapper.kmapper_json(graph, meta)
+    else:
+        stats = mapper.node_stats(graph, points, labels, len(classes))
+        payload = mapper.node_link(graph, stats, classes, meta)
+    write_json(args.out, payload)
+    uncovered = int((~graph.covered()).sum())
+    print(f"{graph.n_nodes} nodes, {len(graph.edges)} edges; {uncovered:,} of "
+          f"{graph.n_points:,} points in no node -> {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``topoact`` (one subcommand per task)."""
     parser = argparse.ArgumentParser(
@@ -71,6 +121,33 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--attrs", action="store_true", help="also print its attributes (JSON)")
     info.set_defaults(run=_info)
 
+    eps = commands.add_parser("epsilon", help="estimate DBSCAN ε at the knee of the k-distances")
+    eps.add_argument("points", help="an activations store (*.zarr) or an (N, C) .npy array")
+    eps.add_argument("--k", type=int, default=5,
+                     help="neighbours counting the point itself (= min_samples; default 5)")
+    eps.add_argument("--max-points", type=int, default=50_000,
+                     help="estimate on a random subsample of this size (0 = all points)")
+    eps.add_argument("--seed", type=int, default=0)
+    eps.add_argument("--threads", type=int, default=1)
+    eps.add_argument("--json", help="write the estimate record here")
+    eps.add_argument("--plot", help="write the sorted k-distance plot (PNG) here")
+    eps.set_defaults(run=_epsilon)
+
+    graph = commands.add_parser("mapper", help="build a mapper graph of a point cloud")
+    graph.add_argument("points", help="an activations store (*.zarr) or an (N, C) .npy array")
+    graph.add_argument("--intervals", type=int, default=70, help="cover intervals (default 70)")
+    graph.add_argument("--overlap", type=float, default=0.3,
+                       help="overlap of adjacent intervals as a fraction, like KeplerMapper's "
+                            "perc_overlap (default 0.3)")
+    graph.add_argument("--eps", type=float, required=True, help="DBSCAN ε")
+    graph.add_argument("--min-samples", type=int, default=5, help="DBSCAN min_samples")
+    graph.add_argument("--labels", help="(N,) .npy of class labels (a store has its own)")
+    graph.add_argument("--cover", choices=["exact", "kmapper"], default="exact")
+    graph.add_argument("--format", choices=["topoact", "kmapper"], default="topoact",
+                       help="node-link JSON with TopoAct's fields, or KeplerMapper's dict")
+    graph.add_argument("--out", required=True, help="output JSON path")
+    graph.set_defaults(run=_mapper)
+
     check = commands.add_parser("check-config", help="validate a workflow config file")
     check.add_argument("config", help="path of a config YAML")
     check.add_argument("--show", action="store_true", help="print it with defaults filled in")
@@ -81,7 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``topoact`` command."""
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except (ValueError, OSError) as error:  # bad input: a message, not a traceback
+        print(f"topoact {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

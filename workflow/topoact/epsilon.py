@@ -30,11 +30,22 @@ class EpsilonEstimate:
     subsampled: bool
     seed: int
     method: str = "knee of the sorted k-distance curve (max distance below the chord)"
-    neighbours: str = "pynndescent (approximate k-NN, the point itself counted)"
+    neighbours: str = "pynndescent"
     curve: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def exact_knn_distances(points: np.ndarray, k: int) -> np.ndarray:
+    """Exact k-NN distances (scikit-learn), the point itself included; (N, k) ascending."""
+    from sklearn.neighbors import NearestNeighbors
+
+    points = np.asarray(points, dtype=np.float32)
+    if len(points) <= k:
+        raise ValueError(f"k-NN with k={k} needs more than {k} points, got {len(points)}")
+    distances, _ = NearestNeighbors(n_neighbors=k).fit(points).kneighbors(points)
+    return distances
 
 
 def knn_distances(points: np.ndarray, k: int, seed: int = 0, n_jobs: int = 1) -> np.ndarray:
@@ -83,7 +94,8 @@ def knee_index(curve: np.ndarray) -> int:
 
 
 def estimate_epsilon(points: np.ndarray, k: int = 5, max_points: int | None = 50_000,
-                     seed: int = 0, n_jobs: int = 1) -> tuple[EpsilonEstimate, np.ndarray]:
+                     seed: int = 0, n_jobs: int = 1, exact_below: int = 0
+                     ) -> tuple[EpsilonEstimate, np.ndarray]:
     """Estimate DBSCAN's ε for ``points`` from the knee of the sorted k-distances.
 
     Parameters
@@ -99,6 +111,10 @@ def estimate_epsilon(points: np.ndarray, k: int = 5, max_points: int | None = 50
         Seed of the subsample and of the NN-descent.
     n_jobs
         Threads.
+    exact_below
+        Clouds of at most this many points get exact k-NN distances (scikit-learn)
+        instead of PyNNDescent's: faster there, since PyNNDescent compiles its numba
+        kernels anew in every process (about 30 s).
 
     Returns
     -------
@@ -111,7 +127,9 @@ def estimate_epsilon(points: np.ndarray, k: int = 5, max_points: int | None = 50
     if max_points is not None and n > max_points:
         rng = np.random.default_rng(seed)
         used = points[np.sort(rng.choice(n, size=max_points, replace=False))]
-    curve = np.sort(knn_distances(used, k, seed, n_jobs)[:, k - 1])
+    exact = len(used) <= exact_below
+    distances = exact_knn_distances(used, k) if exact else knn_distances(used, k, seed, n_jobs)
+    curve = np.sort(distances[:, k - 1])
     knee = knee_index(curve)
     quantiles = (0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
     summary = {
@@ -121,6 +139,7 @@ def estimate_epsilon(points: np.ndarray, k: int = 5, max_points: int | None = 50
     }
     estimate = EpsilonEstimate(epsilon=float(curve[knee]), k=k, knee_index=knee, n_points=n,
                                points_used=len(used), subsampled=len(used) < n, seed=seed,
+                               neighbours="exact (scikit-learn)" if exact else "pynndescent",
                                curve=summary)
     if estimate.epsilon <= 0:
         # More than half the cloud sits on exact duplicates: the knee is at distance 0.
@@ -133,13 +152,14 @@ def estimate_epsilon(points: np.ndarray, k: int = 5, max_points: int | None = 50
 
 
 def epsilon_for_store(points_path, json_path, plot_path, *, k: int, max_points: int | None,
-                      seed: int = 0, n_jobs: int = 1, title: str = "") -> EpsilonEstimate:
+                      seed: int = 0, n_jobs: int = 1, exact_below: int = 0,
+                      title: str = "") -> EpsilonEstimate:
     """Estimate ε for an activations store; write the JSON record and the k-distance plot."""
     from topoact import plots, store
     from topoact.mapper import load_points
 
     points, _, _ = load_points(points_path)
-    estimate, curve = estimate_epsilon(points, k, max_points, seed, n_jobs)
+    estimate, curve = estimate_epsilon(points, k, max_points, seed, n_jobs, exact_below)
     plots.plot_k_distance(curve, estimate, plot_path, title)
     store.write_json(json_path, {**estimate.to_dict(), "source": str(points_path)}, indent=2)
     return estimate

@@ -139,7 +139,7 @@ def plot_mapper_graph(positions: np.ndarray, sizes: np.ndarray, class_counts: np
 
 
 def plot_purity_by_layer(table, value: str, path: str | os.PathLike, layer_order: list[str],
-                         ylabel: str) -> None:
+                         ylabel: str, title: str = "") -> None:
     """Purity against layer depth, one line per sampling, one panel per parameter set.
 
     Parameters
@@ -150,10 +150,15 @@ def plot_purity_by_layer(table, value: str, path: str | os.PathLike, layer_order
         the min–max over them is shaded (e.g. over classes).
     """
     grids = sorted(table["parameters"].unique())
-    fig, axes = plt.subplots(1, len(grids), figsize=(4.2 * len(grids), 3.6), dpi=110,
+    layer_order = [layer for layer in layer_order if layer in set(table["layer"])]
+    columns = min(len(grids), 2)
+    rows = -(-len(grids) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.4 * rows), dpi=110,
                              sharey=True, squeeze=False)
     depth = {layer: i for i, layer in enumerate(layer_order)}
-    for ax, grid in zip(axes[0], grids, strict=True):
+    for ax in axes.flat[len(grids):]:
+        ax.set_visible(False)
+    for ax, grid in zip(axes.flat, grids, strict=False):
         part = table[table["parameters"] == grid]
         for j, (sampling, rows) in enumerate(part.groupby("sampling", sort=True)):
             stats = rows.groupby("layer")[value].agg(["mean", "min", "max"])
@@ -167,8 +172,11 @@ def plot_purity_by_layer(table, value: str, path: str | os.PathLike, layer_order
         ax.set_title(grid, fontsize=9)
         ax.set_xlabel("layer (depth →)")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel(ylabel)
-    axes[0][-1].legend(title="sampling", fontsize=8)
+    for row in axes:
+        row[0].set_ylabel(ylabel)
+    axes.flat[0].legend(title="sampling", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     _save(fig, path)
 

@@ -134,7 +134,9 @@ def summarise_purity(tsv_paths, out_tsv, node_plot, class_plot, layer_order: lis
     write_tsv(table, out_tsv)
     graphs = table.drop_duplicates(["sampling", "parameters", "layer"])
     plots.plot_purity_by_layer(graphs, "node_purity", node_plot, layer_order,
-                               "node-wise purity (mean α)")
+                               "node-wise purity (mean α)",
+                               "Node-wise purity against depth (mean over nodes)")
     plots.plot_purity_by_layer(table.dropna(subset=["class_purity"]), "class_purity",
-                               class_plot, layer_order,
-                               "class-wise purity γ (mean over classes, min–max shaded)")
+                               class_plot, layer_order, "class-wise purity γ",
+                               "Class-wise purity against depth (mean over classes, "
+                               "min–max shaded)")
