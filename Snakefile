@@ -19,6 +19,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/activations.smk"
 include: "workflow/rules/mapper.smk"
+include: "workflow/rules/homology.smk"
 
 
 rule all:
@@ -26,4 +27,5 @@ rule all:
         trained_models(),
         activation_stores(),
         all_mapper_outputs(),
+        homology_outputs(),
     default_target: True

@@ -17,6 +17,8 @@ pytestmark = pytest.mark.workflow
 STORE = "results/activations/digits/digits-cnn/seed-0/{sampling}/{layer}.zarr"
 GRAPH = "results/mapper/digits/digits-cnn/seed-0/{sampling}/overlap-{overlap}-epsilon-{eps}/{layer}"
 MAPPER_JOBS = {"build_mapper": ".zarr", "graph_purity": ".purity.tsv", "draw_mapper_graph": ".png"}
+HOMOLOGY = "results/homology/digits/digits-cnn"
+HOMOLOGY_JOBS = {"persistence_diagrams", "sw_distances", "specificity", "sensitivity"}
 
 
 def graph_jobs(samplings, layers, overlaps, epsilons):
@@ -101,7 +103,13 @@ def test_adding_a_layer_schedules_only_its_extractions(finished_run):
     changed["analyses"][0]["layers"].append("conv4")
     planned = planned_outputs(directory, write_config(directory, changed, "layer.yaml"))
     assert planned.pop("extract_activations") == sorted(
-        STORE.format(sampling=s, layer="conv4") for s in ("full", "random", "top-l2"))
+        [STORE.format(sampling=s, layer="conv4") for s in ("full", "random", "top-l2")]
+        + [STORE.format(sampling="top-l2", layer="conv4").replace("seed-0", "seed-2")])
+    assert planned.pop("persistence_diagrams") == sorted(
+        f"{HOMOLOGY}/seed-{seed}/diagrams/conv4.{ext}" for seed in (0, 2)
+        for ext in ("npz", "png"))
+    for rule in ("sw_distances", "specificity", "sensitivity"):  # they read every layer
+        assert planned.pop(rule)
     assert planned.pop("estimate_epsilon") == sorted(
         f"results/epsilon/digits/digits-cnn/seed-0/{s}/conv4.{ext}"
         for s in ("random", "top-l2") for ext in ("json", "png"))
@@ -142,6 +150,7 @@ def test_changing_the_samplings_schedules_only_the_new_ones(finished_run):
         assert all("seed-1" in output for output in planned.pop(rule))
     # Both summaries: seed-0's now reads fewer graphs (Snakemake's input-set trigger).
     assert len(planned.pop("purity_summary")) == 6
+    assert not HOMOLOGY_JOBS & set(planned)  # homology seeds are their own setting
     assert sorted(planned) == ["extract_activations", "train_model"]
     assert planned["train_model"] == ["results/models/digits-cnn/seed-1.json",
                                       "results/models/digits-cnn/seed-1.pt"]
@@ -155,9 +164,10 @@ def test_changing_an_extraction_parameter_reruns_the_extractions_only(finished_r
     changed = copy.deepcopy(config)
     changed["activations"]["border"] = 2
     planned = planned_outputs(directory, write_config(directory, changed, "border.yaml"))
-    assert len(planned.pop("extract_activations")) == 6
-    # Downstream of the changed stores: their ε, graphs and the summary, nothing upstream.
-    assert set(planned) == {"estimate_epsilon", "purity_summary", *MAPPER_JOBS}
+    assert len(planned.pop("extract_activations")) == 8  # 6 of seed 0, top-l2 of seed 2
+    # Downstream of the changed stores: ε, graphs, summary, homology; nothing upstream.
+    assert set(planned) == {"estimate_epsilon", "purity_summary", *MAPPER_JOBS,
+                            *HOMOLOGY_JOBS}
 
 
 def test_killed_extraction_leaves_no_store_that_looks_complete(tmp_path):
@@ -165,6 +175,7 @@ def test_killed_extraction_leaves_no_store_that_looks_complete(tmp_path):
     config = tiny_config(samplings=["full"], batch_size=1, chunk_mb=1)
     config["analyses"][0]["layers"] = ["conv1"]
     config["mapper"]["samplings"] = []
+    config["homology"]["seeds"] = []
     configfile = write_config(tmp_path, config)
     target = tmp_path / STORE.format(sampling="full", layer="conv1")
     command = [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
@@ -194,3 +205,35 @@ def test_killed_extraction_leaves_no_store_that_looks_complete(tmp_path):
     assert group["points"].shape == (1797 * 256, 32)
     assert not partial.exists()
     assert np.isfinite(group["points"][-10:]).all()
+
+
+def test_run_leaves_homology_tables_and_figures(finished_run):
+    import pandas as pd
+
+    directory, config = finished_run
+    for seed in (0, 2):
+        table = pd.read_csv(directory / f"{HOMOLOGY}/seed-{seed}/sw-distances.tsv", sep="\t")
+        assert len(table) == 2 * 2 * 2  # layer pairs × dims
+        diagonal = table[table["layer_a"] == table["layer_b"]]
+        assert (diagonal["sw_mean"] == 0).all()
+        assert (table[table["layer_a"] != table["layer_b"]]["sw_mean"] > 0).all()
+        assert (directory / f"{HOMOLOGY}/seed-{seed}/sw-heatmap.png").exists()
+        for layer in ("conv3", "fc1"):
+            assert (directory / f"{HOMOLOGY}/seed-{seed}/diagrams/{layer}.png").exists()
+    specificity = pd.read_csv(directory / f"{HOMOLOGY}/specificity.tsv", sep="\t")
+    assert set(specificity["seed_b"]) == {2} and len(specificity) == 2 * 2
+    sensitivity = pd.read_csv(directory / f"{HOMOLOGY}/sensitivity.tsv", sep="\t")
+    assert sorted(sensitivity["removed"].unique()) == [0, 1, 2, 4]
+    assert (sensitivity["baseline"] > 0).all()
+    for figure in ("specificity.png", "sensitivity.png"):
+        assert (directory / HOMOLOGY / figure).stat().st_size > 10_000
+
+
+def test_report_collects_the_figures(finished_run):
+    directory, config = finished_run
+    report = directory / "report.html"
+    snakemake(directory, write_config(directory, config, "report.yaml"), "--report", str(report))
+    text = report.read_text(errors="replace")
+    assert report.stat().st_size > 100_000
+    for category in ("Mapper graphs", "Purity", "Persistent homology"):
+        assert category in text

@@ -4,9 +4,7 @@ rule extract_activations:
         weights=f"{RESULTS}/models/{{model}}/seed-{{seed}}.pt",
         sidecar=f"{RESULTS}/models/{{model}}/seed-{{seed}}.json",
     output:
-        directory(
-            f"{RESULTS}/activations/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}.zarr"
-        ),
+        directory(ACTIVATIONS),
     params:
         module=layer_module_path,
         split=config["activations"]["split"],

@@ -1,7 +1,7 @@
 # Grid helpers, wildcard constraints and input/param functions (no rules here).
 import re
 
-from topoact.mapper import EPSILON_MODES, grid_name, percent_label
+from topoact.mapper import EPSILON_MODES, percent_label
 from topoact.models import get_architecture, layer_module
 from topoact.sampling import SAMPLINGS
 
@@ -22,6 +22,14 @@ wildcard_constraints:
 
 
 RESULTS = "results"
+# Path templates of the stages' outputs (wildcards in braces).
+ACTIVATIONS = f"{RESULTS}/activations/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}.zarr"
+EPSILON = f"{RESULTS}/epsilon/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}"
+GRAPH = (
+    f"{RESULTS}/mapper/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/"
+    "overlap-{overlap}-epsilon-{epsilon}/{layer}"
+)
+HOMOLOGY = f"{RESULTS}/homology/{{dataset}}/{{model}}"
 
 
 def gpu_request(wildcards=None):
@@ -52,26 +60,18 @@ def trained_models():
     )
 
 
-def activation_stores(samplings=None):
+def activation_stores():
     """Activation stores of every (analysis, seed, sampling, layer) of the config."""
-    samplings = samplings or config["activations"]["samplings"]
     return sorted(
         {
-            f"{RESULTS}/activations/{a['dataset']}/{a['model']}/seed-{seed}/{sampling}/{layer}.zarr"
+            ACTIVATIONS.format(dataset=a["dataset"], model=a["model"], seed=seed,
+                               sampling=sampling, layer=layer)
             for a in config["analyses"]
             for seed in a["seeds"]
-            for sampling in samplings
+            for sampling in config["activations"]["samplings"]
             for layer in a["layers"]
         }
     )
-
-
-ACTIVATIONS = f"{RESULTS}/activations/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}.zarr"
-EPSILON = f"{RESULTS}/epsilon/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}"
-GRAPH = (
-    f"{RESULTS}/mapper/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/"
-    "overlap-{overlap}-epsilon-{epsilon}/{layer}"
-)
 
 
 def analysis_grid():
@@ -137,3 +137,46 @@ def graph_fixed_epsilon(wildcards):
 def layer_order(wildcards):
     """Layers of the model's architecture in depth order (for purity plots)."""
     return list(get_architecture(model_config(wildcards)["architecture"]).layers)
+
+
+
+def homology_outputs():
+    """Diagram figures, distance heatmaps, and the specificity/sensitivity tests."""
+    files = []
+    seeds = config["homology"]["seeds"]
+    for a in config["analyses"]:
+        base = HOMOLOGY.format(dataset=a["dataset"], model=a["model"])
+        for seed in seeds:
+            files.append(f"{base}/seed-{seed}/sw-distances.tsv")
+            files += [f"{base}/seed-{seed}/diagrams/{layer}.png" for layer in a["layers"]]
+        if len(seeds) > 1:
+            files += [f"{base}/specificity.tsv", f"{base}/sensitivity.tsv"]
+    return files
+
+
+def ordered_layers(wildcards):
+    """The analysed layers of (dataset, model) in the architecture's depth order."""
+    chosen = set(analysis_layers(wildcards.dataset, wildcards.model))
+    return [layer for layer in layer_order(wildcards) if layer in chosen]
+
+
+def model_diagrams(wildcards, seed=None):
+    seed = wildcards.seed if seed is None else seed
+    return [
+        f"{HOMOLOGY}/seed-{seed}/diagrams/{layer}.npz".format(**wildcards)
+        for layer in ordered_layers(wildcards)
+    ]
+
+
+def diagrams_by_seed(wildcards):
+    """Named inputs ``seed-S``: the layer diagrams of each homology seed."""
+    return {f"seed-{seed}": model_diagrams(wildcards, seed) for seed in config["homology"]["seeds"]}
+
+
+def reference_top_l2_stores(wildcards):
+    seed = config["homology"]["seeds"][0]
+    return [
+        ACTIVATIONS.format(dataset=wildcards.dataset, model=wildcards.model, seed=seed,
+                           sampling="top-l2", layer=layer)
+        for layer in ordered_layers(wildcards)
+    ]

@@ -27,27 +27,32 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 #: Neighbour-list entries a chunk may produce before it is split (≈ 8 bytes each).
-MAX_CHUNK_ENTRIES = 20_000_000
+MAX_CHUNK_ENTRIES = 2_000_000
+#: MB of distances scikit-learn may compute at once in a brute-force neighbour query.
+WORKING_MEMORY_MB = 64
 
 
-def _neighbour_chunks(model, x: np.ndarray, counts: np.ndarray, max_entries: int):
+def _neighbour_chunks(model, x: np.ndarray, counts: np.ndarray, max_entries: int,
+                      max_rows: int):
     """Yield ``(start, stop, indptr, indices)`` neighbour lists of row chunks.
 
     Chunks are sized from the neighbour counts so that a chunk's lists hold at most
-    ``max_entries`` entries (or one row, if a single row holds more).
+    ``max_entries`` entries (or one row, if a single row holds more), and have at most
+    ``max_rows`` rows (a query of r rows computes an r × n block of distances).
     """
     n = len(x)
     start = 0
     while start < n:
         budget = np.cumsum(counts[start:])
-        stop = min(n, start + max(1, int(np.searchsorted(budget, max_entries, "right"))))
+        rows = min(max_rows, max(1, int(np.searchsorted(budget, max_entries, "right"))))
+        stop = min(n, start + rows)
         graph = model.radius_neighbors_graph(x[start:stop], mode="connectivity")
         yield start, stop, graph.indptr, graph.indices
         start = stop
 
 
 def dbscan(points: np.ndarray, eps: float, min_samples: int,
-           count_chunk: int = 512, max_chunk_entries: int = MAX_CHUNK_ENTRIES) -> np.ndarray:
+           count_chunk: int = 256, max_chunk_entries: int = MAX_CHUNK_ENTRIES) -> np.ndarray:
     """DBSCAN cluster labels (−1 = noise), identical to ``sklearn.cluster.DBSCAN``'s.
 
     Parameters
@@ -68,6 +73,17 @@ def dbscan(points: np.ndarray, eps: float, min_samples: int,
     np.ndarray
         int64 labels in scikit-learn's numbering.
     """
+    from sklearn import config_context
+
+    if len(points) == 0:
+        return np.zeros(0, dtype=np.int64)
+    # scikit-learn's brute-force queries take up to `working_memory` MB of distances at
+    # once (1 GB by default); a small budget keeps this function's memory bounded.
+    with config_context(working_memory=WORKING_MEMORY_MB):
+        return _dbscan(points, eps, min_samples, count_chunk, max_chunk_entries)
+
+
+def _dbscan(points, eps, min_samples, count_chunk, max_chunk_entries) -> np.ndarray:
     from sklearn.neighbors import NearestNeighbors
 
     if len(points) == 0:
@@ -77,6 +93,8 @@ def dbscan(points: np.ndarray, eps: float, min_samples: int,
     labels = np.full(n, -1, dtype=np.int64)
     model = NearestNeighbors(radius=eps).fit(x)  # the neighbour search DBSCAN itself uses
 
+    # A query of r rows computes r × n distances (8 bytes each): cap r accordingly.
+    count_chunk = max(1, min(count_chunk, (WORKING_MEMORY_MB << 20) // (8 * n)))
     counts = np.empty(n, dtype=np.int64)  # neighbour-list lengths (distinct points)
     weighted = np.empty(n, dtype=np.int64)  # neighbours counted with multiplicity
     for start in range(0, n, count_chunk):
@@ -90,7 +108,8 @@ def dbscan(points: np.ndarray, eps: float, min_samples: int,
         return labels[inverse]
 
     pair_a, pair_b, border_a, border_b = [], [], [], []
-    for start, stop, indptr, indices in _neighbour_chunks(model, x, counts, max_chunk_entries):
+    for start, stop, indptr, indices in _neighbour_chunks(model, x, counts, max_chunk_entries,
+                                                         count_chunk):
         rows = np.repeat(np.arange(start, stop), np.diff(indptr))
         keep = core[indices]
         rows, cols = rows[keep], indices[keep]  # edges to core neighbours only

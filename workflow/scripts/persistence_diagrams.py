@@ -1,0 +1,15 @@
+"""Persistence diagrams of one layer's top-l2 cloud over the batches."""
+
+import sys
+
+from topoact import homology
+
+with open(snakemake.log[0], "w") as log:
+    sys.stderr = log
+    w, params = snakemake.wildcards, snakemake.params
+    homology.diagrams_for_store(
+        snakemake.input.points, snakemake.input.images, snakemake.output.diagrams,
+        snakemake.output.plot, layer=w.layer, n_images=params.images,
+        n_batches=params.batches, maxdim=params.maxdim, seed=params.batch_seed,
+        split=params.split,
+    )

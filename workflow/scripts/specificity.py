@@ -1,0 +1,15 @@
+"""Specificity test across model seeds (rule specificity)."""
+
+import sys
+
+from topoact import homology
+
+with open(snakemake.log[0], "w") as log:
+    sys.stderr = log
+    seeds = snakemake.params.seeds
+    table = homology.specificity_for_model(
+        {seed: list(snakemake.input[f"seed-{seed}"]) for seed in seeds},
+        snakemake.output.table, snakemake.output.plot,
+        n_directions=snakemake.params.directions, title=snakemake.wildcards.model,
+    )
+    print(table.groupby("dim")["rho"].mean().to_string(), file=log)

@@ -1,0 +1,335 @@
+"""Persistent homology of top-ℓ2 activation clouds and sliced-Wasserstein distances
+between layers (Purvine et al. 2023, "Experiments with PH").
+
+For each layer, the top-ℓ2 activation vector of N held-out images forms an N × C point
+cloud; B batches of N images are drawn once from the seed of the homology stage (the same
+images for every layer and every model seed, so distances compare like with like).
+Vietoris–Rips persistence diagrams come from ripser; the distance between two layers is
+persim's sliced Wasserstein distance between their diagrams of one dimension, averaged
+over batches (with the coefficient of variation over batches).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+def draw_batches(image_index: np.ndarray, n_images: int, n_batches: int, seed: int
+                 ) -> np.ndarray:
+    """B batches of N image indices, each drawn without replacement from ``image_index``.
+
+    Returns
+    -------
+    np.ndarray
+        (B, N) int array; N is capped at the number of images available.
+    """
+    rng = np.random.default_rng(seed)
+    n = min(n_images, len(image_index))
+    return np.stack([np.sort(rng.choice(image_index, size=n, replace=False))
+                     for _ in range(n_batches)])
+
+
+def persistence(points: np.ndarray, maxdim: int = 1) -> list[np.ndarray]:
+    """Vietoris–Rips persistence diagrams (ripser) of a point cloud, dimensions 0..maxdim."""
+    from ripser import ripser
+
+    return [np.asarray(d, dtype=np.float64) for d in
+            ripser(np.asarray(points, dtype=np.float64), maxdim=maxdim)["dgms"]]
+
+
+def finite(diagram: np.ndarray) -> np.ndarray:
+    """The points of a diagram with finite death.
+
+    The one H0 class that never dies is in every cloud's diagram, so it carries no
+    information and is dropped before distances.
+    """
+    diagram = np.asarray(diagram, dtype=np.float64).reshape(-1, 2)
+    return diagram[np.isfinite(diagram[:, 1])]
+
+
+def sliced_wasserstein(a: np.ndarray, b: np.ndarray, n_directions: int = 50) -> float:
+    """persim's sliced Wasserstein distance between two diagrams (finite points only)."""
+    from persim import sliced_wasserstein as persim_sw
+
+    a, b = finite(a), finite(b)
+    if len(a) == 0 and len(b) == 0:
+        return 0.0
+    # persim needs at least one point on each side; an empty diagram is the diagonal.
+    a = a if len(a) else np.zeros((1, 2))
+    b = b if len(b) else np.zeros((1, 2))
+    return float(persim_sw(a, b, M=n_directions))
+
+
+@dataclass
+class LayerDiagrams:
+    """Diagrams of one layer: ``diagrams[batch][dim]`` and the batches' image indices."""
+
+    layer: str
+    diagrams: list[list[np.ndarray]]
+    batches: np.ndarray
+
+    @property
+    def maxdim(self) -> int:
+        return len(self.diagrams[0]) - 1
+
+
+def layer_diagrams(points: np.ndarray, image: np.ndarray, batches: np.ndarray, layer: str,
+                   maxdim: int = 1, progress: bool = False) -> LayerDiagrams:
+    """Diagrams of each batch of a top-ℓ2 cloud (one point per image).
+
+    Parameters
+    ----------
+    points, image
+        The cloud and the image index of each point.
+    batches
+        (B, N) image indices (from :func:`draw_batches`).
+    """
+    from tqdm.auto import tqdm
+
+    row_of = {int(i): r for r, i in enumerate(image)}
+    missing = [int(i) for i in np.unique(batches) if int(i) not in row_of]
+    if missing:
+        raise ValueError(f"layer {layer}: images {missing[:5]} of the batches are not in the "
+                         f"cloud ({len(missing)} missing)")
+    diagrams = []
+    for batch in tqdm(batches, desc=f"ripser {layer}", unit="batch", disable=not progress):
+        rows = np.fromiter((row_of[int(i)] for i in batch), dtype=np.int64, count=len(batch))
+        diagrams.append(persistence(points[rows], maxdim))
+    return LayerDiagrams(layer, diagrams, np.asarray(batches))
+
+
+def save_diagrams(path: str | os.PathLike, diagrams: LayerDiagrams) -> None:
+    """Save as npz (``dim{d}_batch{b}`` arrays, ``batches``), written whole then renamed."""
+    from topoact.store import partial_path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"dim{d}_batch{b}": diagrams.diagrams[b][d]
+              for b in range(len(diagrams.diagrams)) for d in range(diagrams.maxdim + 1)}
+    tmp = partial_path(path)
+    with open(tmp, "wb") as handle:
+        np.savez(handle, batches=diagrams.batches, layer=np.array(diagrams.layer), **arrays)
+    os.replace(tmp, path)
+
+
+def load_diagrams(path: str | os.PathLike) -> LayerDiagrams:
+    """Load diagrams saved by :func:`save_diagrams`."""
+    with np.load(path) as data:
+        batches = data["batches"]
+        dims = 1 + max(int(k.split("_")[0][3:]) for k in data.files if k.startswith("dim"))
+        diagrams = [[data[f"dim{d}_batch{b}"] for d in range(dims)] for b in range(len(batches))]
+        return LayerDiagrams(str(data["layer"]), diagrams, batches)
+
+
+def distance_matrix(rows: list[LayerDiagrams], cols: list[LayerDiagrams], dim: int,
+                    n_directions: int = 50) -> np.ndarray:
+    """SW distances between every (row layer, column layer), per batch: (B, R, C).
+
+    Row and column layers must share their batches (the same images), so each batch
+    compares the two layers on the same inputs.
+    """
+    n_batches = len(rows[0].diagrams)
+    for item in (*rows, *cols):
+        if not np.array_equal(item.batches, rows[0].batches):
+            raise ValueError(f"layer {item.layer}: its batches are not the same images as "
+                             f"layer {rows[0].layer}'s")
+    out = np.zeros((n_batches, len(rows), len(cols)))
+    for b in range(n_batches):
+        for i, a in enumerate(rows):
+            for j, c in enumerate(cols):
+                if a is c and i == j:
+                    continue
+                out[b, i, j] = sliced_wasserstein(a.diagrams[b][dim], c.diagrams[b][dim],
+                                                  n_directions)
+    return out
+
+
+def mean_and_cv(per_batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over batches and coefficient of variation (std/mean; 0 where the mean is 0)."""
+    mean = per_batch.mean(axis=0)
+    std = per_batch.std(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cv = np.where(mean > 0, std / mean, 0.0)
+    return mean, cv
+
+
+def row_correlations(within: np.ndarray, cross: np.ndarray) -> np.ndarray:
+    """Pearson ρ between each layer's within-model and cross-model distance rows."""
+    rho = np.full(len(within), np.nan)
+    for i in range(len(within)):
+        a, b = within[i], cross[i]
+        if a.std() > 0 and b.std() > 0:
+            rho[i] = float(np.corrcoef(a, b)[0, 1])
+    return rho
+
+
+def remove_top_components(points: np.ndarray, k: int) -> np.ndarray:
+    """The cloud with its top-k principal components deleted (projected out)."""
+    x = np.asarray(points, dtype=np.float64)
+    if k == 0:
+        return x
+    centred = x - x.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    top = vt[:k]
+    return x - centred @ top.T @ top
+
+
+def removal_steps(max_components: int, channels: int) -> list[int]:
+    """k = 1, 2, 4, … up to ``max_components`` (and below the dimension)."""
+    steps, k = [], 1
+    while k <= min(max_components, channels - 1):
+        steps.append(k)
+        k *= 2
+    return steps
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def diagrams_for_store(points_path, images_path, out_path, plot_path, *, layer: str,
+                       n_images: int, n_batches: int, maxdim: int, seed: int,
+                       split: str = "test", progress: bool = True) -> LayerDiagrams:
+    """Persistence diagrams of a layer's top-ℓ2 store over B batches of N split images."""
+    from topoact import plots, store
+
+    group = store.open_store(points_path, "activations")
+    if group.attrs.get("sampling") != "top-l2":
+        raise store.StoreError(f"{points_path}: persistent homology uses top-l2 clouds, this "
+                               f"store holds {group.attrs.get('sampling')!r} sampling")
+    image = group["image"][:]
+    start, stop = store.split_range(store.image_store_info(store.open_store(images_path,
+                                                                             "images")),
+                                    split, images_path)
+    available = image[(image >= start) & (image < stop)]
+    if len(available) < 3:
+        raise store.StoreError(f"{points_path}: only {len(available)} images of split "
+                               f"{split!r} in the cloud; persistent homology needs more")
+    batches = draw_batches(available, n_images, n_batches, seed)
+    diagrams = layer_diagrams(group["points"][:], image, batches, layer, maxdim, progress)
+    save_diagrams(out_path, diagrams)
+    plots.plot_diagrams(diagrams.diagrams[0], plot_path,
+                        f"{layer}: Vietoris–Rips persistence, batch 0 of {len(batches)} "
+                        f"({batches.shape[1]} images)")
+    return diagrams
+
+
+def _load_layers(paths) -> list[LayerDiagrams]:
+    return [load_diagrams(p) for p in paths]
+
+
+def sw_distances_for_model(diagram_paths, out_tsv, heatmap_path, *, n_directions: int = 50,
+                           title: str = ""):
+    """SW distances between every pair of a model's layers, per dimension → TSV + heatmaps."""
+    import pandas as pd
+
+    from topoact import plots
+    from topoact.purity import write_tsv
+
+    layers = _load_layers(diagram_paths)
+    names = [d.layer for d in layers]
+    rows, matrices = [], {}
+    for dim in range(layers[0].maxdim + 1):
+        mean, cv = mean_and_cv(distance_matrix(layers, layers, dim, n_directions))
+        matrices[dim] = (mean, cv)
+        for i, a in enumerate(names):
+            for j, b in enumerate(names):
+                rows.append({"layer_a": a, "layer_b": b, "dim": dim, "sw_mean": mean[i, j],
+                             "sw_cv": cv[i, j], "batches": len(layers[0].diagrams)})
+    table = pd.DataFrame(rows)
+    write_tsv(table, out_tsv)
+    plots.plot_distance_heatmaps(matrices, names, heatmap_path, title)
+    return table
+
+
+def specificity_for_model(diagram_paths_by_seed: dict[int, list[str]], out_tsv, plot_path, *,
+                          n_directions: int = 50, title: str = ""):
+    """Specificity test: within-model vs cross-model distance rows, ρ per layer.
+
+    The first seed is model A; every other seed is a model B. For each layer i of A,
+    ρ_i = corr(d_A(i, ·), d_AB(i, ·)) with distances averaged over batches.
+    """
+    import pandas as pd
+
+    from topoact import plots
+    from topoact.purity import write_tsv
+
+    seeds = list(diagram_paths_by_seed)
+    if len(seeds) < 2:
+        raise ValueError("the specificity test needs at least two model seeds "
+                         f"(homology.seeds has {seeds})")
+    model_a = _load_layers(diagram_paths_by_seed[seeds[0]])
+    names = [d.layer for d in model_a]
+    rows, shown = [], {}
+    for dim in range(model_a[0].maxdim + 1):
+        within, _ = mean_and_cv(distance_matrix(model_a, model_a, dim, n_directions))
+        for seed in seeds[1:]:
+            model_b = _load_layers(diagram_paths_by_seed[seed])
+            cross, _ = mean_and_cv(distance_matrix(model_a, model_b, dim, n_directions))
+            rho = row_correlations(within, cross)
+            if seed == seeds[1]:
+                shown[dim] = (within, cross)
+            rows += [{"seed_a": seeds[0], "seed_b": seed, "dim": dim, "layer": name,
+                      "rho": rho[i]} for i, name in enumerate(names)]
+    table = pd.DataFrame(rows)
+    write_tsv(table, out_tsv)
+    plots.plot_specificity(shown, table, names, seeds, plot_path, title)
+    return table
+
+
+def sensitivity_for_model(points_paths: dict[str, str], diagram_paths_by_seed, out_tsv,
+                          plot_path, *, max_components: int, maxdim: int,
+                          n_directions: int = 50, title: str = "", progress: bool = True):
+    """Sensitivity test: SW distance between a layer's cloud and copies of it with the top-k
+    principal components deleted, against the cross-seed baseline of that layer.
+
+    Parameters
+    ----------
+    points_paths
+        Layer name → top-ℓ2 store of the reference model (the first seed).
+    diagram_paths_by_seed
+        Seed → diagram files (one per layer, same order as ``points_paths``); the first seed
+        is the reference, the others give the baseline.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from topoact import plots, store
+    from topoact.purity import write_tsv
+
+    seeds = list(diagram_paths_by_seed)
+    reference = _load_layers(diagram_paths_by_seed[seeds[0]])
+    others = [_load_layers(diagram_paths_by_seed[s]) for s in seeds[1:]]
+    rows = []
+    for index, (layer, path) in enumerate(points_paths.items()):
+        base = reference[index]
+        group = store.open_store(path, "activations")
+        points, image = group["points"][:], group["image"][:]
+        row_of = {int(i): r for r, i in enumerate(image)}
+        baseline = {}
+        for dim in range(maxdim + 1):
+            across_seeds = [sliced_wasserstein(base.diagrams[b][dim],
+                                               other[index].diagrams[b][dim], n_directions)
+                            for other in others for b in range(len(base.diagrams))]
+            baseline[dim] = float(np.mean(across_seeds)) if across_seeds else float("nan")
+            rows.append({"layer": layer, "dim": dim, "removed": 0, "sw_mean": 0.0,
+                         "baseline": baseline[dim]})
+        for k in tqdm(removal_steps(max_components, points.shape[1]),
+                      desc=f"sensitivity {layer}", disable=not progress):
+            per_batch = []
+            for b, batch in enumerate(base.batches):
+                cloud = points[[row_of[int(i)] for i in batch]]
+                reduced = persistence(remove_top_components(cloud, k), maxdim)
+                per_batch.append([sliced_wasserstein(base.diagrams[b][d], reduced[d],
+                                                     n_directions) for d in range(maxdim + 1)])
+            means = np.mean(per_batch, axis=0)
+            rows += [{"layer": layer, "dim": dim, "removed": k, "sw_mean": float(means[dim]),
+                      "baseline": baseline[dim]} for dim in range(maxdim + 1)]
+    table = pd.DataFrame(rows)
+    write_tsv(table, out_tsv)
+    plots.plot_sensitivity(table, plot_path, title)
+    return table
+
