@@ -23,8 +23,12 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/snakemake --lint
 
+# After `make run` (the benchmarks read its stores); see bench/RESULTS.md.
 bench: $(BIN)/.installed
 	$(BIN)/python bench/extract.py
+	$(BIN)/python bench/mapper.py --cloud results/activations/digits/digits-cnn/seed-0/full/conv3.zarr
+	$(BIN)/python bench/mapper.py --cloud results/activations/digits/digits-cnn/seed-0/full/conv1.zarr --skip-grid
+	$(BIN)/python bench/homology.py
 
 clean:
 	rm -rf results .snakemake

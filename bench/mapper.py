@@ -108,6 +108,7 @@ def main() -> None:
     if not args.skip_grid:
         grid = [(p, e) for p in (0.2, 0.3, 0.5) for e in ("adaptive", "fixed")]
     totals = {"topoact": [0.0, 0.0], "kmapper": [0.0, 0.0]}
+    failed = []
     print(f"{'graph':<30} {'side':<8} {'status':<12} {'nodes':>6} {'seconds':>8} {'max GB':>7}")
     for overlap, mode in grid:
         eps = adaptive.epsilon if mode == "adaptive" else args.fixed_epsilon
@@ -120,12 +121,16 @@ def main() -> None:
             totals[side][0] += r["seconds"]
             totals[side][1] = max(totals[side][1], r["max_rss_gb"])
         ours, theirs = results["topoact"], results["kmapper"]
+        failed += [f"{side} on {name}" for side, r in results.items() if r["status"] != "ok"]
         if ours["status"] == theirs["status"] == "ok":
             same = "same graph" if ours["digest"] == theirs["digest"] else "GRAPHS DIFFER"
             print(f"{'':<30} ratio    time {theirs['seconds'] / ours['seconds']:.2f}x faster, "
                   f"memory {ours['max_rss_gb'] / theirs['max_rss_gb']:.2f} of KeplerMapper's "
                   f"({same})")
     (t_ours, m_ours), (t_km, m_km) = totals["topoact"], totals["kmapper"]
+    if failed:
+        print(f"no totals to compare: failed {', '.join(failed)}")
+        return
     print(f"total over {len(grid)} graph(s): topoact {t_ours:.1f} s (max {m_ours:.2f} GB), "
           f"KeplerMapper {t_km:.1f} s (max {m_km:.2f} GB); time ratio "
           f"{t_km / t_ours:.2f}x, memory ratio {m_ours / m_km:.2f}")

@@ -2,7 +2,7 @@
 
 import sys
 
-from topoact import mapper, purity
+from topoact import mapper, purity, store
 
 with open(snakemake.log[0], "w") as log:
     sys.stderr = log
@@ -13,4 +13,4 @@ with open(snakemake.log[0], "w") as log:
          "layer": w.layer, "overlap": w.overlap, "epsilon": w.epsilon,
          "parameters": mapper.grid_name(w.overlap, w.epsilon)},
     )
-    purity.write_tsv(table, snakemake.output[0])
+    store.write_tsv(table, snakemake.output[0])

@@ -60,8 +60,9 @@ def _epsilon(args: argparse.Namespace) -> int:
 
     points, _, _ = load_points(args.points)
     estimate, curve = epsilon.estimate_epsilon(points, args.k, args.max_points or None,
-                                               args.seed, args.threads)
-    print(f"epsilon = {estimate.epsilon:.6g}  (k = {args.k}, self counted; knee at "
+                                               args.seed, args.threads, args.exact_below)
+    print(f"epsilon = {estimate.epsilon:.6g}  (k = {args.k}, self counted, "
+          f"{estimate.neighbours}; knee at "
           f"{estimate.curve['knee_fraction']:.1%} of {estimate.points_used:,} points"
           f"{', subsampled' if estimate.subsampled else ''})")
     if args.json:
@@ -127,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="neighbours counting the point itself (= min_samples; default 5)")
     eps.add_argument("--max-points", type=int, default=50_000,
                      help="estimate on a random subsample of this size (0 = all points)")
+    eps.add_argument("--exact-below", type=int, default=20_000,
+                     help="clouds up to this size get exact k-NN instead of PyNNDescent "
+                          "(default 20000; 0 = always PyNNDescent)")
     eps.add_argument("--seed", type=int, default=0)
     eps.add_argument("--threads", type=int, default=1)
     eps.add_argument("--json", help="write the estimate record here")

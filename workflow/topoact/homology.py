@@ -138,13 +138,16 @@ def distance_matrix(rows: list[LayerDiagrams], cols: list[LayerDiagrams], dim: i
             raise ValueError(f"layer {item.layer}: its batches are not the same images as "
                              f"layer {rows[0].layer}'s")
     out = np.zeros((n_batches, len(rows), len(cols)))
+    symmetric = rows is cols  # a model against itself: compute each pair once
     for b in range(n_batches):
         for i, a in enumerate(rows):
             for j, c in enumerate(cols):
-                if a is c and i == j:
+                if symmetric and j <= i:
                     continue
                 out[b, i, j] = sliced_wasserstein(a.diagrams[b][dim], c.diagrams[b][dim],
                                                   n_directions)
+        if symmetric:
+            out[b] += out[b].T
     return out
 
 
@@ -226,8 +229,7 @@ def sw_distances_for_model(diagram_paths, out_tsv, heatmap_path, *, n_directions
     """SW distances between every pair of a model's layers, per dimension → TSV + heatmaps."""
     import pandas as pd
 
-    from topoact import plots
-    from topoact.purity import write_tsv
+    from topoact import plots, store
 
     layers = _load_layers(diagram_paths)
     names = [d.layer for d in layers]
@@ -240,7 +242,7 @@ def sw_distances_for_model(diagram_paths, out_tsv, heatmap_path, *, n_directions
                 rows.append({"layer_a": a, "layer_b": b, "dim": dim, "sw_mean": mean[i, j],
                              "sw_cv": cv[i, j], "batches": len(layers[0].diagrams)})
     table = pd.DataFrame(rows)
-    write_tsv(table, out_tsv)
+    store.write_tsv(table, out_tsv)
     plots.plot_distance_heatmaps(matrices, names, heatmap_path, title)
     return table
 
@@ -254,8 +256,7 @@ def specificity_for_model(diagram_paths_by_seed: dict[int, list[str]], out_tsv, 
     """
     import pandas as pd
 
-    from topoact import plots
-    from topoact.purity import write_tsv
+    from topoact import plots, store
 
     seeds = list(diagram_paths_by_seed)
     if len(seeds) < 2:
@@ -275,7 +276,7 @@ def specificity_for_model(diagram_paths_by_seed: dict[int, list[str]], out_tsv, 
             rows += [{"seed_a": seeds[0], "seed_b": seed, "dim": dim, "layer": name,
                       "rho": rho[i]} for i, name in enumerate(names)]
     table = pd.DataFrame(rows)
-    write_tsv(table, out_tsv)
+    store.write_tsv(table, out_tsv)
     plots.plot_specificity(shown, table, names, seeds, plot_path, title)
     return table
 
@@ -298,7 +299,6 @@ def sensitivity_for_model(points_paths: dict[str, str], diagram_paths_by_seed, o
     from tqdm.auto import tqdm
 
     from topoact import plots, store
-    from topoact.purity import write_tsv
 
     seeds = list(diagram_paths_by_seed)
     reference = _load_layers(diagram_paths_by_seed[seeds[0]])
@@ -329,7 +329,7 @@ def sensitivity_for_model(points_paths: dict[str, str], diagram_paths_by_seed, o
             rows += [{"layer": layer, "dim": dim, "removed": k, "sw_mean": float(means[dim]),
                       "baseline": baseline[dim]} for dim in range(maxdim + 1)]
     table = pd.DataFrame(rows)
-    write_tsv(table, out_tsv)
+    store.write_tsv(table, out_tsv)
     plots.plot_sensitivity(table, plot_path, title)
     return table
 

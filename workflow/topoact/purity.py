@@ -108,30 +108,16 @@ def purity_table_for_graph(graph_path, points_path, keys: dict):
     return pd.DataFrame(purity_rows(purity, classes, keys))
 
 
-def write_tsv(table, path) -> None:
-    """Write a table as TSV (header row), whole, then rename it into place."""
-    import os
-    from pathlib import Path
-
-    from topoact.store import partial_path
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = partial_path(path)
-    table.to_csv(tmp, sep="\t", index=False)
-    os.replace(tmp, path)
-
-
 def summarise_purity(tsv_paths, out_tsv, node_plot, class_plot, layer_order: list[str]) -> None:
     """Concatenate per-graph purity tables; plot node- and class-wise purity by layer."""
     import pandas as pd
 
-    from topoact import plots
+    from topoact import plots, store
 
     table = pd.concat([pd.read_csv(p, sep="\t", dtype={"class": str, "overlap": str})
                        for p in tsv_paths], ignore_index=True)
     table = table.sort_values(["sampling", "parameters", "layer", "class"], kind="stable")
-    write_tsv(table, out_tsv)
+    store.write_tsv(table, out_tsv)
     graphs = table.drop_duplicates(["sampling", "parameters", "layer"])
     plots.plot_purity_by_layer(graphs, "node_purity", node_plot, layer_order,
                                "node-wise purity (mean α)",

@@ -8,6 +8,7 @@ looks finished; a store that is finished carries ``complete: true`` in its attri
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
 import os
 import shutil
@@ -336,8 +337,6 @@ def read_activations(path: str | os.PathLike) -> ActivationCloud:
 
 def write_json(path: str | os.PathLike, payload: Any, indent: int | None = None) -> None:
     """Write JSON whole to a partial sibling, then rename it into place."""
-    import json
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = partial_path(path)
@@ -347,8 +346,6 @@ def write_json(path: str | os.PathLike, payload: Any, indent: int | None = None)
 
 def read_json(path: str | os.PathLike) -> Any:
     """Read a JSON file, naming the file when it is missing or malformed."""
-    import json
-
     path = Path(path)
     try:
         return json.loads(path.read_text())
@@ -356,6 +353,15 @@ def read_json(path: str | os.PathLike) -> Any:
         raise StoreError(f"{path}: no such file") from None
     except json.JSONDecodeError as error:
         raise StoreError(f"{path}: not valid JSON ({error})") from error
+
+
+def write_tsv(table, path: str | os.PathLike) -> None:
+    """Write a pandas table as TSV (header row), whole, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = partial_path(path)
+    table.to_csv(tmp, sep="\t", index=False)
+    os.replace(tmp, path)
 
 
 # --------------------------------------------------------------------------- mapper graphs
