@@ -1,5 +1,5 @@
-# TopoAct workflow: dataset -> model -> activations -> (epsilon -> mapper -> purity, featurevis, explorer;
-# top-l2 clouds -> persistence -> sliced Wasserstein). See README.md and DESIGN.md.
+# TopoAct workflow: dataset -> model -> activations -> (epsilon -> mapper grid -> purity;
+# top-l2 clouds -> persistence -> sliced-Wasserstein distances). See README.md and DESIGN.md.
 from snakemake.utils import min_version
 
 min_version("8.20")
