@@ -120,3 +120,16 @@ def test_images_count_mismatch_is_reported(tmp_path):
         store.write_images(tmp_path / "d.zarr", batches, count=6, image_shape=(4, 4, 3),
                            classes=["a"], splits={"all": (0, 6)}, source="t", attrs={})
     assert not (tmp_path / "d.zarr").exists()
+
+
+def test_atomic_file_keeps_the_old_file_when_writing_fails(tmp_path):
+    path = tmp_path / "table.tsv"
+    path.write_text("old\n")
+    with pytest.raises(RuntimeError, match="disk full"):
+        with store.atomic_file(path) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("disk full")
+    assert path.read_text() == "old\n" and not store.partial_path(path).exists()
+    with store.atomic_file(path) as tmp:
+        tmp.write_text("new\n")
+    assert path.read_text() == "new\n"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -104,16 +103,12 @@ def layer_diagrams(points: np.ndarray, image: np.ndarray, batches: np.ndarray, l
 
 def save_diagrams(path: str | os.PathLike, diagrams: LayerDiagrams) -> None:
     """Save as npz (``dim{d}_batch{b}`` arrays, ``batches``), written whole then renamed."""
-    from topoact.store import partial_path
+    from topoact.store import atomic_file
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"dim{d}_batch{b}": diagrams.diagrams[b][d]
               for b in range(len(diagrams.diagrams)) for d in range(diagrams.maxdim + 1)}
-    tmp = partial_path(path)
-    with open(tmp, "wb") as handle:
+    with atomic_file(path) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, batches=diagrams.batches, layer=np.array(diagrams.layer), **arrays)
-    os.replace(tmp, path)
 
 
 def load_diagrams(path: str | os.PathLike) -> LayerDiagrams:

@@ -246,15 +246,11 @@ def save_model(model: nn.Module, weights_path: str | os.PathLike, metadata: dict
 
     The sidecar is written last: a weights file without its sidecar is incomplete.
     """
-    weights_path = Path(weights_path)
-    weights_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = weights_path.with_name(f".{weights_path.name}.partial")
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
-    os.replace(tmp, weights_path)
-    side = sidecar_path(weights_path)
-    tmp_side = side.with_name(f".{side.name}.partial")
-    tmp_side.write_text(json.dumps(metadata, indent=2) + "\n")
-    os.replace(tmp_side, side)
+    from topoact.store import atomic_file, write_json
+
+    with atomic_file(weights_path) as tmp:
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
+    write_json(sidecar_path(weights_path), metadata, indent=2)
 
 
 def load_model(weights_path: str | os.PathLike, device: torch.device | str = "cpu"

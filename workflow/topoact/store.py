@@ -46,6 +46,23 @@ def partial_path(path: str | os.PathLike) -> Path:
     return path.with_name(f".{path.name}.partial")
 
 
+@contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a partial sibling to write a file into; rename it to ``path`` on success.
+
+    On an exception the partial file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = partial_path(path)
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+
+
 def provenance(params: dict[str, Any], sources: dict[str, str], seed: int | None) -> dict:
     """Attributes recording how a store was made.
 
@@ -337,11 +354,8 @@ def read_activations(path: str | os.PathLike) -> ActivationCloud:
 
 def write_json(path: str | os.PathLike, payload: Any, indent: int | None = None) -> None:
     """Write JSON whole to a partial sibling, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = partial_path(path)
-    tmp.write_text(json.dumps(payload, indent=indent) + "\n")
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=indent) + "\n")
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -357,11 +371,8 @@ def read_json(path: str | os.PathLike) -> Any:
 
 def write_tsv(table, path: str | os.PathLike) -> None:
     """Write a pandas table as TSV (header row), whole, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = partial_path(path)
-    table.to_csv(tmp, sep="\t", index=False)
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False)
 
 
 # --------------------------------------------------------------------------- mapper graphs
