@@ -20,6 +20,8 @@ include: "workflow/rules/model.smk"
 include: "workflow/rules/activations.smk"
 include: "workflow/rules/mapper.smk"
 include: "workflow/rules/homology.smk"
+include: "workflow/rules/featurevis.smk"
+include: "workflow/rules/explorer.smk"
 
 
 rule all:
@@ -28,4 +30,6 @@ rule all:
         activation_stores(),
         all_mapper_outputs(),
         homology_outputs(),
+        featurevis_outputs(),
+        explorer_outputs(),
     default_target: True

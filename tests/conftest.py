@@ -28,6 +28,8 @@ def tiny_config(**activations) -> dict:
         "mapper": {"samplings": ["random", "top-l2"], "intervals": 15, "overlaps": [30],
                    "epsilons": ["adaptive", "fixed"], "fixed_epsilon": 4.0},
         "homology": {"seeds": [0, 2], "images": 60, "batches": 2, "max_removed_components": 4},
+        "featurevis": {"samplings": ["random"], "steps": 3, "examples_per_class": 1,
+                       "top_classes": 2},
     }
 
 

@@ -19,6 +19,8 @@ GRAPH = "results/mapper/digits/digits-cnn/seed-0/{sampling}/overlap-{overlap}-ep
 MAPPER_JOBS = {"build_mapper": ".zarr", "graph_purity": ".purity.tsv", "draw_mapper_graph": ".png"}
 HOMOLOGY = "results/homology/digits/digits-cnn"
 HOMOLOGY_JOBS = {"persistence_diagrams", "sw_distances", "specificity", "sensitivity"}
+FEATUREVIS = "results/featurevis/digits/digits-cnn/seed-{seed}/random"
+FEATUREVIS_JOBS = {"render_node_images", "select_data_examples", "render_data_examples"}
 
 
 def graph_jobs(samplings, layers, overlaps, epsilons):
@@ -35,6 +37,18 @@ def graph_jobs(samplings, layers, overlaps, epsilons):
                                     if rule == "build_mapper" else [base + suffix])
         jobs[rule] = sorted(outputs)
     return jobs
+
+
+def featurevis_jobs(node_layers, overlaps, epsilons, example_layers, seed=0):
+    """Feature-visualization jobs (random sampling): node images of the given graphs and
+    the data examples of the given layers."""
+    base = FEATUREVIS.format(seed=seed)
+    nodes = [f"{base}/overlap-{p}-epsilon-{e}/{layer}{suffix}" for layer in node_layers
+             for p in overlaps for e in epsilons for suffix in ("", ".contact.png")]
+    jobs = {"render_node_images": sorted(nodes),
+            "select_data_examples": sorted(f"{base}/examples/{la}.json" for la in example_layers),
+            "render_data_examples": sorted(f"{base}/examples/{la}" for la in example_layers)}
+    return {rule: outputs for rule, outputs in jobs.items() if outputs}
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +128,8 @@ def test_adding_a_layer_schedules_only_its_extractions(finished_run):
         f"results/epsilon/digits/digits-cnn/seed-0/{s}/conv4.{ext}"
         for s in ("random", "top-l2") for ext in ("json", "png"))
     assert planned.pop("purity_summary")  # the summary reads every graph
-    assert planned == graph_jobs(["random", "top-l2"], ["conv4"], [30], ["adaptive", "fixed"])
+    assert planned == {**graph_jobs(["random", "top-l2"], ["conv4"], [30], ["adaptive", "fixed"]),
+                       **featurevis_jobs(["conv4"], [30], ["adaptive", "fixed"], ["conv4"])}
 
 
 def test_adding_an_overlap_schedules_only_its_graphs_and_the_summary(finished_run):
@@ -123,8 +138,11 @@ def test_adding_an_overlap_schedules_only_its_graphs_and_the_summary(finished_ru
     changed["mapper"]["overlaps"] = [30, 50]
     planned = planned_outputs(directory, write_config(directory, changed, "overlap.yaml"))
     assert len(planned.pop("purity_summary")) == 3
-    assert planned == graph_jobs(["random", "top-l2"], ["conv3", "fc1"], [50],
-                                 ["adaptive", "fixed"])
+    # The new graphs get node images; each layer's data examples now cover them too.
+    assert planned == {**graph_jobs(["random", "top-l2"], ["conv3", "fc1"], [50],
+                                    ["adaptive", "fixed"]),
+                       **featurevis_jobs(["conv3", "fc1"], [50], ["adaptive", "fixed"],
+                                         ["conv3", "fc1"])}
 
 
 def test_changing_the_fixed_epsilon_reruns_only_the_fixed_graphs(finished_run):
@@ -133,7 +151,8 @@ def test_changing_the_fixed_epsilon_reruns_only_the_fixed_graphs(finished_run):
     changed["mapper"]["fixed_epsilon"] = 5.0
     planned = planned_outputs(directory, write_config(directory, changed, "fixed.yaml"))
     assert len(planned.pop("purity_summary")) == 3
-    assert planned == graph_jobs(["random", "top-l2"], ["conv3", "fc1"], [30], ["fixed"])
+    assert planned == {**graph_jobs(["random", "top-l2"], ["conv3", "fc1"], [30], ["fixed"]),
+                       **featurevis_jobs(["conv3", "fc1"], [30], ["fixed"], ["conv3", "fc1"])}
 
 
 def test_changing_the_samplings_schedules_only_the_new_ones(finished_run):
@@ -150,6 +169,8 @@ def test_changing_the_samplings_schedules_only_the_new_ones(finished_run):
         assert all("seed-1" in output for output in planned.pop(rule))
     # Both summaries: seed-0's now reads fewer graphs (Snakemake's input-set trigger).
     assert len(planned.pop("purity_summary")) == 6
+    for rule in FEATUREVIS_JOBS:  # seed 1's, and seed 0's examples (its graphs are fewer)
+        assert planned.pop(rule)
     assert not HOMOLOGY_JOBS & set(planned)  # homology seeds are their own setting
     assert sorted(planned) == ["extract_activations", "train_model"]
     assert planned["train_model"] == ["results/models/digits-cnn/seed-1.json",
@@ -167,7 +188,21 @@ def test_changing_an_extraction_parameter_reruns_the_extractions_only(finished_r
     assert len(planned.pop("extract_activations")) == 8  # 6 of seed 0, top-l2 of seed 2
     # Downstream of the changed stores: ε, graphs, summary, homology; nothing upstream.
     assert set(planned) == {"estimate_epsilon", "purity_summary", *MAPPER_JOBS,
-                            *HOMOLOGY_JOBS}
+                            *HOMOLOGY_JOBS, *FEATUREVIS_JOBS}
+
+
+def test_changing_render_settings_reruns_the_renders_only(finished_run):
+    directory, config = finished_run
+    changed = copy.deepcopy(config)
+    changed["featurevis"]["steps"] = 5
+    planned = planned_outputs(directory, write_config(directory, changed, "steps.yaml"))
+    expected = featurevis_jobs(["conv3", "fc1"], [30], ["adaptive", "fixed"], ["conv3", "fc1"])
+    del expected["select_data_examples"]  # which points are shown does not change
+    assert planned == expected
+    changed = copy.deepcopy(config)
+    changed["featurevis"]["examples_per_class"] = 2
+    planned = planned_outputs(directory, write_config(directory, changed, "examples.yaml"))
+    assert planned == featurevis_jobs([], [], [], ["conv3", "fc1"])
 
 
 def test_killed_extraction_leaves_no_store_that_looks_complete(tmp_path):
@@ -229,11 +264,35 @@ def test_run_leaves_homology_tables_and_figures(finished_run):
         assert (directory / HOMOLOGY / figure).stat().st_size > 10_000
 
 
+def test_run_leaves_node_and_example_images(finished_run):
+    directory, _ = finished_run
+    base = directory / FEATUREVIS.format(seed=0)
+    for layer in ("conv3", "fc1"):
+        for eps in ("adaptive", "fixed"):
+            nodes = base / f"overlap-30-epsilon-{eps}" / layer
+            graph, _, _ = store.read_graph(directory / GRAPH.format(
+                sampling="random", layer=layer, overlap=30, eps=eps) + ".zarr")
+            index = store.read_json(nodes / "index.json")
+            assert len(index["nodes"]) == graph.n_nodes
+            assert all((nodes / node["file"]).exists() for node in index["nodes"])
+            assert index["settings"]["steps"] == 3 and index["settings"]["image_size"] == 32
+            assert (base / f"overlap-30-epsilon-{eps}" / f"{layer}.contact.png").exists()
+        selection = store.read_json(base / "examples" / f"{layer}.json")
+        assert set(selection["graphs"]) == {"overlap-30-epsilon-adaptive",
+                                            "overlap-30-epsilon-fixed"}
+        rendered = store.read_json(base / "examples" / layer / "index.json")
+        assert [e["point"] for e in rendered["examples"]] == selection["points"]
+        for entry in rendered["examples"][:20]:
+            assert (base / "examples" / layer / entry["activation"]).exists()
+            assert (base / "examples" / layer / entry["input"]).exists()
+    assert not (directory / "results/featurevis/digits/digits-cnn/seed-0/top-l2").exists()
+
+
 def test_report_collects_the_figures(finished_run):
     directory, config = finished_run
     report = directory / "report.html"
     snakemake(directory, write_config(directory, config, "report.yaml"), "--report", str(report))
     text = report.read_text(errors="replace")
     assert report.stat().st_size > 100_000
-    for category in ("Mapper graphs", "Purity", "Persistent homology"):
+    for category in ("Mapper graphs", "Purity", "Persistent homology", "Feature visualization"):
         assert category in text

@@ -16,7 +16,7 @@ wildcard_constraints:
     model=choices(config["models"]),
     seed=r"\d+",
     sampling=choices(SAMPLINGS),
-    layer=r"[A-Za-z0-9_][A-Za-z0-9_.\-]*",
+    layer=choices(sorted({layer for a in config["analyses"] for layer in a["layers"]})),
     overlap=r"\d+(\.\d+)?",
     epsilon=choices(EPSILON_MODES),
 
@@ -30,6 +30,9 @@ GRAPH = (
     "overlap-{overlap}-epsilon-{epsilon}/{layer}"
 )
 HOMOLOGY = f"{RESULTS}/homology/{{dataset}}/{{model}}"
+FEATUREVIS = f"{RESULTS}/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}"
+NODE_IMAGES = f"{FEATUREVIS}/overlap-{{overlap}}-epsilon-{{epsilon}}/{{layer}}"
+EXAMPLES = f"{FEATUREVIS}/examples/{{layer}}"
 
 
 def gpu_request(wildcards=None):
@@ -180,3 +183,107 @@ def reference_top_l2_stores(wildcards):
                            sampling="top-l2", layer=layer)
         for layer in ordered_layers(wildcards)
     ]
+
+
+def render_settings(wildcards):
+    """Feature-visualization settings (a small dict: every key changes the images)."""
+    fv = config["featurevis"]
+    size = fv["image_size"] or get_architecture(model_config(wildcards)["architecture"]).input_size
+    return {
+        "steps": fv["steps"], "batch_size": fv["batch_size"], "image_size": size,
+        "power": fv["power"], "learning_rate": fv["learning_rate"], "seed": fv["seed"],
+    }
+
+
+def model_weights(wildcards):
+    return f"{RESULTS}/models/{wildcards.model}/seed-{wildcards.seed}.pt"
+
+
+def layer_graphs(wildcards):
+    """Named inputs: the graph store of every (overlap, ε) of one (sampling, layer)."""
+    return {
+        f"overlap-{percent_label(overlap)}-epsilon-{epsilon}": GRAPH.format(
+            overlap=percent_label(overlap), epsilon=epsilon, **wildcards
+        ) + ".zarr"
+        for overlap in config["mapper"]["overlaps"]
+        for epsilon in config["mapper"]["epsilons"]
+    }
+
+
+def example_selection(wildcards):
+    """Rendering every point does not depend on which points the graphs show."""
+    if config["featurevis"]["all_examples"]:
+        return []
+    return EXAMPLES.format(**wildcards) + ".json"
+
+
+def featurevis_outputs():
+    """Node-average images with contact sheets, and data-example images, per graph/layer."""
+    files = []
+    fv = config["featurevis"]
+    for dataset, model, seed in analysis_grid():
+        for sampling in fv["samplings"]:
+            names = dict(dataset=dataset, model=model, seed=seed, sampling=sampling)
+            for layer in analysis_layers(dataset, model):
+                for overlap in config["mapper"]["overlaps"]:
+                    for epsilon in config["mapper"]["epsilons"]:
+                        graph = dict(names, layer=layer, overlap=percent_label(overlap),
+                                     epsilon=epsilon)
+                        files.append(NODE_IMAGES.format(**graph))
+                        files.append(NODE_IMAGES.format(**graph) + ".contact.png")
+                if fv["examples_per_class"] > 0 or fv["all_examples"]:
+                    files.append(EXAMPLES.format(layer=layer, **names))
+                    files.append(EXAMPLES.format(layer=layer, **names) + ".json")
+    return files
+
+
+def explorer_sources(wildcards=None):
+    """Every graph the explorer shows, with the files it reads for it (GraphSource fields)."""
+    sources = []
+    fv = config["featurevis"]
+    examples_on = fv["examples_per_class"] > 0 or fv["all_examples"]
+    for dataset, model, seed in analysis_grid():
+        for sampling in config["mapper"]["samplings"]:
+            rendered = sampling in fv["samplings"]
+            for layer in analysis_layers(dataset, model):
+                names = dict(dataset=dataset, model=model, seed=seed, sampling=sampling,
+                             layer=layer)
+                for overlap in config["mapper"]["overlaps"]:
+                    for epsilon in config["mapper"]["epsilons"]:
+                        graph = dict(names, overlap=percent_label(overlap), epsilon=epsilon)
+                        base = GRAPH.format(**graph)
+                        sources.append({
+                            "dataset": dataset, "model": model, "seed": int(seed),
+                            "sampling": sampling, "layer": layer,
+                            "parameters": f"overlap-{graph['overlap']}-epsilon-{epsilon}",
+                            "graph": base + ".zarr", "points": ACTIVATIONS.format(**names),
+                            "node_images": NODE_IMAGES.format(**graph) if rendered else None,
+                            "examples": [EXAMPLES.format(**names) + ".json",
+                                         EXAMPLES.format(**names)]
+                            if rendered and examples_on else None,
+                        })
+    return sources
+
+
+def explorer_inputs(wildcards=None):
+    """The files of every explorer source (so the explorer waits for all of them)."""
+    files = set()
+    for source in explorer_sources():
+        files.update([source["graph"], source["points"]])
+        if source["node_images"]:
+            files.add(source["node_images"])
+        if source["examples"]:
+            files.update(source["examples"])
+    return sorted(files)
+
+
+def model_layer_orders(wildcards=None):
+    """Per model, its architecture's layers in depth order."""
+    return {
+        name: list(get_architecture(model["architecture"]).layers)
+        for name, model in config["models"].items()
+    }
+
+
+def explorer_outputs():
+    return [f"{RESULTS}/explorer"] if config["mapper"]["samplings"] else []

@@ -291,3 +291,19 @@ def plot_sensitivity(table, path: str | os.PathLike, title: str = "") -> None:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     _save(fig, path)
+
+
+def plot_contact_sheet(sheet: np.ndarray | None, path: str | os.PathLike, title: str = "",
+                       count: int = 0) -> None:
+    """A contact sheet of rendered images (or a note that there are none) as PNG."""
+    height, width = (sheet.shape[:2] if sheet is not None else (100, 300))
+    scale = max(1.0, 480 / max(height, width))
+    fig, ax = plt.subplots(figsize=(width * scale / 100 + 0.4, height * scale / 100 + 0.6),
+                           dpi=100)
+    if sheet is None:
+        ax.text(0.5, 0.5, "graph has no nodes", ha="center", va="center")
+    else:
+        ax.imshow(sheet, interpolation="nearest")
+    ax.set_axis_off()
+    ax.set_title(f"{title} ({count} images)" if title else f"{count} images", fontsize=8)
+    _save(fig, path)

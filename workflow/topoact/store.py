@@ -63,6 +63,27 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
     os.replace(tmp, path)
 
 
+@contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty partial sibling directory; rename it to ``path`` on success.
+
+    For outputs that are folders of files (rendered images with their index): a
+    killed job leaves only the hidden partial folder, never a half-filled ``path``.
+    """
+    path = Path(path)
+    tmp = partial_path(path)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if path.exists():
+        shutil.rmtree(path)
+    os.replace(tmp, path)
+
+
 def provenance(params: dict[str, Any], sources: dict[str, str], seed: int | None) -> dict:
     """Attributes recording how a store was made.
 

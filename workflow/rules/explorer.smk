@@ -1,0 +1,21 @@
+# The explorer: one static HTML page over every graph of the grid (TopoAct §5).
+
+
+rule build_explorer:
+    input:
+        explorer_inputs,
+    output:
+        directory(f"{RESULTS}/explorer"),
+    params:
+        sources=explorer_sources,
+        layer_order=model_layer_orders,
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime="60m",
+    log:
+        f"{RESULTS}/logs/explorer.log",
+    conda:
+        "../../envs/mapper.yaml"
+    script:
+        "../scripts/build_explorer.py"

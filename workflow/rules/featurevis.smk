@@ -1,0 +1,78 @@
+# Feature visualization (TopoAct §4): node-average and data-example activation images.
+
+
+rule render_node_images:
+    input:
+        graph=f"{GRAPH}.zarr",
+        weights=model_weights,
+    output:
+        images=directory(NODE_IMAGES),
+        contact=report(
+            f"{NODE_IMAGES}.contact.png",
+            caption="../report/contact_sheet.rst",
+            category="Feature visualization",
+            subcategory="{sampling} overlap-{overlap}-epsilon-{epsilon}",
+            labels={"layer": "{layer}", "seed": "{seed}", "model": "{model}"},
+        ),
+    params:
+        module=layer_module_path,
+        settings=render_settings,
+        device=config["device"],
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime="120m",
+        gpu=gpu_request,
+    log:
+        f"{RESULTS}/logs/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/overlap-{{overlap}}-epsilon-{{epsilon}}/{{layer}}.log",
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/render_node_images.py"
+
+
+rule select_data_examples:
+    input:
+        unpack(layer_graphs),
+        points=ACTIVATIONS,
+    output:
+        f"{EXAMPLES}.json",
+    params:
+        top=config["featurevis"]["top_classes"],
+        per_class=config["featurevis"]["examples_per_class"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime="20m",
+    log:
+        f"{RESULTS}/logs/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/examples/{{layer}}.select.log",
+    conda:
+        "../../envs/mapper.yaml"
+    script:
+        "../scripts/select_data_examples.py"
+
+
+rule render_data_examples:
+    input:
+        points=ACTIVATIONS,
+        images=f"{RESULTS}/data/{{dataset}}.zarr",
+        weights=model_weights,
+        selection=example_selection,
+    output:
+        directory(EXAMPLES),
+    params:
+        module=layer_module_path,
+        settings=render_settings,
+        thumbnail_size=config["featurevis"]["thumbnail_size"],
+        device=config["device"],
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime="240m",
+        gpu=gpu_request,
+    log:
+        f"{RESULTS}/logs/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/examples/{{layer}}.log",
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/render_data_examples.py"

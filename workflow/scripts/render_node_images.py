@@ -1,0 +1,25 @@
+"""Averaged activation image of every node of one graph (rule render_node_images)."""
+
+import os
+import sys
+
+if snakemake.params.device == "cpu":
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""  # lucent renders on any GPU it can see
+
+import torch  # noqa: E402
+
+from topoact import featurevis  # noqa: E402
+
+with open(snakemake.log[0], "w") as log:
+    sys.stderr = log
+    torch.set_num_threads(snakemake.threads)
+    params = snakemake.params
+    index = featurevis.render_graph_nodes(
+        snakemake.input.graph, snakemake.input.weights, params.module,
+        snakemake.output.images, snakemake.output.contact,
+        featurevis.RenderSettings(**params.settings), device=params.device,
+    )
+    cosines = [node["cosine_end"] for node in index["nodes"]]
+    if cosines:
+        print(f"{len(cosines)} node images; cosine with the target: mean "
+              f"{sum(cosines) / len(cosines):.3f}, min {min(cosines):.3f}", file=log)

@@ -1,0 +1,312 @@
+"""The explorer: a static, offline, TopoAct-style web view of every mapper graph (TopoAct §5).
+
+:func:`build_explorer` writes ``index.html`` with its script and style beside it, one
+JavaScript data file per graph (``data/graph-{i}.js``; script files, not JSON fetched at
+run time, because browsers refuse ``fetch`` on ``file://``), and the activation images and
+input thumbnails the graphs show (``images/``, hard-linked where possible). Layouts are
+computed here (deterministic force-directed), so the page only draws.
+
+Class names are data: the page sets them with ``textContent`` only, never as HTML.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+ASSETS = Path(__file__).parent / "assets"
+ASSET_FILES = ("index.html", "explorer.js", "explorer.css")
+
+
+@dataclass(frozen=True)
+class GraphSource:
+    """One mapper graph and the files the explorer shows with it.
+
+    Attributes
+    ----------
+    dataset, model, seed, sampling, layer, parameters
+        Where the graph sits in the grid (``parameters`` e.g. ``overlap-30-epsilon-adaptive``).
+    graph
+        The graph's zarr store.
+    points
+        Its activations store (labels for purity; image of every point, for the links
+        between layers).
+    node_images
+        Folder of its node-average images (``index.json``), or None.
+    examples
+        ``(selection JSON, rendered examples folder)`` of its layer, or None.
+    """
+
+    dataset: str
+    model: str
+    seed: int
+    sampling: str
+    layer: str
+    parameters: str
+    graph: str
+    points: str
+    node_images: str | None = None
+    examples: tuple[str, str] | None = None
+
+    @property
+    def run(self) -> str:
+        return f"{self.dataset}/{self.model}/seed-{self.seed}"
+
+
+def _place(source: Path, target: Path) -> None:
+    """Hard-link (or copy) a file into the explorer folder, once (graphs share examples)."""
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def layout_iterations(n_nodes: int) -> int:
+    """Fewer layout steps for very large graphs (each step is O(n²))."""
+    return 200 if n_nodes <= 1000 else max(30, int(200 * 1000 / n_nodes))
+
+
+def purity_summary(graph, class_counts: np.ndarray, labels: np.ndarray,
+                   classes: list[str]) -> dict[str, Any]:
+    """Graph-level node, point and class purity (Purvine et al.), as the purity stage computes."""
+    from topoact.purity import mapper_purity
+
+    purity = mapper_purity(graph, class_counts, labels, len(classes))
+    covered = ~np.isnan(purity.point)
+    defined = ~np.isnan(purity.class_purity)
+    return {
+        "node_purity": float(purity.node.mean()) if len(purity.node) else None,
+        "point_purity": float(purity.point[covered].mean()) if covered.any() else None,
+        "class_purity_mean": float(purity.class_purity[defined].mean()) if defined.any() else None,
+        "points_in_no_node": int(purity.uncovered),
+        "class_purity": {name: round(float(value), 4) for name, value, ok in
+                         zip(classes, purity.class_purity, defined, strict=True) if ok},
+    }
+
+
+def node_image_sets(graph, image_of_point: np.ndarray) -> sparse.csr_matrix:
+    """Binary (nodes × images) matrix: which input images each node's points come from."""
+    membership = graph.membership_matrix().tocoo()
+    images = np.asarray(image_of_point, dtype=np.int64)[membership.col]
+    n_images = int(image_of_point.max()) + 1 if len(image_of_point) else 0
+    matrix = sparse.csr_matrix((np.ones(len(images), np.int32), (membership.row, images)),
+                               shape=(graph.n_nodes, n_images))
+    matrix.data[:] = 1  # duplicates (several positions of one image) count once
+    matrix.sum_duplicates()
+    matrix.data[:] = 1
+    return matrix
+
+
+def shared_image_links(a: sparse.csr_matrix, b: sparse.csr_matrix, per_node: int = 5
+                       ) -> list[list[int]]:
+    """``[node in a, node in b, shared images]`` for node pairs of adjacent layers.
+
+    Keeps each node's ``per_node`` strongest links (by shared count) on either side, so
+    the view stays readable and the file small.
+    """
+    width = max(a.shape[1], b.shape[1])
+    a = sparse.csr_matrix(a, shape=(a.shape[0], width)) if a.shape[1] < width else a
+    b = sparse.csr_matrix(b, shape=(b.shape[0], width)) if b.shape[1] < width else b
+    shared = (a @ b.T).tocoo()
+    if shared.nnz == 0:
+        return []
+    order = np.lexsort((shared.col, shared.row, -shared.data))
+    rows, cols, counts = shared.row[order], shared.col[order], shared.data[order]
+    keep = np.zeros(len(order), dtype=bool)
+    seen_a: dict[int, int] = {}
+    seen_b: dict[int, int] = {}
+    for k, (r, c) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
+        if seen_a.get(r, 0) < per_node or seen_b.get(c, 0) < per_node:
+            keep[k] = True
+            seen_a[r] = seen_a.get(r, 0) + 1
+            seen_b[c] = seen_b.get(c, 0) + 1
+    return [[int(r), int(c), int(n)] for r, c, n in zip(rows[keep], cols[keep], counts[keep],
+                                                          strict=True)]
+
+
+def graph_payload(source: GraphSource, out_dir: Path, image_prefix: str
+                  ) -> tuple[dict[str, Any], sparse.csr_matrix]:
+    """Everything the page shows of one graph (positions, glyph data, images, purity),
+    and its nodes' image sets (for the links between adjacent layers)."""
+    from topoact import plots, store
+    from topoact.mapper import top_classes
+
+    graph, stats, attrs = store.read_graph(source.graph)
+    cloud = store.open_store(source.points, "activations")
+    image_of_point, labels = cloud["image"][:], cloud["label"][:]
+    if len(image_of_point) != graph.n_points:
+        raise ValueError(f"{source.points}: {len(image_of_point)} points, but graph "
+                         f"{source.graph} was built on {graph.n_points}")
+    classes = [str(c) for c in attrs.get("classes", [])]
+    positions = plots.force_layout(graph.n_nodes, graph.edges, graph.jaccard, seed=0,
+                                   iterations=layout_iterations(graph.n_nodes))
+    order, percents = top_classes(stats.class_counts, 3)
+    distinct = (stats.class_counts > 0).sum(axis=1)
+    node_files = _node_image_files(source, out_dir, image_prefix)
+    examples = _node_examples(source, out_dir, image_prefix)
+    nodes = []
+    for node in range(graph.n_nodes):
+        counts = stats.class_counts[node]
+        pie_classes = np.argsort(-counts, kind="stable")[:8]
+        pie = [[int(c), int(counts[c])] for c in pie_classes if counts[c] > 0]
+        other = int(counts.sum() - sum(n for _, n in pie))
+        nodes.append({
+            "id": node, "x": round(float(positions[node, 0]), 5),
+            "y": round(float(positions[node, 1]), 5), "size": int(stats.size[node]),
+            "lens": round(float(stats.mean_lens[node]), 5),
+            "purity": round(1.0 / max(int(distinct[node]), 1), 5),
+            "top": [[int(c), round(float(p), 2), int(counts[c])]
+                    for c, p in zip(order[node], percents[node], strict=True) if c >= 0],
+            "pie": pie + ([[-1, other]] if other else []),
+            "image": node_files.get(node),
+            "examples": examples[node] if examples else [],
+        })
+    links = [[int(s), int(t), round(float(j), 5), int(i)]
+             for (s, t), j, i in zip(graph.edges, graph.jaccard, graph.intersection, strict=True)]
+    payload = {"dataset": source.dataset, "model": source.model, "seed": source.seed,
+               "sampling": source.sampling, "layer": source.layer,
+               "parameters": source.parameters, "classes": classes,
+               "n_points": graph.n_points, "epsilon": float(graph.params.get("eps", 0.0)),
+               "nodes": nodes, "links": links,
+               "purity": purity_summary(graph, stats.class_counts, labels, classes)}
+    return payload, node_image_sets(graph, image_of_point)
+
+
+def _node_image_files(source: GraphSource, out_dir: Path, prefix: str) -> dict[int, str]:
+    if source.node_images is None:
+        return {}
+    from topoact import store
+
+    folder = Path(source.node_images)
+    index = store.read_json(folder / "index.json")
+    target = f"{prefix}/{source.parameters}/{source.layer}"
+    files = {}
+    for node in index["nodes"]:
+        _place(folder / node["file"], out_dir / target / node["file"])
+        files[int(node["id"])] = f"{target}/{node['file']}"
+    return files
+
+
+def _node_examples(source: GraphSource, out_dir: Path, prefix: str) -> list | None:
+    """Per node: ``[class, [[input image, activation image], ...]]`` for its top classes."""
+    if source.examples is None:
+        return None
+    from topoact import store
+
+    selection_path, folder = source.examples
+    selection = store.read_json(selection_path)["graphs"].get(source.parameters)
+    if selection is None:
+        raise ValueError(f"{selection_path}: no data examples for {source.parameters}")
+    rendered = store.read_json(Path(folder) / "index.json")
+    by_point = {entry["point"]: entry for entry in rendered["examples"]}
+    target = f"{prefix}/examples/{source.layer}"
+    nodes = []
+    for node_examples in selection:
+        rows = []
+        for example in node_examples:
+            items = []
+            for point in example["points"]:
+                entry = by_point.get(point)
+                if entry is None:
+                    raise ValueError(f"{folder}: point {point} of the selection was not rendered")
+                for name in (entry["input"], entry["activation"]):
+                    _place(Path(folder) / name, out_dir / target / name)
+                items.append([f"{target}/{entry['input']}", f"{target}/{entry['activation']}"])
+            rows.append([int(example["class"]), items])
+        nodes.append(rows)
+    return nodes
+
+
+def _script(variable: str, key: str | None, payload: Any) -> str:
+    """A data file the page loads with a <script> tag (JSON, ASCII-escaped)."""
+    body = json.dumps(payload, ensure_ascii=True, separators=(",", ":"))
+    if key is None:
+        return f"window.{variable} = {body};\n"
+    return (f"window.{variable} = window.{variable} || {{}};\n"
+            f"window.{variable}[{json.dumps(key)}] = {body};\n")
+
+
+def build_explorer(sources: Sequence[GraphSource], out_dir: str | os.PathLike,
+                   layer_order: dict[str, list[str]] | None = None,
+                   title: str = "TopoAct explorer", progress: bool = True) -> dict[str, Any]:
+    """Write the explorer for ``sources`` into ``out_dir`` (replaced atomically).
+
+    Parameters
+    ----------
+    sources
+        Every graph to show.
+    out_dir
+        The explorer folder (``results/explorer``); ``index.html`` is its page.
+    layer_order
+        Per model, its layers in depth order (the layer selector and the multilayer mode
+        follow it); layers not listed follow in name order.
+    title
+        Page title.
+
+    Returns
+    -------
+    dict
+        The manifest the page reads (graphs with their keys and data files).
+    """
+    from tqdm.auto import tqdm
+
+    from topoact import store
+
+    if not sources:
+        raise ValueError("the explorer needs at least one mapper graph")
+    layer_order = layer_order or {}
+
+    def depth(source: GraphSource) -> tuple:
+        order = layer_order.get(source.model, [])
+        rank = order.index(source.layer) if source.layer in order else len(order)
+        return (source.run, source.sampling, source.parameters, rank, source.layer)
+
+    sources = sorted(sources, key=depth)
+    manifest: dict[str, Any] = {"title": title, "graphs": [], "layers": {}}
+    with store.atomic_directory(out_dir) as tmp:
+        for name in ASSET_FILES:
+            shutil.copyfile(ASSETS / name, tmp / name)
+        (tmp / "data").mkdir()
+        image_sets: dict[int, sparse.csr_matrix] = {}
+        payloads: list[dict[str, Any]] = []
+        for number, source in enumerate(tqdm(sources, desc="explorer", unit="graph",
+                                             disable=not progress)):
+            prefix = f"images/{source.run}/{source.sampling}"
+            payload, image_sets[number] = graph_payload(source, tmp, prefix)
+            payloads.append(payload)
+        for number, (source, payload) in enumerate(zip(sources, payloads, strict=True)):
+            following = number + 1
+            same_stack = (following < len(sources)
+                          and depth(sources[following])[:3] == depth(source)[:3])
+            payload["next_layer_links"] = (
+                shared_image_links(image_sets[number], image_sets[following])
+                if same_stack else [])
+            (tmp / "data" / f"graph-{number}.js").write_text(
+                _script("TOPOACT_GRAPHS", str(number), payload))
+            manifest["graphs"].append({
+                "id": number, "file": f"data/graph-{number}.js", "run": source.run,
+                "dataset": source.dataset, "model": source.model, "seed": source.seed,
+                "sampling": source.sampling, "layer": source.layer,
+                "parameters": source.parameters, "nodes": len(payload["nodes"]),
+                "has_images": any(n["image"] for n in payload["nodes"]),
+            })
+            manifest["layers"].setdefault(source.model, [])
+            if source.layer not in manifest["layers"][source.model]:
+                manifest["layers"][source.model].append(source.layer)
+        for model, layers in manifest["layers"].items():
+            order = layer_order.get(model, [])
+            layers.sort(key=lambda la, order=order: (order.index(la) if la in order
+                                                     else len(order), la))
+        (tmp / "data" / "manifest.js").write_text(_script("TOPOACT_MANIFEST", None, manifest))
+    return manifest

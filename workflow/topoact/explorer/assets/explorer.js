@@ -1,0 +1,460 @@
+// TopoAct explorer: draws the mapper graphs the workflow wrote into data/*.js.
+// Every piece of data (class names above all) reaches the page through textContent or
+// attribute setters, never as HTML.
+"use strict";
+
+(function () {
+  const SVG = "http://www.w3.org/2000/svg";
+  const manifest = window.TOPOACT_MANIFEST;
+  const graphs = (window.TOPOACT_GRAPHS = window.TOPOACT_GRAPHS || {});
+  const $ = (id) => document.getElementById(id);
+  const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+    "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31",
+    "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363"];
+  const VIRIDIS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+  const RED_GREEN = [[215, 48, 39], [252, 141, 89], [254, 224, 139], [145, 207, 96], [26, 152, 80]];
+
+  const state = {
+    run: null, sampling: null, layer: null, parameters: null,
+    colour: "lens", glyph: "circle", jaccard: 0, multilayer: false, crosslinks: false,
+    chosen: new Set(), selected: null, view: { x: 0, y: 0, k: 1 },
+  };
+  const timing = (window.explorerTiming = { draws: 0 });
+
+  // ------------------------------------------------------------------ helpers
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function svg(tag, attrs) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    return node;
+  }
+  function ramp(stops, t) {
+    t = Math.min(1, Math.max(0, isFinite(t) ? t : 0));
+    const x = t * (stops.length - 1), i = Math.min(Math.floor(x), stops.length - 2), f = x - i;
+    const c = stops[i].map((v, k) => Math.round(v + f * (stops[i + 1][k] - v)));
+    return `rgb(${c[0]},${c[1]},${c[2]})`;
+  }
+  function classColour(index) { return index < 0 ? "#d9d9d9" : PALETTE[index % PALETTE.length]; }
+  function unique(values) { return [...new Set(values)]; }
+  function fill(select, values, current, label) {
+    select.replaceChildren(...values.map((v) => {
+      const option = el("option", { value: v }, label ? label(v) : v);
+      return option;
+    }));
+    select.value = values.includes(current) ? current : values[0];
+    return select.value;
+  }
+
+  // ------------------------------------------------------------------ data loading
+  function entries(filter) {
+    return manifest.graphs.filter((g) => Object.entries(filter).every(([k, v]) => g[k] === v));
+  }
+  function entryFor(layer) {
+    return entries({ run: state.run, sampling: state.sampling, layer: layer,
+      parameters: state.parameters })[0];
+  }
+  function load(entry) {
+    if (graphs[entry.id]) return Promise.resolve(graphs[entry.id]);
+    return new Promise((resolve, reject) => {
+      const script = el("script", { src: entry.file });
+      script.onload = () => resolve(graphs[entry.id]);
+      script.onerror = () => reject(new Error(`cannot load ${entry.file}`));
+      document.head.appendChild(script);
+    });
+  }
+  function layersOfRun() {
+    const model = entries({ run: state.run })[0].model;
+    const present = new Set(entries({ run: state.run, sampling: state.sampling }).map((g) => g.layer));
+    return (manifest.layers[model] || []).filter((l) => present.has(l));
+  }
+  function shownLayers() {
+    const layers = layersOfRun();
+    if (!state.multilayer) return [state.layer];
+    const i = layers.indexOf(state.layer);
+    const start = Math.max(0, Math.min(i - 1, layers.length - 3));
+    return layers.slice(start, start + 3);
+  }
+
+  // ------------------------------------------------------------------ header
+  function syncSelectors() {
+    const runs = unique(manifest.graphs.map((g) => g.run));
+    state.run = fill($("run-select"), runs, state.run);
+    $("run-control").hidden = runs.length < 2;
+    const samplings = unique(entries({ run: state.run }).map((g) => g.sampling));
+    state.sampling = fill($("sampling-select"), samplings, state.sampling);
+    $("sampling-control").hidden = samplings.length < 2;
+    state.layer = fill($("layer-select"), layersOfRun(), state.layer);
+    const params = unique(entries({ run: state.run, sampling: state.sampling, layer: state.layer })
+      .map((g) => g.parameters));
+    state.parameters = fill($("parameters-select"), params, state.parameters);
+  }
+
+  // ------------------------------------------------------------------ drawing
+  function nodeMatches(graph, node) {
+    if (!state.chosen.size) return null;
+    return node.top.some(([c]) => state.chosen.has(graph.classes[c]));
+  }
+  function radiusScale(graph) {
+    const maxSize = Math.max(1, ...graph.nodes.map((n) => n.size));
+    const crowd = Math.min(1, Math.sqrt(150 / Math.max(graph.nodes.length, 1)));
+    return (size) => (3 + 15 * Math.sqrt(size / maxSize)) * Math.max(crowd, 0.25);
+  }
+  function colourOf(graph) {
+    if (state.colour === "purity") return (n) => ramp(RED_GREEN, n.purity);
+    const lens = graph.nodes.map((n) => n.lens);
+    const lo = Math.min(...lens), hi = Math.max(...lens);
+    return (n) => ramp(VIRIDIS, hi > lo ? (n.lens - lo) / (hi - lo) : 0.5);
+  }
+  function piePaths(group, node, x, y, r) {
+    const total = node.pie.reduce((s, [, n]) => s + n, 0) || 1;
+    let angle = -Math.PI / 2;
+    if (node.pie.length === 1) {
+      group.appendChild(svg("circle", { cx: x, cy: y, r: r, class: "node",
+        fill: classColour(node.pie[0][0]), "data-node": node.id }));
+      return;
+    }
+    for (const [cls, count] of node.pie) {
+      const sweep = (2 * Math.PI * count) / total;
+      const x0 = x + r * Math.cos(angle), y0 = y + r * Math.sin(angle);
+      angle += sweep;
+      const x1 = x + r * Math.cos(angle), y1 = y + r * Math.sin(angle);
+      group.appendChild(svg("path", {
+        d: `M${x},${y}L${x0},${y0}A${r},${r} 0 ${sweep > Math.PI ? 1 : 0} 1 ${x1},${y1}Z`,
+        fill: classColour(cls), stroke: "#fff", "stroke-width": 0.4 }));
+    }
+    // An outline circle carries the node's events, selection and highlight.
+    group.appendChild(svg("circle", { cx: x, cy: y, r: r, class: "node", fill: "none",
+      "pointer-events": "all", "data-node": node.id }));
+  }
+  function drawPanel(root, graph, offsetX, width) {
+    const panel = svg("g", { class: "layer-panel", "data-layer": graph.layer,
+      transform: `translate(${offsetX},0)` });
+    panel.appendChild(svg("rect", { class: "panel-frame", x: 5, y: 5, width: width - 10, height: 990 }));
+    const label = svg("text", { class: "panel-label", x: 20, y: 36 });
+    label.textContent = graph.layer;
+    if (state.multilayer) panel.appendChild(label);
+    const px = (n) => 50 + n.x * (width - 100), py = (n) => 60 + n.y * 890;
+    const edges = svg("g", { class: "edges" });
+    for (const [s, t, j] of graph.links) {
+      if (j < state.jaccard) continue;
+      const a = graph.nodes[s], b = graph.nodes[t];
+      edges.appendChild(svg("line", { class: "edge", x1: px(a), y1: py(a), x2: px(b), y2: py(b),
+        stroke: ramp([[200, 200, 200], [40, 40, 40]], j), "stroke-width": 0.6 + 5 * j,
+        "data-jaccard": j }));
+    }
+    panel.appendChild(edges);
+    const radius = radiusScale(graph), colour = colourOf(graph);
+    const nodes = svg("g", { class: "nodes" });
+    for (const node of graph.nodes) {
+      const x = px(node), y = py(node), r = radius(node.size);
+      const matches = nodeMatches(graph, node);
+      const group = svg("g", { class: "glyph" + (matches === true ? " highlight" : "") +
+        (matches === false ? " dim" : "") + (isSelected(graph, node) ? " selected" : ""),
+        "data-node": node.id, "data-layer": graph.layer });
+      if (state.glyph === "pie") {
+        piePaths(group, node, x, y, r);
+      } else if (state.glyph === "image" && node.image) {
+        const side = 2.2 * Math.max(r, 6);
+        group.appendChild(svg("image", { href: node.image, x: x - side / 2, y: y - side / 2,
+          width: side, height: side, "image-rendering": "pixelated" }));
+        group.appendChild(svg("rect", { class: "node", x: x - side / 2, y: y - side / 2,
+          width: side, height: side, fill: "none", "pointer-events": "all", "data-node": node.id }));
+      } else {
+        group.appendChild(svg("circle", { cx: x, cy: y, r: r, class: "node", fill: colour(node),
+          "data-node": node.id }));
+      }
+      nodes.appendChild(group);
+    }
+    panel.appendChild(nodes);
+    root.appendChild(panel);
+    return { panel, px: (n) => offsetX + px(n), py };
+  }
+  function isSelected(graph, node) {
+    return state.selected && state.selected.layer === graph.layer && state.selected.id === node.id;
+  }
+  async function draw() {
+    const started = performance.now();
+    const layers = shownLayers();
+    const loaded = await Promise.all(layers.map((l) => load(entryFor(l))));
+    const width = 1000;
+    const total = width * loaded.length;
+    const svgRoot = $("graph");
+    svgRoot.setAttribute("viewBox", `0 0 ${total} 1000`);
+    const viewport = svg("g", { id: "viewport" });
+    const cross = svg("g", { class: "crosslinks" });
+    viewport.appendChild(cross);
+    const placed = loaded.map((graph, i) => drawPanel(viewport, graph, i * width, width));
+    if (state.multilayer && state.crosslinks) {
+      for (let i = 0; i + 1 < loaded.length; i++) {
+        const a = loaded[i], b = loaded[i + 1];
+        const most = Math.max(1, ...(a.next_layer_links || []).map((l) => l[2]));
+        for (const [s, t, shared] of a.next_layer_links || []) {
+          const na = a.nodes[s], nb = b.nodes[t];
+          cross.appendChild(svg("line", { class: "crosslink", x1: placed[i].px(na),
+            y1: placed[i].py(na), x2: placed[i + 1].px(nb), y2: placed[i + 1].py(nb),
+            "stroke-width": 0.5 + 4 * Math.sqrt(shared / most), "data-shared": shared }));
+        }
+      }
+    }
+    svgRoot.replaceChild(viewport, $("viewport"));
+    applyView();
+    const main = loaded[layers.indexOf(state.layer)] || loaded[0];
+    $("graph-title").textContent = `${main.dataset} · ${main.model} · seed ${main.seed} · ` +
+      `${main.sampling} · ${state.multilayer ? layers.join(" | ") : main.layer} · ${main.parameters}` +
+      ` · ${main.nodes.length} nodes`;
+    svgRoot.setAttribute("data-drawn", `${state.layer}|${state.parameters}|${loaded.length}`);
+    showPurity(main);
+    showLegend(main);
+    showDirectory(main);
+    // Timed once the browser has painted the frame (two animation frames later).
+    await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+    timing.last = performance.now() - started;
+    if (timing.first === undefined) timing.first = performance.now();
+    timing.draws += 1;
+    return loaded;
+  }
+
+  // ------------------------------------------------------------------ panels
+  function showLegend(graph) {
+    const legend = $("legend");
+    legend.replaceChildren();
+    if (state.glyph === "pie") {
+      legend.textContent = "pie: class composition (grey = other classes)";
+      return;
+    }
+    const [stops, name, lo, hi] = state.colour === "purity"
+      ? [RED_GREEN, "node purity α", 0, 1]
+      : [VIRIDIS, "mean lens ‖x‖", Math.min(...graph.nodes.map((n) => n.lens)),
+        Math.max(...graph.nodes.map((n) => n.lens))];
+    const bar = el("span", { class: "bar" });
+    bar.style.background = `linear-gradient(to right, ${stops.map((s) => `rgb(${s})`).join(",")})`;
+    legend.append(el("span", {}, `${name}: ${lo.toFixed(2)}`), bar, el("span", {}, hi.toFixed(2)));
+  }
+  function showPurity(graph) {
+    const box = $("purity");
+    box.replaceChildren();
+    const p = graph.purity;
+    const rows = [["nodes", graph.nodes.length], ["edges", graph.links.length],
+      ["ε", graph.epsilon.toPrecision(4)]];
+    const fixed = (v) => (v === null || v === undefined ? "–" : v.toFixed(3));
+    rows.push(["node purity (mean α)", fixed(p.node_purity)],
+      ["point purity (mean β)", fixed(p.point_purity)],
+      ["class purity (mean γ)", fixed(p.class_purity_mean)],
+      ["points in no node", `${p.points_in_no_node} of ${graph.n_points}`]);
+    const table = el("table", { id: "purity-table" });
+    for (const [k, v] of rows) {
+      const tr = el("tr");
+      tr.append(el("td", {}, k), el("td", {}, String(v)));
+      table.appendChild(tr);
+    }
+    box.appendChild(table);
+  }
+  function showNode(graph, node) {
+    $("node-hint").hidden = true;
+    $("node-details").hidden = false;
+    $("node-summary").textContent = `${graph.layer} node ${node.id}: ${node.size} points, ` +
+      `mean lens ${node.lens.toFixed(3)}, purity α ${node.purity.toFixed(3)}`;
+    const list = $("top-classes");
+    list.replaceChildren(...node.top.map(([c, percent, count]) =>
+      el("li", { class: "top-class" }, `${graph.classes[c]} — ${percent.toFixed(1)}% (${count})`)));
+    const inputs = $("data-examples"), acts = $("activation-images");
+    inputs.replaceChildren();
+    acts.replaceChildren();
+    for (const [cls, items] of node.examples || []) {
+      const rowIn = el("div", { class: "example-row" }), rowAct = el("div", { class: "example-row" });
+      rowIn.appendChild(el("span", { class: "label", title: graph.classes[cls] }, graph.classes[cls]));
+      rowAct.appendChild(el("span", { class: "label", title: graph.classes[cls] }, graph.classes[cls]));
+      for (const [input, activation] of items) {
+        rowIn.appendChild(el("img", { src: input, alt: "data example", class: "example-input" }));
+        rowAct.appendChild(el("img", { src: activation, alt: "activation image",
+          class: "example-activation" }));
+      }
+      inputs.appendChild(rowIn);
+      acts.appendChild(rowAct);
+    }
+    if (!(node.examples || []).length) inputs.textContent = "no data examples rendered";
+    const average = $("average-image");
+    average.replaceChildren();
+    if (node.image) average.appendChild(el("img", { src: node.image, alt: "averaged activation image" }));
+    else average.textContent = "not rendered";
+  }
+  function showDirectory(graph) {
+    const box = $("directory");
+    const present = new Set();
+    for (const node of graph.nodes) for (const [c] of node.top) present.add(graph.classes[c]);
+    const names = [...present].sort((a, b) => a.localeCompare(b, undefined, { sensitivity: "base" }));
+    box.replaceChildren();
+    let letter = null;
+    for (const name of names) {
+      const first = name.charAt(0).toUpperCase();
+      if (first !== letter) { letter = first; box.appendChild(el("div", { class: "letter" }, first)); }
+      const label = el("label");
+      const box2 = el("input", { type: "checkbox", class: "directory-class" });
+      box2.checked = state.chosen.has(name);
+      box2.addEventListener("change", () => toggleClass(name, box2.checked));
+      label.append(box2, document.createTextNode(" " + name));
+      box.appendChild(label);
+    }
+  }
+  function layerClassNames() {
+    const names = new Set();
+    for (const layer of shownLayers()) {
+      const graph = graphs[entryFor(layer).id];
+      if (graph) for (const node of graph.nodes) for (const [c] of node.top) names.add(graph.classes[c]);
+    }
+    return [...names].sort((a, b) => a.localeCompare(b));
+  }
+  function showChosen() {
+    $("chosen-classes").replaceChildren(...[...state.chosen].map((name) => {
+      const chip = el("span", { class: "chip", title: "remove" }, name + " ×");
+      chip.addEventListener("click", () => toggleClass(name, false));
+      return chip;
+    }));
+  }
+  function toggleClass(name, on) {
+    if (on) state.chosen.add(name); else state.chosen.delete(name);
+    showChosen();
+    draw();
+  }
+
+  // ------------------------------------------------------------------ search
+  function suggest() {
+    const query = $("class-search").value.trim().toLowerCase();
+    const list = $("suggestions");
+    if (!query) { list.hidden = true; return; }
+    const hits = layerClassNames().filter((n) => n.toLowerCase().includes(query)).slice(0, 30);
+    list.replaceChildren(...hits.map((name) => {
+      const item = el("li", { class: "suggestion" }, name);
+      item.addEventListener("mousedown", (event) => { event.preventDefault(); pick(name); });
+      return item;
+    }));
+    list.hidden = hits.length === 0;
+  }
+  function pick(name) {
+    $("class-search").value = "";
+    $("suggestions").hidden = true;
+    toggleClass(name, true);
+  }
+
+  // ------------------------------------------------------------------ zoom and pan
+  function applyView() {
+    const { x, y, k } = state.view;
+    $("viewport").setAttribute("transform", `translate(${x},${y}) scale(${k})`);
+  }
+  function svgPoint(event) {
+    const root = $("graph"), point = root.createSVGPoint();
+    point.x = event.clientX; point.y = event.clientY;
+    return point.matrixTransform(root.getScreenCTM().inverse());
+  }
+  function installZoom() {
+    const root = $("graph");
+    root.addEventListener("wheel", (event) => {
+      event.preventDefault();
+      const p = svgPoint(event), factor = Math.exp(-event.deltaY * 0.0015);
+      const k = Math.min(40, Math.max(0.2, state.view.k * factor)), ratio = k / state.view.k;
+      state.view = { k, x: p.x - (p.x - state.view.x) * ratio, y: p.y - (p.y - state.view.y) * ratio };
+      applyView();
+    }, { passive: false });
+    let drag = null;
+    root.addEventListener("pointerdown", (event) => {
+      if (event.target.closest(".glyph")) return;
+      drag = { p: svgPoint(event), view: { ...state.view } };
+      root.classList.add("panning");
+    });
+    window.addEventListener("pointermove", (event) => {
+      if (!drag) return;
+      const p = svgPoint(event);
+      state.view = { ...drag.view, x: drag.view.x + p.x - drag.p.x, y: drag.view.y + p.y - drag.p.y };
+      applyView();
+    });
+    window.addEventListener("pointerup", () => { drag = null; root.classList.remove("panning"); });
+    $("reset-view").addEventListener("click", () => { state.view = { x: 0, y: 0, k: 1 }; applyView(); });
+  }
+
+  // ------------------------------------------------------------------ node events
+  function glyphTarget(event) {
+    const glyph = event.target.closest(".glyph");
+    if (!glyph) return null;
+    const layer = glyph.getAttribute("data-layer");
+    const graph = graphs[entryFor(layer).id];
+    return { graph, node: graph.nodes[Number(glyph.getAttribute("data-node"))] };
+  }
+  function installNodeEvents() {
+    const root = $("graph"), tip = $("tooltip");
+    root.addEventListener("mouseover", (event) => {
+      const hit = glyphTarget(event);
+      if (!hit) return;
+      tip.textContent = `size ${hit.node.size} · mean lens ${hit.node.lens.toFixed(3)}`;
+      tip.hidden = false;
+    });
+    root.addEventListener("mousemove", (event) => {
+      const area = $("graph-area").getBoundingClientRect();
+      tip.style.left = `${event.clientX - area.left + 12}px`;
+      tip.style.top = `${event.clientY - area.top + 12}px`;
+    });
+    root.addEventListener("mouseout", (event) => { if (glyphTarget(event)) tip.hidden = true; });
+    root.addEventListener("click", (event) => {
+      const hit = glyphTarget(event);
+      if (!hit) return;
+      state.selected = { layer: hit.graph.layer, id: hit.node.id };
+      showNode(hit.graph, hit.node);
+      for (const g of root.querySelectorAll(".glyph.selected")) g.classList.remove("selected");
+      event.target.closest(".glyph").classList.add("selected");
+    });
+  }
+
+  // ------------------------------------------------------------------ controls
+  function installControls() {
+    const redraw = (change) => () => { change(); syncSelectors(); state.selected = null;
+      $("node-details").hidden = true; $("node-hint").hidden = false; draw(); };
+    $("run-select").addEventListener("change", redraw(() => { state.run = $("run-select").value; }));
+    $("sampling-select").addEventListener("change", redraw(() => { state.sampling = $("sampling-select").value; }));
+    $("layer-select").addEventListener("change", redraw(() => { state.layer = $("layer-select").value; }));
+    $("parameters-select").addEventListener("change", redraw(() => { state.parameters = $("parameters-select").value; }));
+    $("colour-select").addEventListener("change", () => { state.colour = $("colour-select").value; draw(); });
+    $("glyph-select").addEventListener("change", () => { state.glyph = $("glyph-select").value; draw(); });
+    $("jaccard-slider").addEventListener("input", () => {
+      state.jaccard = Number($("jaccard-slider").value);
+      $("jaccard-value").textContent = state.jaccard.toFixed(2);
+      draw();
+    });
+    $("multilayer-toggle").addEventListener("change", () => {
+      state.multilayer = $("multilayer-toggle").checked; state.view = { x: 0, y: 0, k: 1 }; draw(); });
+    $("crosslinks-toggle").addEventListener("change", () => {
+      state.crosslinks = $("crosslinks-toggle").checked; draw(); });
+    $("class-search").addEventListener("input", suggest);
+    $("class-search").addEventListener("keydown", (event) => {
+      if (event.key !== "Enter") return;
+      const first = $("suggestions").querySelector("li");
+      if (first) pick(first.textContent);
+    });
+    $("class-search").addEventListener("blur", () => { $("suggestions").hidden = true; });
+    $("directory-button").addEventListener("click", () => {
+      $("directory-panel").hidden = !$("directory-panel").hidden; });
+  }
+
+  function start() {
+    if (!manifest || !manifest.graphs.length) {
+      document.body.textContent = "No graphs: data/manifest.js is missing or empty.";
+      return;
+    }
+    document.title = manifest.title;
+    $("title").textContent = manifest.title;
+    syncSelectors();
+    if (!manifest.graphs.some((g) => g.has_images)) {
+      $("glyph-select").querySelector("option[value=image]").disabled = true;
+    }
+    installControls();
+    installZoom();
+    installNodeEvents();
+    draw();
+  }
+  // For tests and scripting: the state and a redraw.
+  window.explorer = { state, draw, graphs, syncSelectors };
+  start();
+})();

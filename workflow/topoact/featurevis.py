@@ -1,0 +1,512 @@
+"""Feature visualization of activation vectors (TopoAct §4), batched, on lucent.
+
+For a target vector v at a layer, an image is optimised from noise to maximise
+
+    (h · v)^(n+1) / (‖h‖ ‖v‖)^n  =  (h · v) · cos(h, v)^n,
+
+h the layer's activation at the centre position. The image is lucent's decorrelated
+Fourier parametrization, seen through lucent's transformation-robustness transforms
+(pad, jitter, scale, rotate; scaled to the image size), and fed to the model in
+[0, 1] (the model normalises its own input). Many targets optimise together, one image
+per target in one batch, and the forward pass stops at the target layer.
+
+The power n weighs direction against magnitude: n = 0 is the plain projection, which
+an image can raise by growing ‖h‖ in any direction near v; larger n asks for the
+direction first. Lucid's activation atlas rendered with a cosine power; our default
+n = 2 reaches a higher cosine than n = 0 or 1 at the same step count while the image
+still grows a strong activation (measured in ``tests/test_featurevis.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from topoact.activations import capture_layer, run_to_layer
+
+# Cosine floor of lucid's direction_neuron_cossim: keeps the gradient alive (and the
+# objective monotone) while h still points away from v.
+COSINE_FLOOR = 0.1
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """How images are optimised.
+
+    Attributes
+    ----------
+    steps
+        Optimisation steps per image (lucent's default threshold is 512).
+    batch_size
+        Targets optimised together.
+    image_size
+        Side of the rendered image in pixels.
+    power
+        The cosine power n of the objective.
+    learning_rate
+        Adam's step size (lucent's default 0.05).
+    transforms
+        Apply the transformation-robustness transforms.
+    seed
+        Seeds the noise of every batch (with its first target's index) and the random
+        transforms, so a render is reproducible.
+    """
+
+    steps: int = 128
+    batch_size: int = 64
+    image_size: int = 32
+    power: float = 2.0
+    learning_rate: float = 0.05
+    transforms: bool = True
+    seed: int = 0
+
+
+def _lucent():
+    """lucent's optvis modules; kornia 0.4 (lucent's pin) warns about torch.jit at import."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated")
+        from lucent.optvis import objectives, param, render, transform
+        from lucent.optvis.objectives_util import _extract_act_pos
+    return objectives, param, transform, render, _extract_act_pos
+
+
+def lucent_modules(device: torch.device):
+    """lucent's objectives, param and transform modules, set to render on ``device``.
+
+    lucent picks ``cuda:0`` at import whenever CUDA is visible; its parameters and
+    jitter read that module global, so it is pointed at the device we render on.
+    """
+    objectives, param, transform, _, _ = _lucent()
+    from lucent.optvis.param import spatial
+
+    transform.device = device
+    spatial.device = device
+    if device.type == "cpu" and torch.cuda.is_available():
+        # lucent's colour decorrelation places a matrix on cuda:0 whenever CUDA exists.
+        raise RuntimeError("lucent renders on CUDA whenever a GPU is visible; run with "
+                           "device: auto/cuda, or hide the GPU with CUDA_VISIBLE_DEVICES=")
+    return objectives, param, transform
+
+
+def centre_activation(layer_t: torch.Tensor) -> torch.Tensor:
+    """(B, C) activation at the centre position (lucent's choice), or the vector itself."""
+    if layer_t.dim() == 4:
+        _extract_act_pos = _lucent()[4]
+        return _extract_act_pos(layer_t)[:, :, 0, 0]
+    return layer_t.flatten(1)
+
+
+def cosine_power_objective(layer: str, directions: torch.Tensor, power: float = 2.0):
+    """Lucent objective: −Σ_b (h_b · v_b) · max(cos(h_b, v_b), 0.1)^n over the batch.
+
+    Parameters
+    ----------
+    layer
+        The layer's name as lucent's model hook knows it (module path with ``_``).
+    directions
+        (B, C) target vectors, one per image of the batch.
+    power
+        The cosine power n.
+
+    Returns
+    -------
+    lucent.optvis.objectives.Objective
+        To be minimised (lucent's convention); composes with lucent's other objectives.
+    """
+    objectives = _lucent()[0]
+
+    @objectives.wrap_objective()
+    def cosine_power(layer, directions, power):
+        def inner(model):
+            h = centre_activation(model(layer))
+            v = directions.to(h.device, h.dtype)
+            dot = (h * v).sum(dim=1)
+            cos = dot / (h.norm(dim=1) * v.norm(dim=1)).clamp_min(1e-8)
+            return -(dot * cos.clamp_min(COSINE_FLOOR) ** power).sum()
+
+        return inner
+
+    return cosine_power(layer, directions, power)
+
+
+def robustness_transforms(image_size: int) -> list[Callable]:
+    """Lucent's standard transforms with pad and jitter scaled from 128 px to ``image_size``."""
+    transform = _lucent()[2]
+
+    def px(value: float, least: int) -> int:
+        return max(least, round(value * image_size / 128))
+
+    return [
+        transform.pad(px(12, 1), mode="constant", constant_value=0.5),
+        transform.jitter(px(8, 2)),
+        transform.random_scale([1 + (i - 5) / 50.0 for i in range(11)]),
+        transform.random_rotate(list(range(-10, 11)) + 5 * [0]),
+        transform.jitter(px(4, 2)),
+    ]
+
+
+def lucent_layer_name(module_path: str) -> str:
+    """The name lucent's ``hook_model`` gives a module: its dotted path joined with ``_``."""
+    return module_path.replace(".", "_")
+
+
+@dataclass
+class RenderResult:
+    """Rendered images and how well they hit their targets.
+
+    Attributes
+    ----------
+    images
+        uint8 (N, S, S, 3).
+    cosine_start, cosine_end
+        cos(h, v) at the centre position of the starting noise and of the final image
+        (seen without transforms).
+    objective_end
+        The objective (h · v) · cos^n of the final image, without transforms.
+    """
+
+    images: np.ndarray
+    cosine_start: np.ndarray
+    cosine_end: np.ndarray
+    objective_end: np.ndarray
+
+
+@torch.no_grad()
+def score_images(model: nn.Module, module_path: str, images: torch.Tensor,
+                 directions: torch.Tensor, power: float) -> tuple[np.ndarray, np.ndarray]:
+    """cos(h, v) and the objective (h · v)·cos^n of images in [0, 1] (B, 3, S, S)."""
+    with capture_layer(model, module_path) as captured:
+        h = centre_activation(run_to_layer(model, images, captured)).double()
+    v = directions.to(h.device).double()
+    dot = (h * v).sum(dim=1)
+    cos = dot / (h.norm(dim=1) * v.norm(dim=1)).clamp_min(1e-12)
+    objective = dot * cos.clamp_min(COSINE_FLOOR) ** power
+    return cos.cpu().numpy(), objective.cpu().numpy()
+
+
+def render_batch(model: nn.Module, module_path: str, directions: torch.Tensor,
+                 settings: RenderSettings, seed: int) -> RenderResult:
+    """Optimise one image per row of ``directions`` in a single batch."""
+    device = next(model.parameters()).device
+    objectives, param, transform = lucent_modules(device)
+    torch.manual_seed(seed)
+    # lucent's random transforms draw from numpy's global RNG: seed it for reproducibility.
+    np.random.seed(seed % 2**32)  # noqa: NPY002
+    directions = directions.to(device)
+    size = settings.image_size
+    params, image_f = param.image(size, batch=len(directions))
+    optimizer = torch.optim.Adam(params, lr=settings.learning_rate)
+    # As lucent's render_vis with a fixed image size: the transformed image is resized back
+    # to ``size``, so the model always sees its input size.
+    transform_f = transform.compose(
+        [*(robustness_transforms(size) if settings.transforms else []),
+         torch.nn.Upsample(size=size, mode="bilinear", align_corners=True)])
+    objective = cosine_power_objective(lucent_layer_name(module_path), directions, settings.power)
+    cosine_start, _ = score_images(model, module_path, image_f().detach(), directions,
+                                   settings.power)
+    with capture_layer(model, module_path) as captured:
+        for _ in range(settings.steps):
+            optimizer.zero_grad(set_to_none=True)
+            acts = run_to_layer(model, transform_f(image_f()), captured)
+            objective(lambda _name, acts=acts: acts).backward()
+            optimizer.step()
+    final = image_f().detach()
+    cosine_end, objective_end = score_images(model, module_path, final, directions,
+                                             settings.power)
+    images = (final.permute(0, 2, 3, 1).clamp(0, 1) * 255).round().to(torch.uint8)
+    return RenderResult(images.cpu().numpy(), cosine_start, cosine_end, objective_end)
+
+
+def render_directions(model: nn.Module, module_path: str, directions: np.ndarray,
+                      settings: RenderSettings, progress: bool = True,
+                      description: str = "rendering") -> RenderResult:
+    """Render an activation image for every row of ``directions``, batch by batch.
+
+    Parameters
+    ----------
+    model
+        The network, in eval mode, on the device to render on.
+    module_path
+        Dotted module path of the target layer.
+    directions
+        (N, C) target activation vectors (node averages or single activation vectors).
+    settings
+        Steps, batch size, image size, power, learning rate, seed.
+    progress
+        Show a progress bar over images.
+
+    Returns
+    -------
+    RenderResult
+        Images in the order of ``directions``.
+    """
+    directions = np.asarray(directions, dtype=np.float32)
+    if directions.ndim != 2 or len(directions) == 0:
+        raise ValueError(f"directions must be a non-empty (N, C) array, got {directions.shape}")
+    if not np.isfinite(directions).all():
+        raise ValueError("directions contain NaN or infinite values")
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)  # gradients flow to the image only
+    parts: list[RenderResult] = []
+    with tqdm(total=len(directions), desc=description, unit="image", disable=not progress) as bar:
+        for first in range(0, len(directions), settings.batch_size):
+            batch = torch.from_numpy(directions[first:first + settings.batch_size])
+            parts.append(render_batch(model, module_path, batch, settings,
+                                      seed=settings.seed * 1_000_003 + first))
+            bar.update(len(batch))
+    return RenderResult(*(np.concatenate([getattr(p, f) for p in parts]) for f in
+                          ("images", "cosine_start", "cosine_end", "objective_end")))
+
+
+def render_with_lucent(model: nn.Module, module_path: str, direction: np.ndarray,
+                       settings: RenderSettings) -> np.ndarray:
+    """One target through lucent's own ``render_vis`` (the one-at-a-time reference).
+
+    Same objective, parametrization, transforms and step count; lucent runs the whole
+    model and hooks every module. Returns a uint8 (S, S, 3) image.
+    """
+    device = next(model.parameters()).device
+    objectives, param, transform = lucent_modules(device)
+    render = _lucent()[3]
+
+    torch.manual_seed(settings.seed)
+    np.random.seed(settings.seed)  # noqa: NPY002 (lucent's transforms use the global RNG)
+    target = torch.from_numpy(np.asarray(direction, dtype=np.float32)[None]).to(device)
+    objective = cosine_power_objective(lucent_layer_name(module_path), target, settings.power)
+    images = render.render_vis(
+        model, objective,
+        param_f=lambda: param.image(settings.image_size),
+        optimizer=lambda params: torch.optim.Adam(params, lr=settings.learning_rate),
+        transforms=robustness_transforms(settings.image_size) if settings.transforms else [],
+        thresholds=(settings.steps,), preprocess=False, progress=False, show_image=False,
+        fixed_image_size=settings.image_size,
+    )
+    return (np.clip(images[-1][0], 0, 1) * 255).round().astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- data examples
+
+
+def select_examples(members: np.ndarray, labels: np.ndarray, points: np.ndarray,
+                    centre: np.ndarray, top_classes: list[int], per_class: int = 5
+                    ) -> dict[int, list[int]]:
+    """Data examples of a node: up to ``per_class`` members of each top class.
+
+    The members of a class closest to the node's mean activation are chosen (the most
+    representative ones), ties broken by point index, so the choice is deterministic.
+
+    Returns
+    -------
+    dict
+        class index → point indices, in the order of ``top_classes``.
+    """
+    members = np.asarray(members)
+    chosen: dict[int, list[int]] = {}
+    member_labels = labels[members]
+    for cls in top_classes:
+        of_class = members[member_labels == cls]
+        distance = np.linalg.norm(points[of_class] - centre, axis=1)
+        order = np.lexsort((of_class, distance))[:per_class]
+        chosen[int(cls)] = [int(i) for i in of_class[order]]
+    return chosen
+
+
+def graph_examples(graph_path: str | os.PathLike, points: np.ndarray, labels: np.ndarray,
+                   top: int = 3, per_class: int = 5) -> list[list[dict[str, Any]]]:
+    """Data examples of every node of a graph store: per node, a list of
+    ``{"class": index, "points": [...]}`` for its top classes."""
+    from topoact import store
+    from topoact.mapper import top_classes as node_top_classes
+
+    graph, stats, _ = store.read_graph(graph_path)
+    if graph.n_points != len(points):
+        raise ValueError(f"{graph_path}: graph has {graph.n_points} points but the "
+                         f"activations store has {len(points)}")
+    order, _ = node_top_classes(stats.class_counts, top)
+    examples = []
+    for node in range(graph.n_nodes):
+        classes = [int(c) for c in order[node] if c >= 0]
+        chosen = select_examples(graph.members(node), labels, points,
+                                 stats.mean_activation[node], classes, per_class)
+        examples.append([{"class": c, "points": chosen[c]} for c in classes])
+    return examples
+
+
+# --------------------------------------------------------------------------- files
+
+
+def contact_sheet(images: np.ndarray, order: np.ndarray | None = None, columns: int = 0,
+                  gap: int = 2) -> np.ndarray:
+    """Tile uint8 (N, S, S, 3) images on a white grid, in ``order``."""
+    images = np.asarray(images)
+    if order is not None:
+        images = images[np.asarray(order)]
+    n, size = len(images), images.shape[1]
+    columns = columns or max(1, int(np.ceil(np.sqrt(n))))
+    rows = max(1, int(np.ceil(n / columns)))
+    step = size + gap
+    sheet = np.full((rows * step + gap, columns * step + gap, 3), 255, dtype=np.uint8)
+    for k, image in enumerate(images):
+        r, c = divmod(k, columns)
+        sheet[gap + r * step:gap + r * step + size, gap + c * step:gap + c * step + size] = image
+    return sheet
+
+
+def save_png(path: str | os.PathLike, image: np.ndarray, scale: int = 1) -> None:
+    """Write a uint8 (H, W, 3) image as PNG, upscaled ``scale``× with nearest neighbours."""
+    from PIL import Image
+
+    picture = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    if scale > 1:
+        picture = picture.resize((picture.width * scale, picture.height * scale),
+                                 Image.Resampling.NEAREST)
+    picture.save(path)
+
+
+# --------------------------------------------------------------------------- workflow stages
+
+
+def _render_model(weights_path, device: str):
+    from topoact import models
+
+    model, metadata = models.load_model(weights_path, models.resolve_device(device))
+    return model, metadata
+
+
+def render_graph_nodes(graph_path: str | os.PathLike, weights_path: str | os.PathLike,
+                       module_path: str, out_dir: str | os.PathLike,
+                       contact_path: str | os.PathLike, settings: RenderSettings,
+                       device: str = "auto", progress: bool = True) -> dict[str, Any]:
+    """Averaged activation image of every node of a mapper graph (rule render_node_images).
+
+    Writes ``node-{id}.png`` and ``index.json`` into ``out_dir`` (atomically) and a
+    contact sheet of the node images ordered by mean lens to ``contact_path``.
+
+    Returns
+    -------
+    dict
+        The index: settings and, per node, file name, start/end cosine and objective.
+    """
+    from topoact import plots, store
+
+    graph, stats, attrs = store.read_graph(graph_path)
+    model, _ = _render_model(weights_path, device)
+    if graph.n_nodes:
+        result = render_directions(model, module_path, stats.mean_activation, settings,
+                                   progress=progress, description="node averages")
+    else:
+        size = settings.image_size
+        result = RenderResult(np.zeros((0, size, size, 3), np.uint8), *(np.zeros(0),) * 3)
+    index = {
+        "kind": "node-images", "graph": str(graph_path), "name": attrs.get("name"),
+        "layer": attrs.get("layer"), "settings": settings.__dict__,
+        "nodes": [{"id": node, "file": f"node-{node}.png",
+                   "cosine_start": round(float(result.cosine_start[node]), 4),
+                   "cosine_end": round(float(result.cosine_end[node]), 4),
+                   "objective": round(float(result.objective_end[node]), 6)}
+                  for node in range(graph.n_nodes)],
+    }
+    with store.atomic_directory(out_dir) as tmp:
+        for node, image in enumerate(result.images):
+            save_png(tmp / f"node-{node}.png", image)
+        store.write_json(tmp / "index.json", index)
+    order = np.argsort(stats.mean_lens, kind="stable")
+    title = f"{attrs.get('layer', '')} {attrs.get('name', '')}: node averages by mean lens"
+    plots.plot_contact_sheet(contact_sheet(result.images, order) if graph.n_nodes else None,
+                             contact_path, title=title, count=graph.n_nodes)
+    return index
+
+
+def select_layer_examples(graph_paths: dict[str, str], points_path: str | os.PathLike,
+                          out_path: str | os.PathLike, top: int = 3, per_class: int = 5
+                          ) -> dict[str, Any]:
+    """Data examples of every node of every graph of one layer (rule select_data_examples).
+
+    Writes JSON: ``graphs`` (parameter-set name → per node, the examples of its top
+    classes) and ``points``, the sorted union of the chosen points — each rendered once
+    and shared by every graph that shows it.
+    """
+    from topoact import store
+
+    cloud = store.read_activations(points_path)
+    graphs = {name: graph_examples(path, cloud.points, cloud.label, top, per_class)
+              for name, path in sorted(graph_paths.items())}
+    chosen = sorted({p for nodes in graphs.values() for node in nodes for ex in node
+                     for p in ex["points"]})
+    selection = {"kind": "data-examples", "points_source": str(points_path), "top": top,
+                 "per_class": per_class, "graphs": graphs, "points": chosen}
+    store.write_json(out_path, selection)
+    return selection
+
+
+def example_file_names(image: int, row: int, col: int) -> tuple[str, str]:
+    """File names of a data example: its activation image and its input thumbnail."""
+    return f"activation-{image}-{row}-{col}.png", f"image-{image}.png"
+
+
+def render_examples(points_path: str | os.PathLike, images_path: str | os.PathLike,
+                    weights_path: str | os.PathLike, module_path: str,
+                    out_dir: str | os.PathLike, settings: RenderSettings,
+                    selection_path: str | os.PathLike | None = None,
+                    thumbnail_size: int = 64, device: str = "auto",
+                    progress: bool = True) -> dict[str, Any]:
+    """Activation images of data examples and their input thumbnails (rule render_data_examples).
+
+    Renders the points listed in the selection (every point of the cloud when
+    ``selection_path`` is None), writes ``activation-{image}-{row}-{col}.png``,
+    ``image-{image}.png`` (the input, at most ``thumbnail_size`` px) and ``index.json``
+    (point → image, position, label and files) into ``out_dir``, atomically.
+    """
+    from PIL import Image
+
+    from topoact import store
+
+    cloud = store.read_activations(points_path)
+    if selection_path is None:
+        chosen = np.arange(len(cloud.points))
+    else:
+        chosen = np.asarray(store.read_json(selection_path)["points"], dtype=np.int64)
+        if len(chosen) and chosen.max() >= len(cloud.points):
+            raise ValueError(f"{selection_path}: point {chosen.max()} is outside "
+                             f"{points_path} ({len(cloud.points)} points)")
+    model, _ = _render_model(weights_path, device)
+    if len(chosen):
+        result = render_directions(model, module_path, cloud.points[chosen], settings,
+                                   progress=progress, description="data examples")
+    else:
+        result = RenderResult(np.zeros((0, 1, 1, 3), np.uint8), *(np.zeros(0),) * 3)
+    images_group = store.open_store(images_path, "images")
+    shown = np.unique(cloud.image[chosen]) if len(chosen) else np.zeros(0, np.int64)
+    inputs = images_group["images"].get_orthogonal_selection((shown,)) if len(shown) else []
+    classes = list(cloud.attrs.get("classes") or images_group.attrs.get("classes") or [])
+    entries = []
+    with store.atomic_directory(out_dir) as tmp:
+        for image_index, pixels in zip(shown, inputs, strict=True):
+            picture = Image.fromarray(np.asarray(pixels, dtype=np.uint8))
+            picture.thumbnail((thumbnail_size, thumbnail_size))
+            picture.save(tmp / f"image-{int(image_index)}.png")
+        for k, point in enumerate(chosen):
+            image_index, (row, col) = int(cloud.image[point]), cloud.position[point].tolist()
+            activation_file, input_file = example_file_names(image_index, row, col)
+            save_png(tmp / activation_file, result.images[k])
+            label = int(cloud.label[point])
+            entries.append({"point": int(point), "image": image_index, "row": row, "col": col,
+                            "label": label,
+                            "class": classes[label] if 0 <= label < len(classes) else str(label),
+                            "activation": activation_file, "input": input_file,
+                            "cosine_end": round(float(result.cosine_end[k]), 4)})
+        index = {"kind": "example-images", "points_source": str(points_path),
+                 "settings": settings.__dict__, "all_points": selection_path is None,
+                 "examples": entries}
+        store.write_json(tmp / "index.json", index)
+    return index
