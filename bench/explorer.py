@@ -39,7 +39,8 @@ def main() -> None:
         page.wait_for_function("window.explorerTiming && window.explorerTiming.draws > 0")
         first = page.evaluate("window.explorerTiming.first")
         print(f"machine: {platform.machine()}, chromium {browser.version}")
-        print(f"page open to first draw: {first:.0f} ms (wall {1000 * (time.perf_counter() - started):.0f} ms)")
+        wall = 1000 * (time.perf_counter() - started)
+        print(f"page open to first draw: {first:.0f} ms (wall {wall:.0f} ms)")
         graphs = page.evaluate("window.TOPOACT_MANIFEST.graphs")
         timings = []
         for graph in graphs:

@@ -128,6 +128,7 @@ def test_adding_a_layer_schedules_only_its_extractions(finished_run):
         f"results/epsilon/digits/digits-cnn/seed-0/{s}/conv4.{ext}"
         for s in ("random", "top-l2") for ext in ("json", "png"))
     assert planned.pop("purity_summary")  # the summary reads every graph
+    assert planned.pop("build_explorer") == ["results/explorer"]  # it shows every graph
     assert planned == {**graph_jobs(["random", "top-l2"], ["conv4"], [30], ["adaptive", "fixed"]),
                        **featurevis_jobs(["conv4"], [30], ["adaptive", "fixed"], ["conv4"])}
 
@@ -138,6 +139,7 @@ def test_adding_an_overlap_schedules_only_its_graphs_and_the_summary(finished_ru
     changed["mapper"]["overlaps"] = [30, 50]
     planned = planned_outputs(directory, write_config(directory, changed, "overlap.yaml"))
     assert len(planned.pop("purity_summary")) == 3
+    assert planned.pop("build_explorer") == ["results/explorer"]
     # The new graphs get node images; each layer's data examples now cover them too.
     assert planned == {**graph_jobs(["random", "top-l2"], ["conv3", "fc1"], [50],
                                     ["adaptive", "fixed"]),
@@ -151,6 +153,7 @@ def test_changing_the_fixed_epsilon_reruns_only_the_fixed_graphs(finished_run):
     changed["mapper"]["fixed_epsilon"] = 5.0
     planned = planned_outputs(directory, write_config(directory, changed, "fixed.yaml"))
     assert len(planned.pop("purity_summary")) == 3
+    assert planned.pop("build_explorer") == ["results/explorer"]
     assert planned == {**graph_jobs(["random", "top-l2"], ["conv3", "fc1"], [30], ["fixed"]),
                        **featurevis_jobs(["conv3", "fc1"], [30], ["fixed"], ["conv3", "fc1"])}
 
@@ -169,7 +172,7 @@ def test_changing_the_samplings_schedules_only_the_new_ones(finished_run):
         assert all("seed-1" in output for output in planned.pop(rule))
     # Both summaries: seed-0's now reads fewer graphs (Snakemake's input-set trigger).
     assert len(planned.pop("purity_summary")) == 6
-    for rule in FEATUREVIS_JOBS:  # seed 1's, and seed 0's examples (its graphs are fewer)
+    for rule in (*FEATUREVIS_JOBS, "build_explorer"):  # seed 0's examples: fewer graphs
         assert planned.pop(rule)
     assert not HOMOLOGY_JOBS & set(planned)  # homology seeds are their own setting
     assert sorted(planned) == ["extract_activations", "train_model"]
@@ -188,7 +191,7 @@ def test_changing_an_extraction_parameter_reruns_the_extractions_only(finished_r
     assert len(planned.pop("extract_activations")) == 8  # 6 of seed 0, top-l2 of seed 2
     # Downstream of the changed stores: ε, graphs, summary, homology; nothing upstream.
     assert set(planned) == {"estimate_epsilon", "purity_summary", *MAPPER_JOBS,
-                            *HOMOLOGY_JOBS, *FEATUREVIS_JOBS}
+                            *HOMOLOGY_JOBS, *FEATUREVIS_JOBS, "build_explorer"}
 
 
 def test_changing_render_settings_reruns_the_renders_only(finished_run):
@@ -196,12 +199,14 @@ def test_changing_render_settings_reruns_the_renders_only(finished_run):
     changed = copy.deepcopy(config)
     changed["featurevis"]["steps"] = 5
     planned = planned_outputs(directory, write_config(directory, changed, "steps.yaml"))
+    assert planned.pop("build_explorer") == ["results/explorer"]
     expected = featurevis_jobs(["conv3", "fc1"], [30], ["adaptive", "fixed"], ["conv3", "fc1"])
     del expected["select_data_examples"]  # which points are shown does not change
     assert planned == expected
     changed = copy.deepcopy(config)
     changed["featurevis"]["examples_per_class"] = 2
     planned = planned_outputs(directory, write_config(directory, changed, "examples.yaml"))
+    assert planned.pop("build_explorer") == ["results/explorer"]
     assert planned == featurevis_jobs([], [], [], ["conv3", "fc1"])
 
 
@@ -270,8 +275,8 @@ def test_run_leaves_node_and_example_images(finished_run):
     for layer in ("conv3", "fc1"):
         for eps in ("adaptive", "fixed"):
             nodes = base / f"overlap-30-epsilon-{eps}" / layer
-            graph, _, _ = store.read_graph(directory / GRAPH.format(
-                sampling="random", layer=layer, overlap=30, eps=eps) + ".zarr")
+            graph, _, _ = store.read_graph(directory / (GRAPH.format(
+                sampling="random", layer=layer, overlap=30, eps=eps) + ".zarr"))
             index = store.read_json(nodes / "index.json")
             assert len(index["nodes"]) == graph.n_nodes
             assert all((nodes / node["file"]).exists() for node in index["nodes"])
@@ -286,6 +291,18 @@ def test_run_leaves_node_and_example_images(finished_run):
             assert (base / "examples" / layer / entry["activation"]).exists()
             assert (base / "examples" / layer / entry["input"]).exists()
     assert not (directory / "results/featurevis/digits/digits-cnn/seed-0/top-l2").exists()
+
+
+def test_run_leaves_an_explorer_over_every_graph(finished_run):
+    directory, _ = finished_run
+    site = directory / "results/explorer"
+    assert (site / "index.html").exists() and (site / "explorer.js").exists()
+    manifest = (site / "data/manifest.js").read_text()
+    for sampling in ("random", "top-l2"):
+        for layer in ("conv3", "fc1"):
+            assert f'"sampling":"{sampling}","layer":"{layer}"' in manifest
+    assert len(list((site / "data").glob("graph-*.js"))) == 2 * 2 * 2  # samplings × layers × ε
+    assert any((site / "images").rglob("node-0.png"))
 
 
 def test_report_collects_the_figures(finished_run):

@@ -202,9 +202,9 @@ def model_weights(wildcards):
 def layer_graphs(wildcards):
     """Named inputs: the graph store of every (overlap, ε) of one (sampling, layer)."""
     return {
-        f"overlap-{percent_label(overlap)}-epsilon-{epsilon}": GRAPH.format(
-            overlap=percent_label(overlap), epsilon=epsilon, **wildcards
-        ) + ".zarr"
+        f"overlap-{percent_label(overlap)}-epsilon-{epsilon}": "{}.zarr".format(
+            GRAPH.format(overlap=percent_label(overlap), epsilon=epsilon, **wildcards)
+        )
         for overlap in config["mapper"]["overlaps"]
         for epsilon in config["mapper"]["epsilons"]
     }
@@ -214,7 +214,12 @@ def example_selection(wildcards):
     """Rendering every point does not depend on which points the graphs show."""
     if config["featurevis"]["all_examples"]:
         return []
-    return EXAMPLES.format(**wildcards) + ".json"
+    return f"{EXAMPLES.format(**wildcards)}.json"
+
+
+def rendered_samplings():
+    """Samplings whose graphs get activation images (those without graphs have none)."""
+    return [s for s in config["featurevis"]["samplings"] if s in config["mapper"]["samplings"]]
 
 
 def featurevis_outputs():
@@ -222,18 +227,18 @@ def featurevis_outputs():
     files = []
     fv = config["featurevis"]
     for dataset, model, seed in analysis_grid():
-        for sampling in fv["samplings"]:
+        for sampling in rendered_samplings():
             names = dict(dataset=dataset, model=model, seed=seed, sampling=sampling)
             for layer in analysis_layers(dataset, model):
                 for overlap in config["mapper"]["overlaps"]:
                     for epsilon in config["mapper"]["epsilons"]:
                         graph = dict(names, layer=layer, overlap=percent_label(overlap),
                                      epsilon=epsilon)
-                        files.append(NODE_IMAGES.format(**graph))
-                        files.append(NODE_IMAGES.format(**graph) + ".contact.png")
+                        node_images = NODE_IMAGES.format(**graph)
+                        files += [node_images, f"{node_images}.contact.png"]
                 if fv["examples_per_class"] > 0 or fv["all_examples"]:
-                    files.append(EXAMPLES.format(layer=layer, **names))
-                    files.append(EXAMPLES.format(layer=layer, **names) + ".json")
+                    examples = EXAMPLES.format(layer=layer, **names)
+                    files += [examples, f"{examples}.json"]
     return files
 
 
@@ -244,7 +249,7 @@ def explorer_sources(wildcards=None):
     examples_on = fv["examples_per_class"] > 0 or fv["all_examples"]
     for dataset, model, seed in analysis_grid():
         for sampling in config["mapper"]["samplings"]:
-            rendered = sampling in fv["samplings"]
+            rendered = sampling in rendered_samplings()
             for layer in analysis_layers(dataset, model):
                 names = dict(dataset=dataset, model=model, seed=seed, sampling=sampling,
                              layer=layer)
@@ -252,14 +257,14 @@ def explorer_sources(wildcards=None):
                     for epsilon in config["mapper"]["epsilons"]:
                         graph = dict(names, overlap=percent_label(overlap), epsilon=epsilon)
                         base = GRAPH.format(**graph)
+                        examples = EXAMPLES.format(**names)
                         sources.append({
                             "dataset": dataset, "model": model, "seed": int(seed),
                             "sampling": sampling, "layer": layer,
                             "parameters": f"overlap-{graph['overlap']}-epsilon-{epsilon}",
-                            "graph": base + ".zarr", "points": ACTIVATIONS.format(**names),
+                            "graph": f"{base}.zarr", "points": ACTIVATIONS.format(**names),
                             "node_images": NODE_IMAGES.format(**graph) if rendered else None,
-                            "examples": [EXAMPLES.format(**names) + ".json",
-                                         EXAMPLES.format(**names)]
+                            "examples": [f"{examples}.json", examples]
                             if rendered and examples_on else None,
                         })
     return sources

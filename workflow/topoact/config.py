@@ -85,10 +85,6 @@ def reference_errors(config: dict) -> Iterator[str]:
         if sampling not in extracted:
             yield (f"config key mapper.samplings: sampling {sampling!r} is not extracted; "
                    f"activations.samplings has {extracted}")
-    for sampling in config["featurevis"]["samplings"]:
-        if sampling not in config["mapper"]["samplings"]:
-            yield (f"config key featurevis.samplings: sampling {sampling!r} has no mapper "
-                   f"graphs; mapper.samplings has {config['mapper']['samplings']}")
     for name, model in models.items():
         if model["dataset"] not in datasets:
             yield (f"config key models.{name}.dataset: unknown dataset {model['dataset']!r}; "
