@@ -306,4 +306,5 @@ def plot_contact_sheet(sheet: np.ndarray | None, path: str | os.PathLike, title:
         ax.imshow(sheet, interpolation="nearest")
     ax.set_axis_off()
     ax.set_title(f"{title} ({count} images)" if title else f"{count} images", fontsize=8)
-    _save(fig, path)
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
