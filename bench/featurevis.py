@@ -33,6 +33,8 @@ def main() -> None:
     parser.add_argument("--layers", nargs="+", default=["conv1", "conv3", "fc1"])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--powers", type=float, nargs="*", default=[0, 1, 2, 4],
+                        help="cosine powers n to compare (mean cosine reached; batched)")
     args = parser.parse_args()
 
     from topoact import featurevis, models, store
@@ -69,6 +71,21 @@ def main() -> None:
         rate_b, rate_a = len(targets) / t_batched, len(targets) / t_alone
         print(f"{layer:<6} {rate_b:13.1f} {rate_a:12.1f} {rate_b / rate_a:6.1f} "
               f"{batched.cosine_end.mean():11.3f} {cos_alone.mean():10.3f}", flush=True)
+
+    if args.powers:
+        print(f"mean cosine with the target by power n ({args.targets} node averages, "
+              f"{args.steps} steps):")
+        print(f"{'layer':<6} " + " ".join(f"{'n=' + format(n, 'g'):>7}" for n in args.powers))
+        for layer in args.layers:
+            _, stats, _ = store.read_graph(graphs / f"{layer}.zarr")
+            targets = np.resize(stats.mean_activation,
+                                (args.targets, stats.mean_activation.shape[1]))
+            module = models.layer_module(metadata["architecture"], layer)
+            cosines = [featurevis.render_directions(
+                model, module, targets, featurevis.RenderSettings(
+                    steps=args.steps, batch_size=args.batch_size, power=n, image_size=32),
+                progress=False).cosine_end.mean() for n in args.powers]
+            print(f"{layer:<6} " + " ".join(f"{c:7.3f}" for c in cosines), flush=True)
 
 
 if __name__ == "__main__":
