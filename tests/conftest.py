@@ -52,9 +52,9 @@ def snakemake(directory: Path, configfile: Path, *args: str, check: bool = True,
     return result
 
 
-def planned_outputs(directory: Path, configfile: Path) -> dict[str, list[str]]:
-    """What a dry run would do: rule name → outputs of the jobs it would run."""
-    result = snakemake(directory, configfile, "--dry-run")
+def planned_outputs(directory: Path, configfile: Path, *targets: str) -> dict[str, list[str]]:
+    """What a dry run would do (for ``targets``, default all): rule → outputs of its jobs."""
+    result = snakemake(directory, configfile, "--dry-run", *targets)
     jobs: dict[str, list[str]] = {}
     rule = None
     for line in (result.stdout + result.stderr).splitlines():

@@ -79,3 +79,13 @@ def test_cli_check_config(tmp_path):
     no = subprocess.run([sys.executable, "-m", "topoact.cli", "check-config", str(bad)],
                         capture_output=True, text=True)
     assert no.returncode == 1 and "device: value 'tpu' is not allowed" in no.stderr
+
+
+def test_real_dataset_options_are_checked():
+    message = _error({"datasets": {"digits": {}, "folder": {"loader": "imagefolder"},
+                                   "mine": {"loader": "digits", "download": True}}})
+    assert "datasets.folder.root: the imagefolder loader needs the path" in message
+    assert "datasets.mine.download: loader 'digits' downloads nothing" in message
+    message = _error({"datasets": {"digits": {}, "nette": {"loader": "imagenette",
+                                                           "size": "64px"}}})
+    assert "datasets.nette.size: value '64px' is not allowed" in message

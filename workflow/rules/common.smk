@@ -40,6 +40,20 @@ def gpu_request(wildcards=None):
     return 1 if config["device"] == "cuda" else 0
 
 
+def dataset_options(wildcards):
+    """A dataset's config entry, its root defaulting to resources/{dataset}."""
+    options = dict(config["datasets"][wildcards.dataset])
+    options["root"] = options["root"] or f"resources/{wildcards.dataset}"
+    return options
+
+
+def download_marker(wildcards):
+    """The download a dataset waits for (only when its config asks for one)."""
+    if config["datasets"][wildcards.dataset]["download"]:
+        return f"{RESULTS}/downloads/{wildcards.dataset}.done"
+    return []
+
+
 def model_config(wildcards):
     return config["models"][wildcards.model]
 

@@ -85,6 +85,13 @@ def reference_errors(config: dict) -> Iterator[str]:
         if sampling not in extracted:
             yield (f"config key mapper.samplings: sampling {sampling!r} is not extracted; "
                    f"activations.samplings has {extracted}")
+    for name, dataset in datasets.items():
+        if dataset["loader"] == "imagefolder" and not dataset["root"]:
+            yield (f"config key datasets.{name}.root: the imagefolder loader needs the path "
+                   "of a folder of class folders")
+        if dataset["download"] and dataset["loader"] not in ("cifar10", "imagenette"):
+            yield (f"config key datasets.{name}.download: loader {dataset['loader']!r} "
+                   "downloads nothing (only cifar10 and imagenette do)")
     for name, model in models.items():
         if model["dataset"] not in datasets:
             yield (f"config key models.{name}.dataset: unknown dataset {model['dataset']!r}; "
