@@ -89,3 +89,8 @@ def test_real_dataset_options_are_checked():
     message = _error({"datasets": {"digits": {}, "nette": {"loader": "imagenette",
                                                            "size": "64px"}}})
     assert "datasets.nette.size: value '64px' is not allowed" in message
+
+
+def test_imagenet_weights_exist_only_for_torchvision_architectures():
+    message = _error({"models": {"digits-cnn": {"weights": "imagenet"}}})
+    assert "models.digits-cnn.weights: no ImageNet weights for 'small-cnn'" in message

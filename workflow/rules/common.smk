@@ -2,7 +2,7 @@
 import re
 
 from topoact.mapper import EPSILON_MODES, percent_label
-from topoact.models import get_architecture, layer_module
+from topoact.models import IMAGENET_WEIGHTS, get_architecture, layer_module
 from topoact.sampling import SAMPLINGS
 
 
@@ -15,6 +15,7 @@ wildcard_constraints:
     dataset=choices(config["datasets"]),
     model=choices(config["models"]),
     seed=r"\d+",
+    architecture=choices(IMAGENET_WEIGHTS),
     sampling=choices(SAMPLINGS),
     layer=choices(sorted({layer for a in config["analyses"] for layer in a["layers"]})),
     overlap=r"\d+(\.\d+)?",
@@ -60,6 +61,16 @@ def model_config(wildcards):
 
 def training_images(wildcards):
     return f"{RESULTS}/data/{model_config(wildcards)['dataset']}.zarr"
+
+
+def model_inputs(wildcards):
+    """What a model is made from: its training images, or the weights it is given."""
+    model = model_config(wildcards)
+    if model["weights"] is None:
+        return {"images": training_images(wildcards)}
+    if model["weights"] == "imagenet":
+        return {"weights": f"resources/weights/{model['architecture']}-imagenet.pt"}
+    return {"weights": model["weights"]}
 
 
 def layer_module_path(wildcards):

@@ -1,11 +1,28 @@
+localrules:
+    download_weights,
+
+
+rule download_weights:
+    output:
+        weights="resources/weights/{architecture}-imagenet.pt",
+        sidecar="resources/weights/{architecture}-imagenet.json",
+    log:
+        f"{RESULTS}/logs/models/{{architecture}}-imagenet.download.log",
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/download_weights.py"
+
+
 rule train_model:
     input:
-        images=training_images,
+        unpack(model_inputs),
     output:
         weights=f"{RESULTS}/models/{{model}}/seed-{{seed}}.pt",
         sidecar=f"{RESULTS}/models/{{model}}/seed-{{seed}}.json",
     params:
         architecture=lambda wildcards: model_config(wildcards)["architecture"],
+        weights=lambda wildcards: model_config(wildcards)["weights"],
         epochs=lambda wildcards: model_config(wildcards)["epochs"],
         batch_size=lambda wildcards: model_config(wildcards)["batch_size"],
         learning_rate=lambda wildcards: model_config(wildcards)["learning_rate"],

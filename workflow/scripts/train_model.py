@@ -1,4 +1,4 @@
-"""Train the model of one (model, seed) on its dataset's train split (rule train_model)."""
+"""Train one (model, seed) on its dataset's train split, or take given weights (train_model)."""
 
 import sys
 
@@ -10,12 +10,19 @@ with open(snakemake.log[0], "w") as log:
     sys.stderr = log
     torch.set_num_threads(snakemake.threads)
     params = snakemake.params
-    model, metadata = models.train_from_store(
-        snakemake.input.images, params.architecture, seed=int(snakemake.wildcards.seed),
-        epochs=params.epochs, batch_size=params.batch_size, learning_rate=params.learning_rate,
-        weight_decay=params.weight_decay, device=models.resolve_device(params.device),
-    )
-    models.save_model(model, snakemake.output.weights, metadata)
-    training = metadata["training"]
-    print(f"held-out accuracy {training['heldout_accuracy']:.4f} after {training['epochs']} "
-          f"epochs ({training['seconds']:.1f} s)", file=log)
+    if params.weights is not None:  # given weights (ImageNet or a checkpoint): no training
+        model, metadata = models.pretrained_from_file(params.architecture, params.weights,
+                                                      snakemake.input.weights)
+        models.save_model(model, snakemake.output.weights, metadata)
+        print(f"{params.architecture} with weights {params.weights}", file=log)
+    else:
+        model, metadata = models.train_from_store(
+            snakemake.input.images, params.architecture, seed=int(snakemake.wildcards.seed),
+            epochs=params.epochs, batch_size=params.batch_size,
+            learning_rate=params.learning_rate, weight_decay=params.weight_decay,
+            device=models.resolve_device(params.device),
+        )
+        models.save_model(model, snakemake.output.weights, metadata)
+        training = metadata["training"]
+        print(f"held-out accuracy {training['heldout_accuracy']:.4f} after "
+              f"{training['epochs']} epochs ({training['seconds']:.1f} s)", file=log)

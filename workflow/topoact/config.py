@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator, validators
 
-from topoact.models import get_architecture
+from topoact.models import IMAGENET_WEIGHTS, get_architecture
 
 
 class ConfigError(ValueError):
@@ -93,6 +93,9 @@ def reference_errors(config: dict) -> Iterator[str]:
             yield (f"config key datasets.{name}.download: loader {dataset['loader']!r} "
                    "downloads nothing (only cifar10 and imagenette do)")
     for name, model in models.items():
+        if model["weights"] == "imagenet" and model["architecture"] not in IMAGENET_WEIGHTS:
+            yield (f"config key models.{name}.weights: no ImageNet weights for "
+                       f"{model['architecture']!r}; they exist for {sorted(IMAGENET_WEIGHTS)}")
         if model["dataset"] not in datasets:
             yield (f"config key models.{name}.dataset: unknown dataset {model['dataset']!r}; "
                    f"defined datasets: {sorted(datasets)}")

@@ -102,6 +102,163 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 
 
+# --------------------------------------------------------------------------- torchvision networks
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+
+
+class WithNormalize(nn.Module):
+    """A torchvision network behind its input normalization, so it takes [0, 1] RGB.
+
+    The network is ``self.net``: layer module paths start with ``net.``.
+    """
+
+    def __init__(self, net: nn.Module, mean: tuple[float, ...] = IMAGENET_MEAN,
+                 std: tuple[float, ...] = IMAGENET_STD):
+        super().__init__()
+        self.normalize = Normalize(mean, std)
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.normalize(x))
+
+
+def resnet18_conv_layers(prefix: str = "net.") -> dict[str, str]:
+    """The 17 convolutional layers of ResNet-18 numbered as in Purvine et al.: ``conv1`` is
+    the stem, ``conv2``–``conv17`` the two convolutions of each of the 8 basic blocks in
+    order (the raw convolution outputs, before batch norm and ReLU)."""
+    layers = {"conv1": f"{prefix}conv1"}
+    number = 2
+    for stage in range(1, 5):
+        for block in range(2):
+            for conv in (1, 2):
+                layers[f"conv{number}"] = f"{prefix}layer{stage}.{block}.conv{conv}"
+                number += 1
+    return layers
+
+
+def _resnet18_layers() -> dict[str, str]:
+    return {**resnet18_conv_layers(), **{f"layer{k}": f"net.layer{k}" for k in range(1, 5)},
+            "avgpool": "net.avgpool", "fc": "net.fc"}
+
+
+def build_resnet18(num_classes: int) -> nn.Module:
+    from torchvision.models import resnet18
+
+    return WithNormalize(resnet18(weights=None, num_classes=num_classes))
+
+
+def build_resnet18_cifar(num_classes: int) -> nn.Module:
+    """ResNet-18 for 32 px images (Purvine et al.'s CIFAR-10 model): a 3×3 stride-1 stem
+    and no max pooling, the usual CIFAR adaptation."""
+    from torchvision.models import resnet18
+
+    net = resnet18(weights=None, num_classes=num_classes)
+    net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+    net.maxpool = nn.Identity()
+    return WithNormalize(net, CIFAR10_MEAN, CIFAR10_STD)
+
+
+def build_googlenet(num_classes: int) -> nn.Module:
+    from torchvision.models import googlenet
+
+    # transform_input: the pretrained weights expect it (ImageNet-normalised input in).
+    return WithNormalize(googlenet(weights=None, num_classes=num_classes, aux_logits=False,
+                                   transform_input=True, init_weights=True))
+
+
+def build_inception_v3(num_classes: int) -> nn.Module:
+    from torchvision.models import inception_v3
+
+    return WithNormalize(inception_v3(weights=None, num_classes=num_classes, aux_logits=False,
+                                      transform_input=True, init_weights=True))
+
+
+def build_alexnet(num_classes: int) -> nn.Module:
+    from torchvision.models import alexnet
+
+    return WithNormalize(alexnet(weights=None, num_classes=num_classes))
+
+
+#: TopoAct's InceptionV1 layer names → torchvision GoogLeNet's inception blocks.
+GOOGLENET_MIXED = {f"mixed{block}": f"net.inception{block}"
+                   for block in ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b")}
+INCEPTION_V3_MIXED = {name: f"net.{name}" for name in (
+    "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
+    "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c")}
+
+#: torchvision's pretrained ImageNet weights of each architecture (``weights: imagenet``).
+IMAGENET_WEIGHTS = {"resnet18": "ResNet18_Weights", "googlenet": "GoogLeNet_Weights",
+                    "inception_v3": "Inception_V3_Weights", "alexnet": "AlexNet_Weights"}
+
+ARCHITECTURES.update({
+    "resnet18": Architecture(
+        name="resnet18", build=build_resnet18, layers=_resnet18_layers(), input_size=224,
+        description="torchvision ResNet-18 (ImageNet); conv1–conv17 as in Purvine et al."),
+    "resnet18-cifar10": Architecture(
+        name="resnet18-cifar10", build=build_resnet18_cifar, layers=_resnet18_layers(),
+        input_size=32,
+        description="ResNet-18 for 32 px input (Purvine et al.'s CIFAR-10 model), trained by "
+                    "the workflow"),
+    "googlenet": Architecture(
+        name="googlenet", build=build_googlenet,
+        layers={"conv1": "net.conv1", "conv2": "net.conv2", "conv3": "net.conv3",
+                **GOOGLENET_MIXED, "avgpool": "net.avgpool", "fc": "net.fc"},
+        input_size=224,
+        description="torchvision GoogLeNet (InceptionV1); TopoAct's mixed3a–mixed5b are its "
+                    "inception blocks"),
+    "inception_v3": Architecture(
+        name="inception_v3", build=build_inception_v3,
+        layers={**INCEPTION_V3_MIXED, "avgpool": "net.avgpool", "fc": "net.fc"},
+        input_size=299, description="torchvision Inception-v3"),
+    "alexnet": Architecture(
+        name="alexnet", build=build_alexnet,
+        layers={"conv1": "net.features.1", "conv2": "net.features.4", "conv3": "net.features.7",
+                "conv4": "net.features.9", "conv5": "net.features.11",
+                "fc6": "net.classifier.2", "fc7": "net.classifier.5", "fc8": "net.classifier.6"},
+        input_size=224,
+        description="torchvision AlexNet; conv1–conv5 after their ReLU, fc6/fc7 after ReLU"),
+})
+
+
+def imagenet_pretrained(architecture: str) -> tuple[nn.Module, list[str]]:
+    """An architecture with torchvision's ImageNet weights (downloaded once into torch's
+    cache: run where there is network) and the ImageNet class names."""
+    import torchvision.models as tv
+
+    if architecture not in IMAGENET_WEIGHTS:
+        raise ValueError(f"no ImageNet weights for {architecture!r}; architectures with "
+                         f"them: {sorted(IMAGENET_WEIGHTS)}")
+    weights = getattr(tv, IMAGENET_WEIGHTS[architecture]).DEFAULT
+    constructor = getattr(tv, architecture)
+    extra = {"aux_logits": False} if architecture in ("googlenet", "inception_v3") else {}
+    net = constructor(weights=weights, progress=True, **extra)
+    return WithNormalize(net), list(weights.meta["categories"])
+
+
+def load_checkpoint(architecture: str, path: str | os.PathLike, num_classes: int) -> nn.Module:
+    """An architecture with a user checkpoint: a state_dict of the torchvision network
+    (or of this package's wrapped model), or a dict holding one under ``state_dict``."""
+    model = get_architecture(architecture).build(num_classes)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: checkpoint not found") from None
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    target = model if any(k.startswith("net.") for k in state) else getattr(model, "net", model)
+    try:
+        missing, unexpected = target.load_state_dict(state, strict=False)
+    except RuntimeError as error:  # shape mismatches
+        raise ValueError(f"{path}: not a {architecture} checkpoint with {num_classes} "
+                         f"classes ({str(error).splitlines()[-1].strip()})") from None
+    if missing or unexpected:
+        raise ValueError(f"{path}: not a {architecture} checkpoint with {num_classes} classes "
+                         f"(missing keys {missing[:3]}, unexpected keys {unexpected[:3]})")
+    return model.eval()
+
+
 def get_architecture(name: str) -> Architecture:
     """Look up an architecture, with an error listing the known ones."""
     if name not in ARCHITECTURES:
@@ -335,5 +492,48 @@ def train_from_store(images_path: str | os.PathLike, architecture: str, *, seed:
         **store.provenance({"architecture": arch.name, "epochs": epochs, "batch_size": batch_size,
                             "learning_rate": learning_rate, "weight_decay": weight_decay},
                            {"images": str(images_path)}, seed),
+    }
+    return model, metadata
+
+
+def save_imagenet_weights(architecture: str, path: str | os.PathLike) -> None:
+    """Download torchvision's ImageNet weights of ``architecture`` and save them (the
+    wrapped state_dict) with a JSON sidecar of the class names (rule download_weights)."""
+    model, classes = imagenet_pretrained(architecture)
+    save_model(model, path, {"architecture": architecture, "num_classes": len(classes),
+                             "classes": classes, "source": "torchvision ImageNet weights"})
+
+
+def pretrained_from_file(architecture: str, weights: str, source_path: str | os.PathLike
+                         ) -> tuple[nn.Module, dict[str, Any]]:
+    """A model with given weights instead of training: ``weights`` is ``imagenet`` (the
+    file saved by :func:`save_imagenet_weights`) or the path of a user checkpoint.
+
+    Returns the model and its sidecar contents (as :func:`train_from_store` does).
+    """
+    from topoact import store
+
+    arch = get_architecture(architecture)
+    if weights == "imagenet":
+        model, saved = load_model(source_path)
+        classes = list(saved["classes"])
+    else:
+        side = sidecar_path(source_path)
+        classes = (json.loads(side.read_text()).get("classes") if side.exists() else None)
+        state = torch.load(source_path, map_location="cpu", weights_only=True)
+        state = state.get("state_dict", state) if isinstance(state, dict) else state
+        head = [v for k, v in state.items() if k.endswith(("fc.weight", "classifier.6.weight"))]
+        num_classes = int(head[0].shape[0]) if head else 1000
+        classes = classes or [str(k) for k in range(num_classes)]
+        model = load_checkpoint(architecture, source_path, len(classes))
+    shapes = layer_shapes(model, arch.layers, arch.input_size)
+    metadata = {
+        "architecture": arch.name, "num_classes": len(classes), "classes": classes,
+        "input_size": arch.input_size,
+        "layers": {name: {"module": path, "shape": shapes[name]}
+                   for name, path in arch.layers.items()},
+        "training": None,
+        **store.provenance({"architecture": arch.name, "weights": weights},
+                           {"weights": str(source_path)}, None),
     }
     return model, metadata
