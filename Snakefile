@@ -32,4 +32,5 @@ rule all:
         homology_outputs(),
         featurevis_outputs(),
         explorer_outputs(),
+        noise_outputs(),
     default_target: True

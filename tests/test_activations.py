@@ -93,3 +93,16 @@ def test_unknown_module_and_bad_store_are_reported(oracle, tmp_path):
         activations.extract_activations(model, "conv3", tmp_path / "none.zarr",
                                         tmp_path / "out.zarr", settings, torch.device("cpu"))
     assert not (tmp_path / "out.zarr").exists()
+
+
+def test_input_noise_is_per_image_clipped_and_of_the_given_sigma():
+    x = torch.full((6, 3, 16, 16), 0.5)
+    whole = activations.add_noise(x.clone(), 0.1, seed=3, first=10)
+    halves = torch.cat([activations.add_noise(x[:2].clone(), 0.1, seed=3, first=10),
+                        activations.add_noise(x[2:].clone(), 0.1, seed=3, first=12)])
+    torch.testing.assert_close(whole, halves)  # independent of the batching
+    assert abs(float((whole - 0.5).std()) - 0.1) < 0.01
+    assert not torch.equal(whole[0], whole[1])
+    strong = activations.add_noise(x.clone(), 1.0, seed=3, first=10)
+    assert strong.min() == 0 and strong.max() == 1  # clipped to [0, 1]
+    assert torch.equal(activations.add_noise(x.clone(), 0.0, 3, 0), x)

@@ -7,6 +7,7 @@ import subprocess
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import ROOT, SNAKEMAKE, planned_outputs, snakemake, tiny_config, write_config
@@ -76,8 +77,6 @@ def test_run_leaves_a_complete_store_for_every_layer_and_sampling(finished_run):
 
 def test_run_leaves_epsilon_graphs_and_purity_for_the_whole_grid(finished_run):
     import json
-
-    import pandas as pd
 
     directory, config = finished_run
     for sampling in ("random", "top-l2"):
@@ -313,3 +312,30 @@ def test_report_collects_the_figures(finished_run):
     assert report.stat().st_size > 100_000
     for category in ("Mapper graphs", "Purity", "Persistent homology", "Feature visualization"):
         assert category in text
+
+
+def test_input_noise_variants_get_graphs_and_purity_beside_the_clean_ones(tmp_path):
+    config = tiny_config(samplings=["top-l2"], noise_sigmas=[0.5])
+    config["analyses"][0]["layers"] = ["conv3", "fc1"]
+    config["mapper"]["samplings"] = ["top-l2"]
+    config["mapper"]["epsilons"] = ["fixed"]
+    config["homology"]["seeds"] = []
+    config["featurevis"]["samplings"] = []
+    configfile = write_config(tmp_path, config)
+    snakemake(tmp_path, configfile)
+    clean = store.read_activations(tmp_path / STORE.format(sampling="top-l2", layer="fc1"))
+    noisy = store.read_activations(tmp_path / STORE.format(sampling="top-l2", layer="fc1")
+                                   .replace("/digits/", "/digits-noise-0.5/"))
+    assert noisy.attrs["params"]["noise_sigma"] == 0.5 and clean.attrs["params"]["noise_sigma"] == 0
+    assert noisy.points.shape == clean.points.shape
+    assert not np.allclose(noisy.points, clean.points)
+    np.testing.assert_array_equal(noisy.label, clean.label)  # the same images
+    assert (tmp_path / "results/mapper/digits-noise-0.5/digits-cnn/seed-0/top-l2/"
+            "overlap-30-epsilon-fixed/fc1.zarr").exists()
+    table = pd.read_csv(tmp_path / "results/purity/digits/digits-cnn/seed-0/noise-purity.tsv",
+                        sep="\t")
+    assert sorted(table["noise_sigma"].unique()) == [0.0, 0.5]
+    for figure in ("results/purity/digits/digits-cnn/seed-0/noise-purity.png",
+                   "results/noise/digits-examples.png"):
+        assert (tmp_path / figure).stat().st_size > 10_000
+    assert not (tmp_path / "results/data/digits-noise-0.5.zarr").exists()

@@ -1,6 +1,6 @@
 rule extract_activations:
     input:
-        images=f"{RESULTS}/data/{{dataset}}.zarr",
+        images=dataset_images,
         weights=f"{RESULTS}/models/{{model}}/seed-{{seed}}.pt",
         sidecar=f"{RESULTS}/models/{{model}}/seed-{{seed}}.json",
     output:
@@ -11,6 +11,8 @@ rule extract_activations:
         border=config["activations"]["border"],
         batch_size=config["activations"]["batch_size"],
         chunk_mb=config["activations"]["chunk_mb"],
+        noise_sigma=lambda wildcards: noise_of(wildcards.dataset),
+        noise_seed=config["activations"]["noise_seed"],
         device=config["device"],
     threads: 2
     resources:

@@ -11,8 +11,31 @@ def choices(names):
     return "|".join(re.escape(str(name)) for name in names)
 
 
+NOISE = "-noise-"
+
+
+def noise_label(sigma):
+    """Canonical label of a noise σ: ``0.1`` for 0.1 and 0.10."""
+    return format(float(sigma), "g")
+
+
+def noisy_datasets(dataset):
+    """The noisy variants of a dataset, one per σ of ``activations.noise_sigmas``."""
+    return [f"{dataset}{NOISE}{noise_label(s)}" for s in config["activations"]["noise_sigmas"]]
+
+
+def base_dataset(name):
+    """The dataset a (possibly noisy) variant reads its images from."""
+    return name.split(NOISE)[0]
+
+
+def noise_of(name):
+    """σ of a dataset variant (0 for the clean dataset)."""
+    return float(name.split(NOISE)[1]) if NOISE in name else 0.0
+
+
 wildcard_constraints:
-    dataset=choices(config["datasets"]),
+    dataset=choices([*config["datasets"], *(v for d in config["datasets"] for v in noisy_datasets(d))]),
     model=choices(config["models"]),
     seed=r"\d+",
     architecture=choices(IMAGENET_WEIGHTS),
@@ -53,6 +76,34 @@ def download_marker(wildcards):
     if config["datasets"][wildcards.dataset]["download"]:
         return f"{RESULTS}/downloads/{wildcards.dataset}.done"
     return []
+
+
+def dataset_images(wildcards):
+    """The images store a (possibly noisy) dataset variant reads."""
+    return f"{RESULTS}/data/{base_dataset(wildcards.dataset)}.zarr"
+
+
+def noise_outputs():
+    """Example perturbed images per dataset, and purity against σ per (dataset, model, seed)."""
+    if not config["activations"]["noise_sigmas"]:
+        return []
+    files = [f"{RESULTS}/noise/{d}-examples.png" for d in {a["dataset"] for a in config["analyses"]}]
+    if config["mapper"]["samplings"]:
+        files += [
+            f"{RESULTS}/purity/{dataset}/{model}/seed-{seed}/noise-purity.png"
+            for dataset, model, seed in analysis_grid(noisy=False)
+        ]
+    return files
+
+
+def purity_tables_by_noise(wildcards):
+    """Named inputs ``sigma-{σ}``: the purity summary of the clean dataset (σ 0) and of
+    each noisy variant."""
+    base = f"{RESULTS}/purity/{{}}/{wildcards.model}/seed-{wildcards.seed}/purity.tsv"
+    tables = {"sigma-0": base.format(wildcards.dataset)}
+    for variant in noisy_datasets(wildcards.dataset):
+        tables[f"sigma-{noise_label(noise_of(variant))}"] = base.format(variant)
+    return tables
 
 
 def model_config(wildcards):
@@ -102,10 +153,15 @@ def activation_stores():
     )
 
 
-def analysis_grid():
-    """(dataset, model, seed) of every analysis."""
+def analysis_grid(noisy=True):
+    """(dataset, model, seed) of every analysis, with the noisy dataset variants."""
     return sorted(
-        {(a["dataset"], a["model"], seed) for a in config["analyses"] for seed in a["seeds"]}
+        {
+            (dataset, a["model"], seed)
+            for a in config["analyses"]
+            for seed in a["seeds"]
+            for dataset in [a["dataset"], *(noisy_datasets(a["dataset"]) if noisy else [])]
+        }
     )
 
 
@@ -114,7 +170,7 @@ def analysis_layers(dataset, model):
         {
             layer
             for a in config["analyses"]
-            if (a["dataset"], a["model"]) == (dataset, model)
+            if (a["dataset"], a["model"]) == (base_dataset(dataset), model)
             for layer in a["layers"]
         }
     )
@@ -248,10 +304,11 @@ def rendered_samplings():
 
 
 def featurevis_outputs():
-    """Node-average images with contact sheets, and data-example images, per graph/layer."""
+    """Node-average images with contact sheets, and data-example images, per graph/layer
+    (of the clean datasets: the noisy variants get graphs and purity only)."""
     files = []
     fv = config["featurevis"]
-    for dataset, model, seed in analysis_grid():
+    for dataset, model, seed in analysis_grid(noisy=False):
         for sampling in rendered_samplings():
             names = dict(dataset=dataset, model=model, seed=seed, sampling=sampling)
             for layer in analysis_layers(dataset, model):
@@ -274,7 +331,7 @@ def explorer_sources(wildcards=None):
     examples_on = fv["examples_per_class"] > 0 or fv["all_examples"]
     for dataset, model, seed in analysis_grid():
         for sampling in config["mapper"]["samplings"]:
-            rendered = sampling in rendered_samplings()
+            rendered = sampling in rendered_samplings() and noise_of(dataset) == 0
             for layer in analysis_layers(dataset, model):
                 names = dict(dataset=dataset, model=model, seed=seed, sampling=sampling,
                              layer=layer)

@@ -20,6 +20,8 @@ rule dataset:
         download_marker,
     output:
         directory(f"{RESULTS}/data/{{dataset}}.zarr"),
+    wildcard_constraints:
+        dataset=choices(config["datasets"]),  # noisy variants read their base's images
     params:
         options=dataset_options,
     threads: 1
@@ -32,3 +34,27 @@ rule dataset:
         "../../envs/torch.yaml"
     script:
         "../scripts/dataset.py"
+
+
+rule noise_examples:
+    input:
+        f"{RESULTS}/data/{{dataset}}.zarr",
+    output:
+        report(
+            f"{RESULTS}/noise/{{dataset}}-examples.png",
+            caption="../report/noise_examples.rst",
+            category="Input noise",
+        ),
+    params:
+        sigmas=config["activations"]["noise_sigmas"],
+        seed=config["activations"]["noise_seed"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime="10m",
+    log:
+        f"{RESULTS}/logs/data/{{dataset}}.noise-examples.log",
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/noise_examples.py"

@@ -55,7 +55,7 @@ rule select_data_examples:
 rule render_data_examples:
     input:
         points=ACTIVATIONS,
-        images=f"{RESULTS}/data/{{dataset}}.zarr",
+        images=dataset_images,
         weights=model_weights,
         selection=example_selection,
     output:

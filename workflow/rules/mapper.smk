@@ -124,3 +124,28 @@ rule purity_summary:
         "../../envs/mapper.yaml"
     script:
         "../scripts/purity_summary.py"
+
+
+rule noise_purity:
+    input:
+        unpack(purity_tables_by_noise),
+    output:
+        table=f"{RESULTS}/purity/{{dataset}}/{{model}}/seed-{{seed}}/noise-purity.tsv",
+        plot=report(
+            f"{RESULTS}/purity/{{dataset}}/{{model}}/seed-{{seed}}/noise-purity.png",
+            caption="../report/noise_purity.rst",
+            category="Input noise",
+            labels={"model": "{model}", "seed": "{seed}"},
+        ),
+    params:
+        layer_order=layer_order,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime="10m",
+    log:
+        f"{RESULTS}/logs/purity/{{dataset}}/{{model}}/seed-{{seed}}/noise.log",
+    conda:
+        "../../envs/mapper.yaml"
+    script:
+        "../scripts/noise_purity.py"

@@ -15,7 +15,8 @@ with open(snakemake.log[0], "w") as log:
     settings = activations.ExtractionSettings(
         sampling=wildcards.sampling, seed=int(wildcards.seed), border=params.border,
         split=params.split, batch_size=params.batch_size,
-        chunk_bytes=int(params.chunk_mb * 2**20),
+        chunk_bytes=int(params.chunk_mb * 2**20), noise_sigma=params.noise_sigma,
+        noise_seed=params.noise_seed,
     )
     attrs = {
         "layer": wildcards.layer,

@@ -89,6 +89,22 @@ class ExtractionSettings:
     split: str = "all"
     batch_size: int = 128
     chunk_bytes: int = 4 << 20
+    noise_sigma: float = 0.0
+    noise_seed: int = 0
+
+
+def add_noise(x: torch.Tensor, sigma: float, seed: int, first: int) -> torch.Tensor:
+    """Gaussian noise of standard deviation ``sigma`` on [0, 1] pixels, clipped to [0, 1].
+
+    Image ``first + k`` of the batch gets the noise drawn from (``seed``, its index), so
+    an image's noise does not depend on the batch size or the device.
+    """
+    if sigma <= 0:
+        return x
+    noise = torch.stack([
+        torch.randn(x.shape[1:], generator=torch.Generator().manual_seed(
+            seed * 1_000_003 + first + k)) for k in range(len(x))])
+    return (x + sigma * noise.to(x.device, x.dtype)).clamp_(0, 1)
 
 
 @torch.no_grad()
@@ -147,7 +163,9 @@ def extract_activations(model: nn.Module, module_path: str, images_path: str | o
             bar = tqdm(total=count, desc=f"extract {settings.sampling}", unit="img",
                        disable=not progress)
             for first, batch in image_batches(images, start, stop, settings.batch_size):
-                output = run_to_layer(model, to_input(batch, device), captured)
+                x = add_noise(to_input(batch, device), settings.noise_sigma,
+                              settings.noise_seed, first)
+                output = run_to_layer(model, x, captured)
                 index = np.arange(first, first + len(batch))
                 b, rows, cols = sampling_mod.select_positions(
                     output, settings.sampling, index, settings.seed, settings.border)

@@ -139,7 +139,7 @@ def plot_mapper_graph(positions: np.ndarray, sizes: np.ndarray, class_counts: np
 
 
 def plot_purity_by_layer(table, value: str, path: str | os.PathLike, layer_order: list[str],
-                         ylabel: str, title: str = "") -> None:
+                         ylabel: str, title: str = "", legend: str = "sampling") -> None:
     """Purity against layer depth, one line per sampling, one panel per parameter set.
 
     Parameters
@@ -174,7 +174,7 @@ def plot_purity_by_layer(table, value: str, path: str | os.PathLike, layer_order
         ax.grid(alpha=0.3)
     for row in axes:
         row[0].set_ylabel(ylabel)
-    axes.flat[0].legend(title="sampling", fontsize=8)
+    axes.flat[0].legend(title=legend, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -308,3 +308,28 @@ def plot_contact_sheet(sheet: np.ndarray | None, path: str | os.PathLike, title:
     ax.set_title(f"{title} ({count} images)" if title else f"{count} images", fontsize=8)
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
+
+
+def plot_noise_examples(images: np.ndarray, sigmas: list[float], seed: int,
+                        path: str | os.PathLike) -> None:
+    """Example images (columns) clean and with each noise σ (rows), as extraction sees them."""
+    import torch
+
+    from topoact.activations import add_noise
+
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255
+    rows = [0.0, *sigmas]
+    fig, axes = plt.subplots(len(rows), len(x), figsize=(1.3 * len(x), 1.4 * len(rows)),
+                             dpi=110, squeeze=False)
+    for r, sigma in enumerate(rows):
+        # The image indices given to add_noise are those of the first images of the store.
+        noisy = add_noise(x.clone(), sigma, seed, 0).permute(0, 2, 3, 1).numpy()
+        for c, image in enumerate(noisy):
+            ax = axes[r, c]
+            ax.imshow(image, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel("clean" if sigma == 0 else f"σ = {sigma:g}", fontsize=9)
+    fig.suptitle("Input noise: Gaussian σ on [0, 1] pixels, clipped", fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)

@@ -126,3 +126,28 @@ def summarise_purity(tsv_paths, out_tsv, node_plot, class_plot, layer_order: lis
                                class_plot, layer_order, "class-wise purity γ",
                                "Class-wise purity against depth (mean over classes, "
                                "min–max shaded)")
+
+
+def purity_by_noise(tables: dict[float, str], out_tsv, out_plot, layer_order: list[str]):
+    """Purity of the clean dataset (σ = 0) beside its noisy variants (Purvine et al.
+    Figs. 10–11): one table with a ``noise_sigma`` column, and node-wise purity against
+    depth, one line per σ, one panel per sampling (shaded: min–max over the grid)."""
+    import pandas as pd
+
+    from topoact import plots, store
+
+    parts = []
+    for sigma, path in sorted(tables.items()):
+        part = pd.read_csv(path, sep="\t", dtype={"class": str, "overlap": str})
+        part.insert(0, "noise_sigma", float(sigma))
+        parts.append(part)
+    table = pd.concat(parts, ignore_index=True)
+    store.write_tsv(table, out_tsv)
+    graphs = table.drop_duplicates(["noise_sigma", "sampling", "parameters", "layer"])
+    shown = graphs.assign(parameters=graphs["sampling"] + " sampling",
+                          sampling=graphs["noise_sigma"].map(lambda s: f"σ = {s:g}"))
+    plots.plot_purity_by_layer(shown, "node_purity", out_plot, layer_order,
+                               "node-wise purity (mean α)",
+                               "Node purity under input noise\n(mean over the grid, min–max shaded)",
+                               legend="input noise")
+    return table
