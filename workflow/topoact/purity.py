@@ -148,6 +148,6 @@ def purity_by_noise(tables: dict[float, str], out_tsv, out_plot, layer_order: li
                           sampling=graphs["noise_sigma"].map(lambda s: f"σ = {s:g}"))
     plots.plot_purity_by_layer(shown, "node_purity", out_plot, layer_order,
                                "node-wise purity (mean α)",
-                               "Node purity under input noise\n(mean over the grid, min–max shaded)",
-                               legend="input noise")
+                               "Node purity under input noise\n"
+                               "(mean over the grid, min–max shaded)", legend="input noise")
     return table
