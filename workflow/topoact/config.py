@@ -96,7 +96,7 @@ def reference_errors(config: dict) -> Iterator[str]:
         if model["weights"] == "imagenet" and model["architecture"] not in IMAGENET_WEIGHTS:
             yield (f"config key models.{name}.weights: no ImageNet weights for "
                        f"{model['architecture']!r}; they exist for {sorted(IMAGENET_WEIGHTS)}")
-        if model["dataset"] not in datasets:
+        if model["weights"] is None and model["dataset"] not in datasets:
             yield (f"config key models.{name}.dataset: unknown dataset {model['dataset']!r}; "
                    f"defined datasets: {sorted(datasets)}")
     for i, analysis in enumerate(config["analyses"]):

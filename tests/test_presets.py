@@ -1,0 +1,34 @@
+"""The papers' preset configs validate and their DAGs build (dry run)."""
+
+import re
+import subprocess
+import time
+
+import pytest
+import yaml
+
+from conftest import ROOT, SNAKEMAKE
+from topoact.config import load_schema, validate_config
+
+PRESETS = {  # preset → jobs of rule build_mapper its dry run must plan
+    "topoact": 9 * 3 * 2,            # 9 layers × 3 overlaps × 2 ε
+    "purvine": 4 * 2 * 17 * 3,       # (clean + 3 σ) × 2 samplings × 17 layers × 3 overlaps
+    "generalization": 4 * 3,         # 4 networks' last layer × 3 overlaps
+}
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_preset_validates_and_its_dag_builds(preset, tmp_path):
+    path = ROOT / "config" / f"{preset}.yaml"
+    validate_config(yaml.safe_load(path.read_text()),
+                    load_schema(ROOT / "workflow/schemas/config.schema.yaml"))
+    started = time.perf_counter()
+    result = subprocess.run([*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory",
+                             str(tmp_path), "--configfile", str(path), "--dry-run", "--quiet",
+                             "rules"], capture_output=True, text=True, cwd=tmp_path)
+    seconds = time.perf_counter() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
+    assert int(counts["build_mapper"]) == PRESETS[preset]
+    # Recorded in the README (printed with -s); the issue asks for ≤ 30 s on 2 cores.
+    print(f"\n{preset}: {counts['total']} jobs, dry run {seconds:.1f} s")
