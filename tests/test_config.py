@@ -32,7 +32,8 @@ def test_empty_config_gets_the_embedded_default_and_equals_config_yaml():
 def test_unknown_key_is_named_with_the_valid_keys():
     message = _error({"activations": {"sampling": ["random"]}})
     assert "'sampling' under activations not known" in message
-    assert "valid keys: batch_size, border, chunk_mb, samplings, split" in message
+    assert ("valid keys: batch_size, border, chunk_mb, noise_seed, noise_sigmas, samplings, "
+            "split") in message
 
 
 def test_wrong_type_and_out_of_range_values_are_named():
