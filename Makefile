@@ -29,6 +29,8 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/mapper.py --cloud results/activations/digits/digits-cnn/seed-0/full/conv3.zarr
 	$(BIN)/python bench/mapper.py --cloud results/activations/digits/digits-cnn/seed-0/full/conv1.zarr --skip-grid
 	$(BIN)/python bench/homology.py
+	$(BIN)/python bench/featurevis.py
+	$(BIN)/python bench/explorer.py --screenshot test-artifacts/explorer-bench.png
 
 clean:
 	rm -rf results .snakemake
