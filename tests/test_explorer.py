@@ -239,8 +239,21 @@ def test_multilayer_mode_shows_three_layers_with_links(built, browser):
     assert problems == []
 
 
+def synthetic_site(directory: Path, n_nodes: int, classes: list[str], layer: str) -> Path:
+    """The explorer of one synthetic graph (see :func:`synthetic_graph`), layer ``layer``."""
+    graph = directory / "graph.zarr"
+    cloud = synthetic_graph(graph, n_nodes, classes)
+    site = directory / "site"
+    explorer.build_explorer([explorer.GraphSource(
+        dataset="x", model="m", seed=0, sampling="random", layer=layer,
+        parameters="overlap-30-epsilon-fixed", graph=str(graph), points=str(cloud))],
+        site, progress=False)
+    return site
+
+
 def synthetic_graph(path: Path, n_nodes: int, classes: list[str], seed: int = 0) -> Path:
-    """A graph store of ``n_nodes`` two-point nodes in a long chain (no points behind it)."""
+    """A graph store of ``n_nodes`` two-point nodes in a long chain, and its (all-zero)
+    activations store with random labels; returns the activations store."""
     rng = np.random.default_rng(seed)
     n_points = n_nodes + 1
     indptr = np.arange(0, 2 * n_nodes + 1, 2)
@@ -268,14 +281,7 @@ def synthetic_graph(path: Path, n_nodes: int, classes: list[str], seed: int = 0)
 
 def test_class_names_are_shown_as_text_and_never_run(tmp_path, browser):
     hostile = "<img src=x onerror=alert(1)>"
-    classes = [hostile, "cat", "dog"]
-    graph = tmp_path / "graph.zarr"
-    cloud = synthetic_graph(graph, 12, classes)
-    site = tmp_path / "site"
-    explorer.build_explorer([explorer.GraphSource(
-        dataset="x", model="m", seed=0, sampling="random", layer="l1",
-        parameters="overlap-30-epsilon-fixed", graph=str(graph), points=str(cloud))],
-        site, progress=False)
+    site = synthetic_site(tmp_path, 12, [hostile, "cat", "dog"], "l1")
     page, problems, _ = open_page(browser, site)
     data = graph_data(page, "l1", "overlap-30-epsilon-fixed")
     node = next(n for n in data["nodes"] if any(c == 0 for c, _, _ in n["top"]))
@@ -291,13 +297,7 @@ def test_class_names_are_shown_as_text_and_never_run(tmp_path, browser):
 
 
 def test_explorer_draws_a_5000_node_graph(tmp_path, browser):
-    graph = tmp_path / "big.zarr"
-    cloud = synthetic_graph(graph, 5000, [f"class {k}" for k in range(40)])
-    site = tmp_path / "site"
-    explorer.build_explorer([explorer.GraphSource(
-        dataset="x", model="m", seed=0, sampling="random", layer="big",
-        parameters="overlap-30-epsilon-fixed", graph=str(graph), points=str(cloud))],
-        site, progress=False)
+    site = synthetic_site(tmp_path, 5000, [f"class {k}" for k in range(40)], "big")
     page, problems, _ = open_page(browser, site)
     assert page.locator("#viewport .glyph").count() == 5000
     timing = page.evaluate("window.explorerTiming")

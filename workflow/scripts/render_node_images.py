@@ -1,19 +1,13 @@
 """Averaged activation image of every node of one graph (rule render_node_images)."""
 
-import os
 import sys
 
-if snakemake.params.device == "cpu":
-    os.environ["CUDA_VISIBLE_DEVICES"] = ""  # lucent renders on any GPU it can see
-
-import torch  # noqa: E402
-
-from topoact import featurevis  # noqa: E402
+from topoact import featurevis
 
 with open(snakemake.log[0], "w") as log:
     sys.stderr = log
-    torch.set_num_threads(snakemake.threads)
     params = snakemake.params
+    featurevis.prepare_render_process(params.device, snakemake.threads)
     index = featurevis.render_graph_nodes(
         snakemake.input.graph, snakemake.input.weights, params.module,
         snakemake.output.images, snakemake.output.contact,

@@ -79,6 +79,17 @@ def _lucent():
     return objectives, param, transform, render, _extract_act_pos
 
 
+def prepare_render_process(device: str, threads: int) -> None:
+    """Set up a rendering process before anything touches CUDA.
+
+    With ``device: cpu`` the GPUs are hidden from the process: lucent puts its colour
+    decorrelation on ``cuda:0`` whenever one is visible. Torch uses ``threads`` threads.
+    """
+    if device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    torch.set_num_threads(threads)
+
+
 def lucent_modules(device: torch.device):
     """lucent's objectives, param and transform modules, set to render on ``device``.
 

@@ -67,11 +67,12 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
 def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     """Yield an empty partial sibling directory; rename it to ``path`` on success.
 
-    For outputs that are folders of files (rendered images with their index): a
-    killed job leaves only the hidden partial folder, never a half-filled ``path``.
+    For every output that is a folder (zarr stores, rendered images with their index):
+    a killed job leaves only the hidden partial folder, never a half-filled ``path``.
     """
     path = Path(path)
     tmp = partial_path(path)
+    # A leftover partial folder is from a killed run of this same job: start over.
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
@@ -124,22 +125,11 @@ def atomic_group(path: str | os.PathLike, kind: str, attrs: dict[str, Any]) -> I
     zarr.Group
         The group to fill, living in the partial sibling directory.
     """
-    path = Path(path)
-    tmp = partial_path(path)
-    # A leftover partial store is from a killed run of this same job: start over.
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    group = zarr.open_group(tmp, mode="w", zarr_format=3)
-    group.attrs.update({"kind": kind, **attrs, "complete": False})
-    try:
+    with atomic_directory(path) as tmp:
+        group = zarr.open_group(tmp, mode="w", zarr_format=3)
+        group.attrs.update({"kind": kind, **attrs, "complete": False})
         yield group
         group.attrs["complete"] = True
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if path.exists():
-        shutil.rmtree(path)
-    os.replace(tmp, path)
 
 
 def open_store(path: str | os.PathLike, kind: str) -> zarr.Group:
