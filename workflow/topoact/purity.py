@@ -76,15 +76,21 @@ def mapper_purity(graph: MapperGraph, class_counts: np.ndarray, labels: np.ndarr
                   class_uncovered=class_points - class_covered)
 
 
-def purity_rows(purity: Purity, classes: list[str], keys: dict) -> list[dict]:
-    """One table row per class, each with the graph-level means and ``keys`` in front."""
+def graph_purity(purity: Purity) -> dict:
+    """Graph-level numbers: nodes, mean node purity α, mean point purity β over covered
+    points (NaN when there is none), points in no node."""
     covered = ~np.isnan(purity.point)
-    graph_level = {
+    return {
         "nodes": len(purity.node),
         "node_purity": float(purity.node.mean()) if len(purity.node) else float("nan"),
         "point_purity": float(purity.point[covered].mean()) if covered.any() else float("nan"),
         "points_in_no_node": purity.uncovered,
     }
+
+
+def purity_rows(purity: Purity, classes: list[str], keys: dict) -> list[dict]:
+    """One table row per class, each with the graph-level means and ``keys`` in front."""
+    graph_level = graph_purity(purity)
     return [{**keys, "class": name, "class_points": int(purity.class_points[k]),
              "class_points_in_no_node": int(purity.class_uncovered[k]),
              "class_purity": float(purity.class_purity[k]), **graph_level}

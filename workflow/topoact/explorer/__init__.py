@@ -79,17 +79,22 @@ def layout_iterations(n_nodes: int) -> int:
 
 def purity_summary(graph, class_counts: np.ndarray, labels: np.ndarray,
                    classes: list[str]) -> dict[str, Any]:
-    """Graph-level node, point and class purity (Purvine et al.), as the purity stage computes."""
-    from topoact.purity import mapper_purity
+    """Graph-level node, point and class purity (Purvine et al.), as the purity stage
+    computes them; NaN (nothing to average) becomes None."""
+    from topoact.purity import graph_purity, mapper_purity
 
     purity = mapper_purity(graph, class_counts, labels, len(classes))
-    covered = ~np.isnan(purity.point)
     defined = ~np.isnan(purity.class_purity)
+
+    def number(value: float) -> float | None:
+        return None if np.isnan(value) else float(value)
+
+    summary = graph_purity(purity)
     return {
-        "node_purity": float(purity.node.mean()) if len(purity.node) else None,
-        "point_purity": float(purity.point[covered].mean()) if covered.any() else None,
+        "node_purity": number(summary["node_purity"]),
+        "point_purity": number(summary["point_purity"]),
         "class_purity_mean": float(purity.class_purity[defined].mean()) if defined.any() else None,
-        "points_in_no_node": int(purity.uncovered),
+        "points_in_no_node": int(summary["points_in_no_node"]),
         "class_purity": {name: round(float(value), 4) for name, value, ok in
                          zip(classes, purity.class_purity, defined, strict=True) if ok},
     }
