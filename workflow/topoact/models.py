@@ -480,20 +480,27 @@ def train_from_store(images_path: str | os.PathLike, architecture: str, *, seed:
     record = train_classifier(model, (pixels[a:b], labels[a:b]), (pixels[c:d], labels[c:d]),
                               epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                               weight_decay=weight_decay, seed=seed, device=device)
+    metadata = model_metadata(model, arch, info.classes, vars(record), store.provenance(
+        {"architecture": arch.name, "epochs": epochs, "batch_size": batch_size,
+         "learning_rate": learning_rate, "weight_decay": weight_decay},
+        {"images": str(images_path)}, seed))
+    return model, metadata
+
+
+def model_metadata(model: nn.Module, arch: Architecture, classes: list[str],
+                   training: dict[str, Any] | None, provenance: dict[str, Any]
+                   ) -> dict[str, Any]:
+    """A model's sidecar: architecture, classes, input size, layers with their module paths
+    and activation shapes (from one forward pass), training record and provenance."""
     shapes = layer_shapes(model, arch.layers, arch.input_size)
-    metadata = {
-        "architecture": arch.name,
-        "num_classes": len(info.classes),
-        "classes": info.classes,
+    return {
+        "architecture": arch.name, "num_classes": len(classes), "classes": list(classes),
         "input_size": arch.input_size,
         "layers": {name: {"module": path, "shape": shapes[name]}
                    for name, path in arch.layers.items()},
-        "training": vars(record),
-        **store.provenance({"architecture": arch.name, "epochs": epochs, "batch_size": batch_size,
-                            "learning_rate": learning_rate, "weight_decay": weight_decay},
-                           {"images": str(images_path)}, seed),
+        "training": training,
+        **provenance,
     }
-    return model, metadata
 
 
 def save_imagenet_weights(architecture: str, path: str | os.PathLike) -> None:
@@ -526,14 +533,6 @@ def pretrained_from_file(architecture: str, weights: str, source_path: str | os.
         num_classes = int(head[0].shape[0]) if head else 1000
         classes = classes or [str(k) for k in range(num_classes)]
         model = load_checkpoint(architecture, source_path, len(classes))
-    shapes = layer_shapes(model, arch.layers, arch.input_size)
-    metadata = {
-        "architecture": arch.name, "num_classes": len(classes), "classes": classes,
-        "input_size": arch.input_size,
-        "layers": {name: {"module": path, "shape": shapes[name]}
-                   for name, path in arch.layers.items()},
-        "training": None,
-        **store.provenance({"architecture": arch.name, "weights": weights},
-                           {"weights": str(source_path)}, None),
-    }
+    metadata = model_metadata(model, arch, classes, None, store.provenance(
+        {"architecture": arch.name, "weights": weights}, {"weights": str(source_path)}, None))
     return model, metadata
