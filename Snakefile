@@ -17,6 +17,7 @@ validate_config(config, workflow.source_path("workflow/schemas/config.schema.yam
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"
+include: "workflow/rules/foreground.smk"
 include: "workflow/rules/activations.smk"
 include: "workflow/rules/mapper.smk"
 include: "workflow/rules/homology.smk"

@@ -32,8 +32,8 @@ def test_empty_config_gets_the_embedded_default_and_equals_config_yaml():
 def test_unknown_key_is_named_with_the_valid_keys():
     message = _error({"activations": {"sampling": ["random"]}})
     assert "'sampling' under activations not known" in message
-    assert ("valid keys: batch_size, border, chunk_mb, noise_seed, noise_sigmas, samplings, "
-            "split") in message
+    assert ("valid keys: batch_size, border, chunk_mb, foreground, noise_seed, noise_sigmas, "
+            "samplings, split") in message
 
 
 def test_wrong_type_and_out_of_range_values_are_named():
@@ -45,9 +45,13 @@ def test_wrong_type_and_out_of_range_values_are_named():
 
 
 def test_unknown_enum_value_lists_the_choices():
-    message = _error({"activations": {"samplings": ["random", "everything"]}})
+    message = _error({"activations": {"samplings": ["random", "everything", "foreground-top0"]},
+                      "datasets": {"digits": {"segmentation": "otsu"}}})
     assert "activations.samplings[1]: value 'everything' is not allowed" in message
-    assert "['random', 'full', 'top-l2']" in message
+    assert "activations.samplings[2]: value 'foreground-top0' is not allowed" in message
+    assert "random, full, top-l2, foreground-top{p} or background-top{p} (p >= 1)" in message
+    assert ("datasets.digits.segmentation: value 'otsu' is not allowed; choose one of "
+            "['grabcut', 'deeplabv3']") in message
 
 
 def test_unknown_layer_is_named_with_the_valid_layers():

@@ -12,7 +12,7 @@ from topoact.config import load_schema, validate_config
 
 PRESETS = {  # preset → jobs of rule build_mapper its dry run must plan
     "topoact": 9 * 3 * 2,            # 9 layers × 3 overlaps × 2 ε
-    "purvine": 4 * 2 * 17 * 3,       # (clean + 3 σ) × 2 samplings × 17 layers × 3 overlaps
+    "purvine": 4 * 6 * 17 * 3,       # (clean + 3 σ) × 6 samplings × 17 layers × 3 overlaps
     "generalization": 4 * 3,         # 4 networks' last layer × 3 overlaps
 }
 

@@ -314,10 +314,12 @@ def test_report_collects_the_figures(finished_run):
         assert category in text
 
 
-def test_input_noise_variants_get_graphs_and_purity_beside_the_clean_ones(tmp_path):
-    config = tiny_config(samplings=["top-l2"], noise_sigmas=[0.5])
+def test_noise_variants_and_foreground_sampling_get_graphs_and_purity(tmp_path):
+    """Input noise as dataset variants beside the clean one, and foreground-top1 from
+    grabCut masks and measured receptive fields, which the noisy variant reuses."""
+    config = tiny_config(samplings=["top-l2", "foreground-top1"], noise_sigmas=[0.5])
     config["analyses"][0]["layers"] = ["conv3", "fc1"]
-    config["mapper"]["samplings"] = ["top-l2"]
+    config["mapper"]["samplings"] = ["top-l2", "foreground-top1"]
     config["mapper"]["epsilons"] = ["fixed"]
     config["homology"]["seeds"] = []
     config["featurevis"]["samplings"] = []
@@ -339,3 +341,21 @@ def test_input_noise_variants_get_graphs_and_purity_beside_the_clean_ones(tmp_pa
                    "results/noise/digits-examples.png"):
         assert (tmp_path / figure).stat().st_size > 10_000
     assert not (tmp_path / "results/data/digits-noise-0.5.zarr").exists()
+
+    masks = tmp_path / "results/masks/digits.zarr"
+    fields = "results/receptive_fields/digits/digits-cnn/seed-0/{layer}.npz"
+    assert store.open_store(masks, "masks")["masks"].shape == (1797, 32, 32)
+    assert sorted(p.name for p in (tmp_path / "results/masks").iterdir()) == [
+        "digits-examples.png", "digits.zarr"]                 # no masks of the noisy variant
+    for layer, positions in (("conv3", 64), ("fc1", 1)):
+        assert (tmp_path / fields.format(layer=layer)).exists()
+        for dataset in ("digits", "digits-noise-0.5"):
+            path = STORE.format(sampling="foreground-top1", layer=layer).replace(
+                "/digits/", f"/{dataset}/")
+            cloud = store.read_activations(tmp_path / path)
+            assert cloud.points.shape[0] == 1797 and cloud.attrs["points_per_image"] == 1
+            assert cloud.attrs["sources"]["masks"] == "results/masks/digits.zarr"
+            assert cloud.attrs["sources"]["receptive_fields"] == fields.format(layer=layer)
+            assert (cloud.position[:, 0] * 8 + cloud.position[:, 1]).max() < positions * 8
+            graph = GRAPH.format(sampling="foreground-top1", layer=layer, overlap=30, eps="fixed")
+            assert (tmp_path / (graph.replace("/digits/", f"/{dataset}/") + ".zarr")).exists()

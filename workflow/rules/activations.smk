@@ -3,6 +3,7 @@ rule extract_activations:
         images=dataset_images,
         weights=f"{RESULTS}/models/{{model}}/seed-{{seed}}.pt",
         sidecar=f"{RESULTS}/models/{{model}}/seed-{{seed}}.json",
+        foreground=foreground_inputs,
     output:
         directory(ACTIVATIONS),
     params:

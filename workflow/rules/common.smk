@@ -1,9 +1,10 @@
 # Grid helpers, wildcard constraints and input/param functions (no rules here).
 import re
 
+from topoact.foreground import DEEPLAB_WEIGHTS
 from topoact.mapper import EPSILON_MODES, percent_label
 from topoact.models import IMAGENET_WEIGHTS, get_architecture, layer_module
-from topoact.sampling import SAMPLINGS
+from topoact.sampling import SAMPLING_PATTERN, masked_sampling
 
 
 def choices(names):
@@ -39,7 +40,7 @@ wildcard_constraints:
     model=choices(config["models"]),
     seed=r"\d+",
     architecture=choices(IMAGENET_WEIGHTS),
-    sampling=choices(SAMPLINGS),
+    sampling=SAMPLING_PATTERN,
     layer=choices(sorted({layer for a in config["analyses"] for layer in a["layers"]})),
     overlap=r"\d+(\.\d+)?",
     epsilon=choices(EPSILON_MODES),
@@ -57,6 +58,8 @@ HOMOLOGY = f"{RESULTS}/homology/{{dataset}}/{{model}}"
 FEATUREVIS = f"{RESULTS}/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}"
 NODE_IMAGES = f"{FEATUREVIS}/overlap-{{overlap}}-epsilon-{{epsilon}}/{{layer}}"
 EXAMPLES = f"{FEATUREVIS}/examples/{{layer}}"
+MASKS = f"{RESULTS}/masks/{{dataset}}.zarr"
+RECEPTIVE_FIELDS = f"{RESULTS}/receptive_fields/{{dataset}}/{{model}}/seed-{{seed}}/{{layer}}.npz"
 
 
 def gpu_request(wildcards=None):
@@ -69,6 +72,29 @@ def dataset_options(wildcards):
     options = dict(config["datasets"][wildcards.dataset])
     options["root"] = options["root"] or f"resources/{wildcards.dataset}"
     return options
+
+
+def segmentation(wildcards):
+    """The segmentation method of a (base) dataset's foreground masks."""
+    return config["datasets"][base_dataset(wildcards.dataset)]["segmentation"]
+
+
+def segmentation_weights(wildcards):
+    """DeepLabV3's weights file when the dataset's masks come from it."""
+    return DEEPLAB_WEIGHTS if segmentation(wildcards) == "deeplabv3" else []
+
+
+def foreground_inputs(wildcards):
+    """Masks and receptive fields a masked sampling needs ([masks, fields]), else nothing.
+
+    Noisy variants use their clean base's masks and fields: the object is where it was.
+    """
+    if not masked_sampling(wildcards.sampling):
+        return []
+    base = base_dataset(wildcards.dataset)
+    return [MASKS.format(dataset=base),
+            RECEPTIVE_FIELDS.format(dataset=base, model=wildcards.model, seed=wildcards.seed,
+                                    layer=wildcards.layer)]
 
 
 def download_marker(wildcards):

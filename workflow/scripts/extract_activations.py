@@ -4,7 +4,7 @@ import sys
 
 import torch
 
-from topoact import activations, models, store
+from topoact import activations, foreground, models, sampling, store
 
 with open(snakemake.log[0], "w") as log:
     sys.stderr = log
@@ -18,14 +18,22 @@ with open(snakemake.log[0], "w") as log:
         chunk_bytes=int(params.chunk_mb * 2**20), noise_sigma=params.noise_sigma,
         noise_seed=params.noise_seed,
     )
+    sources = {"images": snakemake.input.images, "weights": snakemake.input.weights}
+    scorer = None
+    masked = sampling.masked_sampling(wildcards.sampling)
+    if masked:
+        sources["masks"], sources["receptive_fields"] = snakemake.input.foreground
+        scorer = foreground.PositionScorer(
+            foreground.ReceptiveFields.load(sources["receptive_fields"]),
+            foreground.open_masks(sources["masks"]), background=masked[0] == "background",
+            device=device)
     attrs = {
         "layer": wildcards.layer,
         "module": params.module,
         **store.provenance(
             {**vars(settings), "module": params.module, "device": str(device)},
-            {"images": snakemake.input.images, "weights": snakemake.input.weights},
-            settings.seed,
+            sources, settings.seed,
         ),
     }
     activations.extract_activations(model, params.module, snakemake.input.images,
-                                    snakemake.output[0], settings, device, attrs)
+                                    snakemake.output[0], settings, device, attrs, scorer=scorer)

@@ -111,7 +111,7 @@ def add_noise(x: torch.Tensor, sigma: float, seed: int, first: int) -> torch.Ten
 def extract_activations(model: nn.Module, module_path: str, images_path: str | os.PathLike,
                         out_path: str | os.PathLike, settings: ExtractionSettings,
                         device: torch.device, attrs: dict[str, Any] | None = None,
-                        progress: bool = True) -> None:
+                        progress: bool = True, scorer=None) -> None:
     """Extract one layer's activations under one sampling into an activations store.
 
     Parameters
@@ -132,12 +132,20 @@ def extract_activations(model: nn.Module, module_path: str, images_path: str | o
         Extra attributes (provenance) to save.
     progress
         Show a tqdm bar (on stderr).
+    scorer
+        A :class:`topoact.foreground.PositionScorer` (masks + receptive fields of this
+        layer), required by the ``foreground-top{p}`` / ``background-top{p}`` samplings.
     """
     sampling_mod.check_sampling(settings.sampling)
+    if sampling_mod.masked_sampling(settings.sampling) and scorer is None:
+        raise ValueError(f"sampling {settings.sampling} needs masks and receptive fields")
     images_group = store.open_store(images_path, "images")
     info = store.image_store_info(images_group)
     start, stop = store.split_range(info, settings.split, images_path)
     images, labels = images_group["images"], images_group["labels"][:]
+    if scorer is not None and scorer.masks.shape[0] != images.shape[0]:
+        raise ValueError(f"the masks hold {scorer.masks.shape[0]} images but {images_path} "
+                         f"holds {images.shape[0]}")
     model = model.to(device).eval()
     count = stop - start
 
@@ -145,6 +153,9 @@ def extract_activations(model: nn.Module, module_path: str, images_path: str | o
         # One image tells the layer's shape, hence P, before anything is written.
         probe = run_to_layer(model, to_input(images[start:start + 1], device), captured)
         _, channels, height, width = sampling_mod.as_spatial(probe).shape
+        if scorer is not None and scorer.fields.layer_shape != (height, width):
+            raise ValueError(f"receptive fields are for a {scorer.fields.layer_shape} layer but "
+                             f"{module_path} outputs {height}×{width} positions")
         per_image = sampling_mod.points_per_image(settings.sampling, height, width)
         layer_attrs = {
             "layer_shape": list(probe.shape[1:]),
@@ -167,8 +178,9 @@ def extract_activations(model: nn.Module, module_path: str, images_path: str | o
                               settings.noise_seed, first)
                 output = run_to_layer(model, x, captured)
                 index = np.arange(first, first + len(batch))
+                scores = scorer.scores(first, len(batch)) if scorer is not None else None
                 b, rows, cols = sampling_mod.select_positions(
-                    output, settings.sampling, index, settings.seed, settings.border)
+                    output, settings.sampling, index, settings.seed, settings.border, scores)
                 points = sampling_mod.gather_points(output, b, rows, cols).float().cpu().numpy()
                 b, rows, cols = b.cpu().numpy(), rows.cpu().numpy(), cols.cpu().numpy()
                 writer.append(points, index[b].astype(np.int32),

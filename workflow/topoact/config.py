@@ -67,6 +67,9 @@ def _describe(error) -> str:
                 "exclusiveMaximum": "<"}[error.validator]
         return (f"config key {where}: value {error.instance!r} out of range; "
                 f"expected {sign} {error.validator_value}")
+    if error.validator == "pattern" and "description" in error.schema:
+        return (f"config key {where}: value {error.instance!r} is not allowed; expected "
+                f"{error.schema['description'].strip()}")
     return f"config key {where}: {error.message}"
 
 

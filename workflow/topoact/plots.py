@@ -333,3 +333,40 @@ def plot_noise_examples(images: np.ndarray, sigmas: list[float], seed: int,
     fig.suptitle("Input noise: Gaussian σ on [0, 1] pixels, clipped", fontsize=10)
     fig.tight_layout()
     _save(fig, path)
+
+
+def plot_masks(images: np.ndarray, masks: np.ndarray, method: str, path: str | os.PathLike) -> None:
+    """Example images (top row) and their foreground masks shown on them (bottom row)."""
+    fig, axes = plt.subplots(2, len(images), figsize=(1.3 * len(images), 2.9), dpi=110,
+                             squeeze=False)
+    for c, (image, mask) in enumerate(zip(images, masks, strict=True)):
+        axes[0, c].imshow(image, interpolation="nearest")
+        shaded = image.astype(np.float32) / 255
+        shaded[~mask] *= 0.25  # background dimmed
+        axes[1, c].imshow(shaded, interpolation="nearest")
+        axes[1, c].set_xlabel(f"{100 * mask.mean():.0f}% fg", fontsize=8)
+        for ax in axes[:, c]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_ylabel("image", fontsize=9)
+    axes[1, 0].set_ylabel("foreground", fontsize=9)
+    fig.suptitle(f"Foreground masks ({method})", fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_receptive_fields(fields, path: str | os.PathLike, title: str = "") -> None:
+    """The measured ERFs of a corner, an edge and the centre position of a layer."""
+    height, width = fields.layer_shape
+    shown = {"corner (0, 0)": 0, f"edge (0, {width // 2})": width // 2,
+             f"centre ({height // 2}, {width // 2})": (height // 2) * width + width // 2}
+    fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.8), dpi=110)
+    for ax, (label, position) in zip(axes, shown.items(), strict=True):
+        ax.imshow(fields.dense(position), cmap="magma", interpolation="nearest")
+        size = fields.indptr[position + 1] - fields.indptr[position]
+        ax.set_title(f"{label}\n{size} px in support", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title or "Effective receptive fields", fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)

@@ -8,18 +8,33 @@ and only the chosen vectors travel to the host.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import torch
 
 #: Sampling names with a fixed number of points per image (``full`` has H·W).
 SAMPLINGS = ("random", "full", "top-l2")
 
+#: The foreground/background samplings (Purvine et al.): the top p positions per image.
+MASKED_SAMPLING = r"(foreground|background)-top[1-9][0-9]*"
+
+#: A regular expression matching every sampling name (Snakemake wildcard constraint).
+SAMPLING_PATTERN = "|".join([*(re.escape(name) for name in SAMPLINGS), MASKED_SAMPLING])
+
 
 def check_sampling(name: str) -> str:
     """Return ``name`` if it is a known sampling, else raise with the valid choices."""
-    if name not in SAMPLINGS:
-        raise ValueError(f"unknown sampling {name!r}; choose one of {list(SAMPLINGS)}")
+    if not re.fullmatch(SAMPLING_PATTERN, name):
+        raise ValueError(f"unknown sampling {name!r}; choose one of {list(SAMPLINGS)} or "
+                         "foreground-top<p> / background-top<p> (p ≥ 1)")
     return name
+
+
+def masked_sampling(name: str) -> tuple[str, int] | None:
+    """``("foreground" | "background", p)`` for a masked sampling's name, else None."""
+    match = re.fullmatch(r"(foreground|background)-top([1-9][0-9]*)", name)
+    return (match[1], int(match[2])) if match else None
 
 
 def as_spatial(activations: torch.Tensor) -> torch.Tensor:
@@ -40,8 +55,12 @@ def effective_border(height: int, width: int, border: int) -> int:
 
 
 def points_per_image(sampling: str, height: int, width: int) -> int:
-    """p, the number of points each image contributes."""
+    """p, the number of points each image contributes (a masked sampling's p is capped at
+    the layer's H·W: a linear layer has one position)."""
     check_sampling(sampling)
+    masked = masked_sampling(sampling)
+    if masked:
+        return min(masked[1], height * width)
     return height * width if sampling == "full" else 1
 
 
@@ -80,7 +99,7 @@ def random_positions(image_index: np.ndarray, height: int, width: int, seed: int
 
 
 def select_positions(activations: torch.Tensor, sampling: str, image_index: np.ndarray,
-                     seed: int = 0, border: int = 1
+                     seed: int = 0, border: int = 1, scores: torch.Tensor | None = None
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Positions that a sampling keeps from an activation batch.
 
@@ -89,17 +108,21 @@ def select_positions(activations: torch.Tensor, sampling: str, image_index: np.n
     activations
         ``(B, C, H, W)`` (or ``(B, C)``).
     sampling
-        ``random``, ``full`` or ``top-l2``.
+        ``random``, ``full``, ``top-l2``, ``foreground-top{p}`` or ``background-top{p}``.
     image_index
         Global image indices of the batch (used by ``random``).
     seed, border
         See :func:`random_positions`.
+    scores
+        ``(B, H·W)`` position scores (row-major), needed by the masked samplings:
+        see :class:`topoact.foreground.PositionScorer`.
 
     Returns
     -------
     batch, rows, cols
         int64 tensors on the activations' device; ``full`` lists each image's
-        positions in row-major order, images in batch order.
+        positions in row-major order, masked samplings by decreasing score (ties in
+        row-major order), images in batch order.
     """
     check_sampling(sampling)
     acts = as_spatial(activations)
@@ -109,6 +132,14 @@ def select_positions(activations: torch.Tensor, sampling: str, image_index: np.n
         batch = torch.arange(b, device=device).repeat_interleave(h * w)
         flat = torch.arange(h * w, device=device).repeat(b)
         return batch, flat // w, flat % w
+    masked = masked_sampling(sampling)
+    if masked:
+        if scores is None or tuple(scores.shape) != (b, h * w):
+            raise ValueError(f"{sampling} needs ({b}, {h * w}) position scores, got "
+                             f"{None if scores is None else tuple(scores.shape)}")
+        top = points_per_image(sampling, h, w)
+        flat = torch.argsort(-scores.to(device), dim=1, stable=True)[:, :top].reshape(-1)
+        return torch.arange(b, device=device).repeat_interleave(top), flat // w, flat % w
     batch = torch.arange(b, device=device)
     if sampling == "random":
         rows, cols = random_positions(image_index, h, w, seed, border)

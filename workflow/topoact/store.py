@@ -31,6 +31,7 @@ warnings.filterwarnings("ignore", message=r"Object at \.snakemake_timestamp is n
 REQUIRED_ARRAYS = {
     "images": ("images", "labels"),
     "activations": ("points", "image", "position", "label"),
+    "masks": ("masks",),
     "mapper": ("indptr", "indices", "interval", "lens", "cover_lower", "cover_upper", "edges",
                "intersection", "jaccard", "size", "mean_lens", "class_counts", "mean_activation"),
 }

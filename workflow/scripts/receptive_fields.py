@@ -1,0 +1,20 @@
+"""Effective receptive fields of every position of one layer (rule receptive_fields)."""
+
+import sys
+
+import torch
+
+from topoact import foreground, models, plots, store
+
+with open(snakemake.log[0], "w") as log:
+    sys.stderr = log
+    torch.set_num_threads(snakemake.threads)
+    params, wildcards = snakemake.params, snakemake.wildcards
+    device = models.resolve_device(params.device)
+    model, _ = models.load_model(snakemake.input.weights, device)
+    images = store.open_store(snakemake.input.images, "images")["images"][:params.images]
+    fields = foreground.receptive_fields(model, params.module, images, device, params.mass)
+    fields.save(snakemake.output.fields)
+    plots.plot_receptive_fields(
+        fields, snakemake.output.figure,
+        f"{wildcards.model} seed {wildcards.seed}, {wildcards.layer}: measured receptive fields")
