@@ -40,10 +40,13 @@ rule build_mapper:
         fixed_epsilon=graph_fixed_epsilon,
         min_samples=config["mapper"]["min_samples"],
         cover=config["mapper"]["cover"],
-    threads: 1
+        tile=config["mapper"]["tile"],
+        device=config["device"],
+    threads: 2
     resources:
         mem_mb=lambda wildcards, attempt: 8000 * attempt,
         runtime="120m",
+        gpu=gpu_request,
     log:
         f"{RESULTS}/logs/mapper/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/overlap-{{overlap}}-epsilon-{{epsilon}}/{{layer}}.log",
     conda:

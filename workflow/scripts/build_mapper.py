@@ -2,19 +2,25 @@
 
 import sys
 
-from topoact import epsilon, mapper
+import torch
+
+from topoact import engine, epsilon, mapper, models
 
 with open(snakemake.log[0], "w") as log:
     sys.stderr = log
+    torch.set_num_threads(snakemake.threads)
     w, params = snakemake.wildcards, snakemake.params
     eps = (epsilon.read_epsilon(snakemake.input.epsilon) if w.epsilon == "adaptive"
            else params.fixed_epsilon)
+    stats = engine.EngineStats()
     graph = mapper.mapper_for_store(
         snakemake.input.points, snakemake.output.graph, snakemake.output.nodelink,
         snakemake.output.kmapper, intervals=params.intervals, overlap=params.overlap, eps=eps,
         min_samples=params.min_samples, cover=params.cover,
+        device=models.resolve_device(params.device), tile=params.tile, stats=stats,
         attrs={"name": mapper.grid_name(w.overlap, w.epsilon), "layer": w.layer,
                "sampling": w.sampling, "model": w.model, "dataset": w.dataset,
                "seed": int(w.seed)},
     )
-    print(f"{graph.n_nodes} nodes, {len(graph.edges)} edges, ε = {eps:.6g}", file=log)
+    print(f"{graph.n_nodes} nodes, {len(graph.edges)} edges, ε = {eps:.6g}; engine: {stats}",
+          file=log)

@@ -90,8 +90,11 @@ def _mapper(args: argparse.Namespace) -> int:
         labels, classes = np.zeros(len(points), dtype=np.int64), ["unlabelled"]
     labels = np.asarray(labels, dtype=np.int64)
     classes = classes or [str(k) for k in range(int(labels.max()) + 1)]
+    from topoact.models import resolve_device
+
     graph = mapper.build_mapper(points, args.intervals, args.overlap, args.eps,
-                                args.min_samples, args.cover, progress=True)
+                                args.min_samples, args.cover, progress=True,
+                                device=resolve_device(args.device))
     meta = {"source": str(args.points)}
     if args.format == "kmapper":
         payload = mapper.kmapper_json(graph, meta)
@@ -147,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--min-samples", type=int, default=5, help="DBSCAN min_samples")
     graph.add_argument("--labels", help="(N,) .npy of class labels (a store has its own)")
     graph.add_argument("--cover", choices=["exact", "kmapper"], default="exact")
+    graph.add_argument("--device", default="auto",
+                       help="where the engine computes distances: auto, cpu, cuda")
     graph.add_argument("--format", choices=["topoact", "kmapper"], default="topoact",
                        help="node-link JSON with TopoAct's fields, or KeplerMapper's dict")
     graph.add_argument("--out", required=True, help="output JSON path")

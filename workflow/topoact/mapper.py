@@ -9,9 +9,9 @@ Two covers of the lens range R = max f − min f by n intervals with overlap fra
   R / (2n(1−p)), closed intervals, so it reaches past [min, max]; computed in float64).
 
 Each interval's points (in their original index order) are clustered with exactly
-scikit-learn's DBSCAN semantics (:mod:`topoact.dbscan`, float64 distances as KeplerMapper
-gets from its float64 copy of the data, but in bounded memory); intervals holding fewer than
-``min_samples`` points are skipped (they can have no core point). Nodes are clusters;
+scikit-learn's DBSCAN semantics by the tiled engine of :mod:`topoact.engine` (bounded
+memory, CPU or CUDA, one pass for a whole grid of overlaps × ε); intervals holding fewer
+than ``min_samples`` points are skipped (they can have no core point). Nodes are clusters;
 two nodes are joined when their member sets intersect, weighted by the Jaccard index.
 The lens is computed once, in the points' dtype, and reused by every step.
 """
@@ -119,13 +119,6 @@ def make_cover(lens: np.ndarray, n_intervals: int, overlap: float, mode: str = "
     raise ValueError(f"unknown cover {mode!r}; choose one of {list(COVERS)}")
 
 
-def dbscan_labels(points: np.ndarray, eps: float, min_samples: int) -> np.ndarray:
-    """DBSCAN labels (−1 = noise) with scikit-learn's semantics, in bounded memory."""
-    from topoact.dbscan import dbscan
-
-    return dbscan(points, eps, min_samples)
-
-
 @dataclass
 class MapperGraph:
     """A mapper graph: node membership (CSR), the interval of each node, and edges.
@@ -213,7 +206,8 @@ def graph_edges(indptr: np.ndarray, indices: np.ndarray, n_points: int
 
 def build_mapper(points: np.ndarray, n_intervals: int = 70, overlap: float = 0.3,
                  eps: float = 1.0, min_samples: int = 5, cover: str = "exact",
-                 lens: np.ndarray | None = None, progress: bool = False) -> MapperGraph:
+                 lens: np.ndarray | None = None, progress: bool = False,
+                 device: str = "cpu", tile: int | None = None, stats=None) -> MapperGraph:
     """Build the mapper graph of a point cloud.
 
     Parameters
@@ -233,6 +227,11 @@ def build_mapper(points: np.ndarray, n_intervals: int = 70, overlap: float = 0.3
         Precomputed lens values; by default ‖x‖₂ in the points' dtype.
     progress
         Show a tqdm bar over intervals.
+    device, tile
+        Where the engine computes its distance tiles (``cpu``/``cuda``) and their size
+        (default: derived from a 1 GB budget), see :mod:`topoact.engine`.
+    stats
+        An :class:`topoact.engine.EngineStats` to add the engine's counters to.
 
     Returns
     -------
@@ -243,42 +242,67 @@ def build_mapper(points: np.ndarray, n_intervals: int = 70, overlap: float = 0.3
     ValueError
         For ε ≤ 0, min_samples < 1, bad cover arguments or non-finite points.
     """
+    graphs = build_mapper_grid(points, n_intervals, [overlap], [eps], min_samples, cover,
+                               lens, progress, device, tile, stats)
+    return graphs[overlap, eps]
+
+
+def build_mapper_grid(points: np.ndarray, n_intervals: int, overlaps: list[float],
+                      epsilons: list[float], min_samples: int = 5, cover: str = "exact",
+                      lens: np.ndarray | None = None, progress: bool = False,
+                      device: str = "cpu", tile: int | None = None, stats=None
+                      ) -> dict[tuple[float, float], MapperGraph]:
+    """The mapper graphs of a whole grid of overlaps × ε, sharing the engine's work.
+
+    Interval i of every overlap's cover is clustered in one pass for every ε: one
+    set of distance tiles over the union of those intervals serves all the graphs.
+    Parameters are those of :func:`build_mapper`, with lists of overlaps and ε.
+
+    Returns
+    -------
+    dict
+        ``{(overlap, eps): MapperGraph}``, each equal to :func:`build_mapper`'s.
+    """
+    from topoact.engine import cluster_grid
+
     points = np.asarray(points)
     if points.ndim != 2:
         raise ValueError(f"points must be a 2-D (N, C) array, got shape {points.shape}")
-    if not np.isfinite(eps) or eps <= 0:
-        raise ValueError(f"DBSCAN ε must be a positive number, got {eps!r}")
+    for eps in epsilons:
+        if not np.isfinite(eps) or eps <= 0:
+            raise ValueError(f"DBSCAN ε must be a positive number, got {eps!r}")
     if int(min_samples) != min_samples or min_samples < 1:
         raise ValueError(f"min_samples must be a positive integer, got {min_samples!r}")
     check_finite(points, "points")
     lens = l2_lens(points) if lens is None else np.asarray(lens)
     if len(points) == 0:
         raise ValueError("the point cloud is empty")
-    the_cover = make_cover(lens, n_intervals, overlap, cover)
-
-    from tqdm.auto import tqdm
-
-    node_members: list[np.ndarray] = []
-    node_interval: list[int] = []
-    intervals = the_cover.members(lens)
-    for i, members in enumerate(tqdm(intervals, desc="mapper intervals", unit="interval",
-                                     disable=not progress)):
-        if len(members) < min_samples:
-            continue
-        labels = dbscan_labels(points[members], eps, min_samples)
-        for label in range(labels.max() + 1):
-            node_members.append(members[labels == label])
-            node_interval.append(i)
-    sizes = np.array([len(m) for m in node_members], dtype=np.int64)
-    indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    indices = (np.concatenate(node_members) if node_members else np.zeros(0)).astype(np.int64)
-    edges, intersection, jaccard = graph_edges(indptr, indices, len(points))
-    return MapperGraph(
-        indptr=indptr, indices=indices, interval=np.asarray(node_interval, dtype=np.int32),
-        cover=the_cover, lens=lens, edges=edges, intersection=intersection, jaccard=jaccard,
-        params={"intervals": int(n_intervals), "overlap": float(overlap), "eps": float(eps),
-                "min_samples": int(min_samples), "cover": cover},
-    )
+    covers = [make_cover(lens, n_intervals, overlap, cover) for overlap in overlaps]
+    members = [c.members(lens) for c in covers]
+    found = {(p, e): ([], []) for p in range(len(overlaps)) for e in range(len(epsilons))}
+    for i, labels in cluster_grid(points, members, list(epsilons), min_samples, device, tile,
+                                  progress, stats):
+        for (p, e), (node_members, node_interval) in found.items():
+            interval_labels = labels[p][e]
+            if interval_labels is None:
+                continue
+            for label in range(interval_labels.max() + 1):
+                node_members.append(members[p][i][interval_labels == label])
+                node_interval.append(i)
+    graphs = {}
+    for (p, e), (node_members, node_interval) in found.items():
+        sizes = np.array([len(m) for m in node_members], dtype=np.int64)
+        indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        indices = (np.concatenate(node_members) if node_members else np.zeros(0)).astype(np.int64)
+        edges, intersection, jaccard = graph_edges(indptr, indices, len(points))
+        graphs[overlaps[p], epsilons[e]] = MapperGraph(
+            indptr=indptr, indices=indices, interval=np.asarray(node_interval, dtype=np.int32),
+            cover=covers[p], lens=lens, edges=edges, intersection=intersection,
+            jaccard=jaccard,
+            params={"intervals": int(n_intervals), "overlap": float(overlaps[p]),
+                    "eps": float(epsilons[e]), "min_samples": int(min_samples), "cover": cover},
+        )
+    return graphs
 
 
 @dataclass
@@ -422,7 +446,8 @@ def load_points(path) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
 
 def mapper_for_store(points_path, graph_path, nodelink_path, kmapper_path, *, intervals: int,
                      overlap: float, eps: float, min_samples: int, cover: str,
-                     attrs: dict[str, Any] | None = None, progress: bool = True) -> MapperGraph:
+                     attrs: dict[str, Any] | None = None, progress: bool = True,
+                     device="cpu", tile: int | None = None, stats=None) -> MapperGraph:
     """Build one mapper graph from an activations store and write its three outputs.
 
     Writes the zarr graph (membership, node stats, edges), the node-link JSON the
@@ -435,7 +460,8 @@ def mapper_for_store(points_path, graph_path, nodelink_path, kmapper_path, *, in
         labels = np.zeros(len(points), dtype=np.int64)
         classes = ["unlabelled"]
     classes = classes or [str(k) for k in range(int(labels.max()) + 1)]
-    graph = build_mapper(points, intervals, overlap, eps, min_samples, cover, progress=progress)
+    graph = build_mapper(points, intervals, overlap, eps, min_samples, cover, progress=progress,
+                         device=device, tile=tile, stats=stats)
     stats = node_stats(graph, points, labels, len(classes))
     meta = {"source": str(points_path), **(attrs or {})}
     store.write_graph(graph_path, graph, stats, {**store.provenance(

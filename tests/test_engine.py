@@ -1,0 +1,97 @@
+"""The mapper engine against scikit-learn's DBSCAN, interval by interval, label for label."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.cluster import DBSCAN
+
+from topoact import engine, mapper
+
+
+def _cloud(kind: int, rng: np.random.Generator):
+    n, d = int(rng.integers(5, 400)), int(rng.integers(1, 24))
+    if kind == 0:  # small integers: many exact duplicates and distances of exactly ε
+        return rng.integers(0, 4, size=(n, d)).astype(float), float(rng.integers(1, 3))
+    if kind == 1:  # blobs of different spread
+        centres = rng.normal(0, 5, (4, d))
+        points = centres[rng.integers(0, 4, n)] + rng.normal(0, rng.uniform(0.1, 1), (n, d))
+        return points, float(rng.uniform(0.3, 2.0))
+    dense = rng.normal(0, 0.2, (n // 2, d))  # a dense core in sparse noise, duplicated rows
+    points = np.concatenate([dense, rng.uniform(-5, 5, (n - n // 2, d))])
+    return np.concatenate([points, points[:10]]), float(rng.uniform(0.1, 1.0))
+
+
+@pytest.mark.parametrize("trial", range(60))
+def test_grid_labels_equal_scikit_learn_per_interval(trial):
+    """Every (cover, ε) of a grid, both cover modes, tiles small enough to cross blocks."""
+    rng = np.random.default_rng(trial)
+    points, eps = _cloud(trial % 3, rng)
+    points = points.astype(np.float32).astype(np.float64)  # the engine's float32 values
+    min_samples = int(rng.integers(1, 8))
+    epsilons = [eps, eps * float(rng.uniform(1.1, 2.0))]
+    lens = mapper.l2_lens(points)
+    mode = ("exact", "kmapper")[trial % 2]
+    covers = [mapper.make_cover(lens, int(rng.integers(1, 6)), p, mode).members(lens)
+              for p in (0.2, 0.5)]
+    if len(covers[0]) != len(covers[1]):
+        covers[1] = covers[0]
+    checked = 0
+    for i, labels in engine.cluster_grid(points, covers, epsilons, min_samples,
+                                         tile=int(rng.integers(2, 64))):
+        for p, cover in enumerate(covers):
+            for e, eps_value in enumerate(epsilons):
+                if len(cover[i]) < min_samples:
+                    assert labels[p][e] is None
+                    continue
+                expected = DBSCAN(eps=eps_value, min_samples=min_samples).fit_predict(
+                    points[cover[i]])
+                np.testing.assert_array_equal(labels[p][e], expected)
+                checked += 1
+    assert checked > 0 or all(len(m) < min_samples for cover in covers for m in cover)
+
+
+def test_border_point_goes_to_the_cluster_with_the_lowest_core_index():
+    left = [[0, 0], [-0.5, 0.5], [-0.5, -0.5], [-0.9, 0]]
+    right = [[2, 0], [2.5, 0.5], [2.5, -0.5], [2.9, 0]]
+    points = np.array(right + left + [[1, 0]], dtype=float)
+    (_, labels), = engine.cluster_grid(points, [[np.arange(9)]], [1.0], 4, tile=3)
+    assert labels[0][0].tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 0]
+
+
+def test_ties_at_exactly_eps_count_as_neighbours():
+    points = np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0], [100.0, 0.0]])  # distance 5
+    (_, labels), = engine.cluster_grid(points, [[np.arange(4)]], [5.0, 4.999], 2)
+    assert labels[0][0].tolist() == [0, 0, 0, -1]
+    assert labels[0][1].tolist() == [-1, -1, -1, -1]
+
+
+def test_find_duplicates_maps_rows_to_first_occurrences():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(50, 7)).astype(np.float32)
+    points = base[rng.integers(0, 50, 400)]
+    found = engine.find_duplicates(points)
+    np.testing.assert_array_equal(points[found.first][found.inverse], points)
+    assert len(found.first) == len(np.unique(points, axis=0))
+    assert found.weight.sum() == 400 and (np.diff(found.first) > 0).all()
+    # Rows that differ in one coordinate are never merged.
+    close = np.repeat(base[:1], 3, axis=0)
+    close[1, 3] = np.nextafter(close[1, 3], np.inf)
+    assert len(engine.find_duplicates(close).first) == 2
+
+
+def test_counters_show_the_pruning_by_projection():
+    """Two blobs far apart along one direction: their tiles never meet."""
+    rng = np.random.default_rng(1)
+    points = np.concatenate([rng.normal(0, 0.1, (300, 5)), rng.normal(0, 0.1, (300, 5)) + 50])
+    stats = engine.EngineStats()
+    (_, labels), = engine.cluster_grid(points, [[np.arange(600)]], [0.5], 5, tile=64,
+                                       stats=stats)
+    assert labels[0][0].max() == 1
+    assert stats.pairs_in_windows < 0.65 * 600 * 600   # about half: the blobs never meet
+    assert stats.pairs_computed < stats.pairs_in_windows  # symmetric tiles, early exit
+
+
+def test_tile_size_fits_the_memory_budget():
+    assert engine.resolve_tile(128, torch.device("cpu")) == 2048
+    assert engine.resolve_tile(128, torch.device("cpu"), memory_mb=64) == 512
+    assert engine.resolve_tile(1 << 20, torch.device("cpu")) == 256
