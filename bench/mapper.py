@@ -1,15 +1,24 @@
 """Mapper graphs: this engine against KeplerMapper + scikit-learn DBSCAN, side by side.
 
-On one real activation cloud (default: the largest ``full`` cloud the default config
-extracts), both sides build the same graphs (KeplerMapper's cover, so the node sets must
-be equal, and the benchmark checks that they are): first one graph (overlap 30 %,
-adaptive ε), then the default grid (overlaps 20/30/50 × ε adaptive/fixed). Every graph
-runs in a fresh subprocess under the same address-space limit, so peak memory (max RSS)
-is measured per graph and a side that needs more than the limit fails with MemoryError
-instead of taking the machine down; that is reported, not hidden.
+On one activation cloud (default: the largest ``full`` cloud the default config
+extracts), both sides build the default grid (overlaps 20/30/50 % × ε adaptive/fixed,
+70 intervals, KeplerMapper's cover so that the node sets must be equal, and the
+benchmark checks that they are). KeplerMapper builds one graph per process, as a user
+would call it; this engine builds the whole grid in one pass (``build_mapper_grid``) and,
+for reference, one graph per process as the workflow's per-graph jobs do. Every run is a
+fresh subprocess under the same address-space limit; its peak memory is reported as
+max RSS and as the extra over the process after loading the cloud (imports included),
+so a side that needs more than the limit fails with MemoryError instead of taking the
+machine down; that is reported, not hidden.
 
-Run: ``.venv/bin/python bench/mapper.py [--cloud STORE] [--limit-gb 16] [--skip-grid]``
-after ``make run`` (it reads the activation stores under results/).
+``--synthetic N D`` replaces the cloud by N points in D dimensions made from the real
+``full/conv3`` cloud: its points, drawn with replacement and jittered (σ = 1 % of the
+cloud's spread), lifted by a fixed random matrix (128 × D, scaled to keep distances)
+and a ReLU, so the clusters, norms and distances of real activations carry over (its
+adaptive ε is close to conv3's).
+
+Run: ``.venv/bin/python bench/mapper.py [--cloud STORE | --synthetic N D]
+[--limit-gb 16] [--skip-kmapper] [--skip-single]`` after ``make run``.
 """
 
 from __future__ import annotations
@@ -20,52 +29,78 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 STORES = ROOT / "results/activations/digits/digits-cnn/seed-0/full"
+OVERLAPS = (0.2, 0.3, 0.5)
 
 CHILD = r"""
 import json, resource, sys, time
-limit = int(sys.argv[5]) << 30
+limit = int(sys.argv[6]) << 30
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 import numpy as np
-from topoact import mapper, store
-side, path, overlap, eps = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
-points = store.read_activations(path).points
+import torch
+from topoact import engine, mapper, store
+torch.set_num_threads(int(sys.argv[7]))
+side, path = sys.argv[1], sys.argv[2]
+overlaps, epsilons = json.loads(sys.argv[3]), json.loads(sys.argv[4])
+device = sys.argv[5]
+if path.endswith(".npy"):
+    points = np.ascontiguousarray(np.load(path, mmap_mode="r"))
+else:
+    points = store.read_activations(path).points
 lens = mapper.l2_lens(points)
+if side == "kmapper":
+    import kmapper as km
+    from sklearn.cluster import DBSCAN
+baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 started = time.perf_counter()
+stats = engine.EngineStats()
+digests = {}
 try:
-    if side == "topoact":
-        graph = mapper.build_mapper(points, 70, overlap, eps, 5, cover="kmapper", lens=lens)
-        nodes = [graph.members(i).tolist() for i in range(graph.n_nodes)]
+    if side == "grid":
+        graphs = mapper.build_mapper_grid(points, 70, overlaps, epsilons, 5, "kmapper", lens,
+                                          device=device, stats=stats)
+        for (p, e), graph in graphs.items():
+            nodes = [graph.members(i).tolist() for i in range(graph.n_nodes)]
+            digests[f"{p}/{e}"] = [len(nodes), hash(tuple(sorted(tuple(n) for n in nodes)))]
     else:
-        import kmapper as km
-        from sklearn.cluster import DBSCAN
-        result = km.KeplerMapper(verbose=0).map(
-            lens.reshape(-1, 1), points, clusterer=DBSCAN(eps=eps, min_samples=5),
-            cover=km.Cover(n_cubes=70, perc_overlap=overlap))
-        nodes = [sorted(m) for m in result["nodes"].values()]
+        (p,), (e,) = overlaps, epsilons
+        if side == "single":
+            graph = mapper.build_mapper(points, 70, p, e, 5, cover="kmapper", lens=lens,
+                                        device=device, stats=stats)
+            nodes = [graph.members(i).tolist() for i in range(graph.n_nodes)]
+        else:
+            result = km.KeplerMapper(verbose=0).map(
+                lens.reshape(-1, 1), points, clusterer=DBSCAN(eps=e, min_samples=5),
+                cover=km.Cover(n_cubes=70, perc_overlap=p))
+            nodes = [sorted(m) for m in result["nodes"].values()]
+        digests[f"{p}/{e}"] = [len(nodes), hash(tuple(sorted(tuple(n) for n in nodes)))]
     status = "ok"
 except MemoryError:
-    nodes, status = [], "MemoryError"
+    status = "MemoryError"
 seconds = time.perf_counter() - started
-digest = hash(tuple(sorted(tuple(n) for n in nodes)))
-print(json.dumps({"status": status, "seconds": seconds, "nodes": len(nodes), "digest": digest,
-                  "max_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+print(json.dumps({"status": status, "seconds": seconds, "digests": digests,
+                  "max_rss_gb": peak, "extra_gb": peak - baseline, "stats": vars(stats)}))
 """
 
 
-def run_graph(side: str, cloud: Path, overlap: float, eps: float, limit_gb: int) -> dict:
-    """Build one graph in a fresh process; its time, node count, digest and max RSS."""
-    result = subprocess.run([sys.executable, "-c", CHILD, side, str(cloud), str(overlap),
-                             str(eps), str(limit_gb)], capture_output=True, text=True,
+def run(side: str, cloud: Path, overlaps, epsilons, args) -> dict:
+    """One subprocess: its time, graph digests and memory."""
+    command = [sys.executable, "-c", CHILD, side, str(cloud), json.dumps(list(overlaps)),
+               json.dumps(list(epsilons)), args.device, str(args.limit_gb), str(args.threads)]
+    result = subprocess.run(command, capture_output=True, text=True,
                             env={**os.environ, "PYTHONHASHSEED": "0"})
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if result.returncode != 0 or not lines:
         tail = (result.stderr.strip().splitlines() or ["?"])[-1]
-        return {"status": f"failed ({tail[:80]})", "seconds": float("nan"), "nodes": 0,
-                "digest": None, "max_rss_gb": float("nan")}
+        return {"status": f"failed ({tail[:80]})", "seconds": float("nan"), "digests": {},
+                "max_rss_gb": float("nan"), "extra_gb": float("nan"), "stats": {}}
     return json.loads(lines[-1])
 
 
@@ -83,57 +118,111 @@ def largest_full_cloud() -> Path:
     return max(stores, key=size)
 
 
+def synthetic_cloud(count: int, dimensions: int, folder: Path) -> Path:
+    """Real conv3 activations resampled, jittered and lifted to ``dimensions`` (a .npy)."""
+    from topoact import store
+
+    source = store.read_activations(STORES / "conv3.zarr").points
+    rng = np.random.default_rng(0)
+    lift = rng.standard_normal((source.shape[1], dimensions)).astype(np.float32)
+    lift *= np.sqrt(2.0 / dimensions)  # ReLU halves the energy: keeps norms comparable
+    spread = 0.01 * source.std(axis=0)
+    path = folder / f"synthetic-{count}x{dimensions}.npy"
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32,
+                                    shape=(count, dimensions))
+    for start in range(0, count, 50_000):
+        rows = source[rng.integers(0, len(source), min(50_000, count - start))]
+        rows = rows + rng.standard_normal(rows.shape).astype(np.float32) * spread
+        out[start:start + len(rows)] = np.maximum(rows @ lift, 0)
+    out.flush()
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cloud", type=Path, help="activations store (default: largest full)")
-    parser.add_argument("--limit-gb", type=int, default=16, help="address-space limit per graph")
+    parser.add_argument("--synthetic", type=int, nargs=2, metavar=("N", "D"),
+                        help="a lifted real cloud of N points in D dimensions instead")
+    parser.add_argument("--limit-gb", type=int, default=16, help="address-space limit per run")
     parser.add_argument("--fixed-epsilon", type=float, default=4.0,
                         help="the grid's fixed ε (the default config's)")
-    parser.add_argument("--skip-grid", action="store_true", help="only the single graph")
+    parser.add_argument("--device", default="cpu", help="the engine's device (cpu, cuda)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--skip-kmapper", action="store_true", help="this engine only")
+    parser.add_argument("--skip-single", action="store_true",
+                        help="only the whole-grid run of this engine, not one graph per run")
     args = parser.parse_args()
 
-    from topoact import epsilon, store
+    from topoact import epsilon
 
-    cloud = args.cloud or largest_full_cloud()
-    points = store.read_activations(cloud).points
-    adaptive, _ = epsilon.estimate_epsilon(points, 5, max_points=50_000, exact_below=20_000)
-    print(f"cloud {cloud.relative_to(ROOT) if cloud.is_relative_to(ROOT) else cloud}: "
-          f"{points.shape[0]:,} x {points.shape[1]}, adaptive ε {adaptive.epsilon:.4g} "
-          f"({adaptive.points_used:,} points), fixed ε {args.fixed_epsilon}")
-    print(f"machine: {platform.machine()}, {platform.processor() or '?'}, python "
-          f"{platform.python_version()}; limit {args.limit_gb} GB per graph")
+    folder = Path(tempfile.mkdtemp(prefix="topoact-bench-"))
+    if args.synthetic:
+        cloud = synthetic_cloud(*args.synthetic, folder)
+        points = np.load(cloud, mmap_mode="r")
+    else:
+        from topoact import store
+
+        cloud = args.cloud or largest_full_cloud()
+        points = store.read_activations(cloud).points
+    estimate, _ = epsilon.estimate_epsilon(np.asarray(points), 5, max_points=50_000,
+                                           exact_below=20_000)
+    epsilons = [float(estimate.epsilon), float(args.fixed_epsilon)]
+    name = cloud.relative_to(ROOT) if cloud.is_relative_to(ROOT) else cloud.name
+    print(f"cloud {name}: {points.shape[0]:,} x {points.shape[1]} "
+          f"({points.nbytes / 2**30:.2f} GB), ε adaptive {epsilons[0]:.4g} "
+          f"({estimate.points_used:,} points), fixed {epsilons[1]:.4g}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
+          f"{platform.python_version()}; engine on {args.device}, {args.threads} threads; "
+          f"limit {args.limit_gb} GB per run")
     del points
 
-    grid = [(0.3, "adaptive")]
-    if not args.skip_grid:
-        grid = [(p, e) for p in (0.2, 0.3, 0.5) for e in ("adaptive", "fixed")]
-    totals = {"topoact": [0.0, 0.0], "kmapper": [0.0, 0.0]}
-    failed = []
-    print(f"{'graph':<30} {'side':<8} {'status':<12} {'nodes':>6} {'seconds':>8} {'max GB':>7}")
-    for overlap, mode in grid:
-        eps = adaptive.epsilon if mode == "adaptive" else args.fixed_epsilon
-        name = f"overlap-{overlap * 100:g}-epsilon-{mode}"
-        results = {side: run_graph(side, cloud, overlap, eps, args.limit_gb)
-                   for side in ("topoact", "kmapper")}
-        for side, r in results.items():
-            print(f"{name:<30} {side:<8} {r['status']:<12} {r['nodes']:>6} "
-                  f"{r['seconds']:>8.2f} {r['max_rss_gb']:>7.2f}", flush=True)
-            totals[side][0] += r["seconds"]
-            totals[side][1] = max(totals[side][1], r["max_rss_gb"])
-        ours, theirs = results["topoact"], results["kmapper"]
-        failed += [f"{side} on {name}" for side, r in results.items() if r["status"] != "ok"]
-        if ours["status"] == theirs["status"] == "ok":
-            same = "same graph" if ours["digest"] == theirs["digest"] else "GRAPHS DIFFER"
-            print(f"{'':<30} ratio    time {theirs['seconds'] / ours['seconds']:.2f}x faster, "
-                  f"memory {ours['max_rss_gb'] / theirs['max_rss_gb']:.2f} of KeplerMapper's "
-                  f"({same})")
-    (t_ours, m_ours), (t_km, m_km) = totals["topoact"], totals["kmapper"]
-    if failed:
-        print(f"no totals to compare: failed {', '.join(failed)}")
-        return
-    print(f"total over {len(grid)} graph(s): topoact {t_ours:.1f} s (max {m_ours:.2f} GB), "
-          f"KeplerMapper {t_km:.1f} s (max {m_km:.2f} GB); time ratio "
-          f"{t_km / t_ours:.2f}x, memory ratio {m_ours / m_km:.2f}")
+    rows = []
+    grid = run("grid", cloud, OVERLAPS, epsilons, args)
+    rows.append(("whole grid, one pass", "topoact", grid))
+    singles, theirs = {}, {}
+    for overlap in OVERLAPS:
+        for e in epsilons:
+            key = f"{overlap}/{e}"
+            if not args.skip_single:
+                singles[key] = run("single", cloud, [overlap], [e], args)
+                rows.append((key, "topoact", singles[key]))
+            if not args.skip_kmapper:
+                theirs[key] = run("kmapper", cloud, [overlap], [e], args)
+                rows.append((key, "kmapper", theirs[key]))
+            print(f"  ... {key} done", flush=True)
+    print(f"{'graph':<28} {'side':<8} {'status':<12} {'nodes':>6} {'seconds':>8} "
+          f"{'max GB':>7} {'extra GB':>8}")
+    for label, side, r in rows:
+        nodes = sum(v[0] for v in r["digests"].values())
+        print(f"{label:<28} {side:<8} {r['status']:<12} {nodes:>6} {r['seconds']:>8.1f} "
+              f"{r['max_rss_gb']:>7.2f} {r['extra_gb']:>8.2f}")
+    print(f"engine counters (grid): {grid['stats']}")
+
+    def total(results):
+        ok = all(r["status"] == "ok" for r in results.values())
+        return (sum(r["seconds"] for r in results.values()),
+                max(r["max_rss_gb"] for r in results.values()),
+                max(r["extra_gb"] for r in results.values()), ok)
+
+    if singles:
+        seconds, peak, extra, ok = total(singles)
+        print(f"topoact, one graph per run: {seconds:.1f} s, max {peak:.2f} GB "
+              f"(extra {extra:.2f} GB){'' if ok else ' (some failed)'}")
+    if theirs:
+        seconds, peak, extra, ok = total(theirs)
+        if not ok:
+            print("KeplerMapper failed on: " + ", ".join(
+                k for k, r in theirs.items() if r["status"] != "ok"))
+            return
+        same = all(grid["digests"].get(k) == r["digests"].get(k) for k, r in theirs.items())
+        print(f"KeplerMapper: {seconds:.1f} s, max {peak:.2f} GB (extra {extra:.2f} GB)")
+        print(f"ratio (grid): {seconds / grid['seconds']:.2f}x faster, peak memory "
+              f"{grid['max_rss_gb'] / peak:.2f} of KeplerMapper's, extra memory "
+              f"{grid['extra_gb'] / extra:.2f} of its extra; "
+              f"{'same graphs' if same else 'GRAPHS DIFFER'}")
+        if singles:
+            mine = total(singles)[0]
+            print(f"ratio (one graph per run, as the workflow's jobs): {seconds / mine:.2f}x")
 
 
 if __name__ == "__main__":
