@@ -151,6 +151,8 @@ def main() -> None:
     parser.add_argument("--skip-kmapper", action="store_true", help="this engine only")
     parser.add_argument("--skip-single", action="store_true",
                         help="only the whole-grid run of this engine, not one graph per run")
+    parser.add_argument("--one-graph", action="store_true",
+                        help="only one graph of this engine (overlap 30 %%, adaptive ε)")
     args = parser.parse_args()
 
     from topoact import epsilon
@@ -176,6 +178,13 @@ def main() -> None:
           f"limit {args.limit_gb} GB per run")
     del points
 
+    if args.one_graph:
+        result = run("single", cloud, [0.3], epsilons[:1], args)
+        nodes = sum(v[0] for v in result["digests"].values())
+        print(f"one graph (overlap 30 %, adaptive ε): {result['status']}, {nodes} nodes, "
+              f"{result['seconds']:.1f} s, max {result['max_rss_gb']:.2f} GB (extra "
+              f"{result['extra_gb']:.2f} GB); counters {result['stats']}")
+        return
     rows = []
     grid = run("grid", cloud, OVERLAPS, epsilons, args)
     rows.append(("whole grid, one pass", "topoact", grid))

@@ -89,3 +89,21 @@ def test_exact_and_approximate_neighbours_give_the_same_epsilon(rng):
     approx, _ = epsilon.estimate_epsilon(points, exact_below=0)
     assert exact.neighbours.startswith("exact") and approx.neighbours == "pynndescent"
     assert abs(approx.epsilon / exact.epsilon - 1) < 0.02
+
+
+def test_query_subsample_has_the_exact_k_distances_of_the_whole_cloud(rng):
+    """Each sampled query's k-distances are its exact ones among all points (not among
+    the sample), so the sampled curve follows the whole cloud's curve."""
+    from topoact.epsilon import query_knn_distances
+
+    points = rng.normal(size=(3000, 12)).astype(np.float32)
+    queries = np.sort(rng.choice(3000, 400, replace=False))
+    got = query_knn_distances(points, queries, 5, query_chunk=128, point_chunk=700)
+    expected, _ = NearestNeighbors(n_neighbors=5).fit(points).kneighbors(points[queries])
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    full = np.sort(NearestNeighbors(n_neighbors=5).fit(points).kneighbors(points)[0][:, 4])
+    for q in (0.1, 0.5, 0.9):  # the sample's curve is a sample of the whole curve
+        assert np.quantile(got[:, 4], q) == pytest.approx(np.quantile(full, q), rel=0.03)
+    estimate, _ = epsilon.estimate_epsilon(points, 5, max_points=400)
+    assert estimate.subsampled and estimate.points_used == 400
+    assert "queries against every point" in estimate.neighbours

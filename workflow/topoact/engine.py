@@ -320,14 +320,16 @@ def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
             close = part.close(tile_bc, e)
             close &= core_by_eps[e, rows_b][:, None] & core_by_eps[e, cols_c][None, :]
             i, j = close.nonzero(as_tuple=True)
-            gi, gj = rows_b[i], cols_c[j]
             for p in (p for p, e2 in needed if e2 == e):
-                keep = core_t[p, e, gi] & core_t[p, e, gj]
-                ra = _find(parents[p, e], gi[keep].cpu().numpy())
-                rb = _find(parents[p, e], gj[keep].cpu().numpy())
-                differ = ra != rb
-                if differ.any():
-                    _union(parents[p, e], ra[differ], rb[differ])
+                # Only pairs of core points whose components differ go to the union–find
+                # (in a tile already joined that is few of its pairs).
+                roots_r = torch.as_tensor(_find(parents[p, e], rows_np), device=device)
+                roots_c = torch.as_tensor(_find(parents[p, e], cols_np), device=device)
+                keep = (core_t[p, e, rows_b[i]] & core_t[p, e, cols_c[j]]
+                        & (roots_r[i] != roots_c[j]))
+                if keep.any():
+                    _union(parents[p, e], roots_r[i[keep]].cpu().numpy(),
+                           roots_c[j[keep]].cpu().numpy())
 
     for p, e in graphs:
         core_positions = np.flatnonzero(core[p, e])

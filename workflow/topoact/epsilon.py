@@ -78,6 +78,42 @@ def knn_distances(points: np.ndarray, k: int, seed: int = 0, n_jobs: int = 1) ->
     return np.sort(distances, axis=1)
 
 
+def query_knn_distances(points: np.ndarray, queries: np.ndarray, k: int,
+                        device: str = "cpu", query_chunk: int = 1024,
+                        point_chunk: int = 16384) -> np.ndarray:
+    """Exact k-NN distances of some points (``queries``: row indices) among all points.
+
+    Tiles of ‖q‖² + ‖x‖² − 2q·x in float32 with torch (CPU or CUDA) and a running top-k:
+    memory is a tile, time is len(queries) × N × C. The point itself is its own first
+    neighbour, as DBSCAN counts it.
+
+    Returns
+    -------
+    np.ndarray
+        (len(queries), k) distances, ascending along each row.
+    """
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32)).to(device)
+    if len(x) < k:
+        raise ValueError(f"k-NN with k={k} needs at least {k} points, got {len(x)}")
+    sqnorm = x.pow(2).sum(dim=1)
+    result = []
+    for start in range(0, len(queries), query_chunk):
+        rows = torch.as_tensor(queries[start:start + query_chunk], device=device)
+        q, qn = x[rows], sqnorm[rows]
+        best = torch.full((len(rows), k), float("inf"), device=device)
+        for first in range(0, len(x), point_chunk):
+            block = x[first:first + point_chunk]
+            d2 = torch.addmm(sqnorm[first:first + point_chunk][None, :], q, block.T, alpha=-2)
+            d2 += qn[:, None]
+            nearest = torch.topk(d2, min(k, d2.shape[1]), dim=1, largest=False).values
+            best = torch.topk(torch.cat([best, nearest], dim=1), k, dim=1, largest=False).values
+        best[:, 0] = 0.0  # the point itself (rounding can leave a tiny non-zero)
+        result.append(best.clamp_min_(0).sqrt_().sort(dim=1).values.cpu().numpy())
+    return np.concatenate(result)
+
+
 def knee_index(curve: np.ndarray) -> int:
     """Index of the knee of an ascending curve: the point farthest below its chord.
 
@@ -105,8 +141,11 @@ def estimate_epsilon(points: np.ndarray, k: int = 5, max_points: int | None = 50
     k
         Neighbours counting the point itself; use DBSCAN's ``min_samples``.
     max_points
-        Clouds larger than this are estimated on a uniform random subsample of this
-        size (recorded as ``subsampled``); None uses every point.
+        Clouds larger than this are estimated from a uniform random subsample of this
+        many points, each with its exact k-NN among *all* points (recorded as
+        ``subsampled``): the curve is then a sample of the whole cloud's curve, not the
+        curve of a sparser cloud, whose k-distances would all be longer. None uses
+        every point.
     seed
         Seed of the subsample and of the NN-descent.
     n_jobs
@@ -123,12 +162,15 @@ def estimate_epsilon(points: np.ndarray, k: int = 5, max_points: int | None = 50
     """
     check_finite(points, "points")
     n = len(points)
-    used = points
     if max_points is not None and n > max_points:
         rng = np.random.default_rng(seed)
-        used = points[np.sort(rng.choice(n, size=max_points, replace=False))]
-    exact = len(used) <= exact_below
-    distances = exact_knn_distances(used, k) if exact else knn_distances(used, k, seed, n_jobs)
+        queries = np.sort(rng.choice(n, size=max_points, replace=False))
+        distances = query_knn_distances(points, queries, k)
+        used, neighbours = max_points, "exact, subsample of queries against every point (torch)"
+    elif n <= exact_below:
+        distances, used, neighbours = exact_knn_distances(points, k), n, "exact (scikit-learn)"
+    else:
+        distances, used, neighbours = knn_distances(points, k, seed, n_jobs), n, "pynndescent"
     curve = np.sort(distances[:, k - 1])
     knee = knee_index(curve)
     quantiles = (0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
@@ -138,9 +180,8 @@ def estimate_epsilon(points: np.ndarray, k: int = 5, max_points: int | None = 50
         "sample": [float(v) for v in curve[np.linspace(0, len(curve) - 1, 200).astype(int)]],
     }
     estimate = EpsilonEstimate(epsilon=float(curve[knee]), k=k, knee_index=knee, n_points=n,
-                               points_used=len(used), subsampled=len(used) < n, seed=seed,
-                               neighbours="exact (scikit-learn)" if exact else "pynndescent",
-                               curve=summary)
+                               points_used=used, subsampled=used < n, seed=seed,
+                               neighbours=neighbours, curve=summary)
     if estimate.epsilon <= 0:
         # More than half the cloud sits on exact duplicates: the knee is at distance 0.
         positive = curve[curve > 0]
