@@ -27,7 +27,10 @@ lint: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/mapper.py --cloud results/activations/digits/digits-cnn/seed-0/full/conv3.zarr
-	$(BIN)/python bench/mapper.py --cloud results/activations/digits/digits-cnn/seed-0/full/conv1.zarr --skip-grid
+	$(BIN)/python bench/mapper.py
+	$(BIN)/python bench/mapper.py --synthetic 300000 1024 --skip-kmapper --skip-single
+	$(BIN)/python bench/mapper.py --synthetic 1000000 128 --one-graph
+	$(BIN)/python bench/epsilon.py results/activations/digits/digits-cnn/seed-0/full/conv3.zarr
 	$(BIN)/python bench/homology.py
 	$(BIN)/python bench/featurevis.py
 	$(BIN)/python bench/explorer.py --screenshot test-artifacts/explorer-bench.png

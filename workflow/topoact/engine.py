@@ -166,6 +166,27 @@ class _Interval:
         return close
 
 
+    def close_pairs(self, tile: _Tile, e: int, upper: bool = False
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(row, column) tile indices of the pairs within the e-th ε, listed from one
+        comparison: pairs inside the rounding band are then decided in float64.
+        ``upper`` keeps only column > row (a diagonal tile, each pair once)."""
+        threshold = self.eps2[e] - tile.na
+        candidate = tile.partial <= (threshold + tile.band)[:, None]
+        if upper:
+            candidate.triu_(diagonal=1)
+        i, j = candidate.nonzero(as_tuple=True)
+        unsure = tile.partial[i, j] > (threshold - tile.band)[i]
+        if unsure.any():
+            ui, uj = i[unsure], j[unsure]
+            exact = (tile.a[ui].double() - tile.b[uj].double()).pow(2).sum(dim=1)
+            keep = ~unsure
+            keep[unsure] = exact <= self.eps2[e]
+            self.stats.pairs_rechecked += len(ui)
+            i, j = i[keep], j[keep]
+        return i, j
+
+
 @dataclass
 class _Tile:
     a: torch.Tensor
@@ -197,10 +218,68 @@ def _union(parent: np.ndarray, ra: np.ndarray, rb: np.ndarray) -> None:
     parent[is_root] = lowest[component[is_root]]
 
 
+def _edge_lists(part: _Interval, pairs, span, k: int, budget: int):
+    """Every close pair (i < j) of the interval per ε as position tensors, or None once
+    they would exceed ``budget`` bytes (16 per pair)."""
+    found = [([], []) for _ in range(k)]
+    size = 0
+    for b, c in pairs:
+        rows_b, cols_c = span(b), span(c)
+        tile_bc = part.distances(rows_b, cols_c)
+        for e in range(k):
+            # A diagonal tile lists each pair once and no point with itself.
+            i, j = part.close_pairs(tile_bc, e, upper=b == c)
+            size += 16 * len(i)
+            if size > budget:
+                return None
+            found[e][0].append(rows_b[i])
+            found[e][1].append(cols_c[j])
+    return [(torch.cat(a), torch.cat(b_)) for a, b_ in found]
+
+
+def _labels_from_edges(part: _Interval, edges, core_t: torch.Tensor, member: torch.Tensor,
+                       labels: np.ndarray, where: np.ndarray, n: int) -> np.ndarray:
+    """DBSCAN labels of every graph from the interval's edge lists (see interval_labels)."""
+    covers, k = core_t.shape[:2]
+    core = core_t.cpu().numpy()
+    border_t = member[:, None, :] & ~core_t
+    big = torch.iinfo(torch.int64).max
+    for e, (gi, gj) in enumerate(edges):
+        for p in range(covers):
+            core_positions = np.flatnonzero(core[p, e])
+            if len(core_positions) == 0:
+                continue
+            core_i, core_j = core_t[p, e, gi], core_t[p, e, gj]
+            both = core_i & core_j
+            a, b = gi[both].cpu().numpy(), gj[both].cpu().numpy()
+            graph = sparse.csr_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
+            _, component = connected_components(graph, directed=True, connection="weak")
+            # Number the clusters by their lowest original row, as scikit-learn does.
+            roots, local = np.unique(component[core_positions], return_inverse=True)
+            lowest = np.full(len(roots), np.iinfo(np.int64).max, dtype=np.int64)
+            np.minimum.at(lowest, local, part.rows[core_positions])
+            rank = np.empty(len(roots), dtype=np.int64)
+            rank[np.argsort(lowest, kind="stable")] = np.arange(len(roots))
+            labels[p, e, core_positions] = rank[local]
+            # Borders: the lowest-numbered cluster among their core neighbours.
+            label_t = torch.as_tensor(labels[p, e], device=gi.device)
+            best = torch.full((n,), big, dtype=torch.int64, device=gi.device)
+            for border, other, is_core in ((gi, gj, core_j), (gj, gi, core_i)):
+                hit = border_t[p, e, border] & is_core
+                best.scatter_reduce_(0, border[hit], label_t[other[hit]], "amin")
+            best = best.cpu().numpy()
+            joined = best < big
+            labels[p, e, joined] = best[joined]
+    out = np.empty_like(labels)
+    out[:, :, where] = labels
+    return out
+
+
 def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
                     weight: np.ndarray, membership: np.ndarray, eps: list[float],
                     min_samples: int, tile: int = 2048,
-                    stats: EngineStats | None = None) -> np.ndarray:
+                    stats: EngineStats | None = None,
+                    cache_bytes: int = 256 << 20) -> np.ndarray:
     """DBSCAN labels of one interval for every (cover, ε) of a grid, from shared tiles.
 
     Parameters
@@ -223,6 +302,10 @@ def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
         Rows (and columns) of one distance tile.
     stats
         Counters to add to.
+    cache_bytes
+        Largest size of the interval's edge lists (8 bytes per close pair and ε) kept
+        from the counting pass for the later passes; denser intervals recompute
+        distances in each pass instead.
 
     Returns
     -------
@@ -267,6 +350,18 @@ def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
         # counts[p, e, target] += Σ_source close · w · [source in cover p]
         counts[:, e, target] += (close @ member_w[source]).T
 
+    # First try: whole tiles, keeping every tile's close pairs as an edge list while it
+    # fits in ``cache_bytes``; the later passes then work on the edges alone (linear in
+    # their number). A dense interval whose edges do not fit falls back to the passes
+    # below, which recompute distances tile by tile instead.
+    edges = _edge_lists(part, pairs, span, k, cache_bytes)
+    if edges is not None:
+        for e, (gi, gj) in enumerate(edges):
+            counts[:, e, :] += member_w.T  # each point counts itself (and its duplicates)
+            counts[:, e, :].index_add_(1, gi, member_w[gj].T)
+            counts[:, e, :].index_add_(1, gj, member_w[gi].T)
+        core_t = (counts >= min_samples) & member[:, None, :]
+        return _labels_from_edges(part, edges, core_t, member, labels, where, n)
     for b, c in pairs:
         open_mask = is_open()
         open_b = span(b, open_mask)
@@ -394,7 +489,7 @@ def resolve_tile(dimensions: int, device: torch.device, memory_mb: float = 1024)
 def cluster_grid(points: np.ndarray, covers: list[list[np.ndarray]], eps: list[float],
                  min_samples: int, device: str | torch.device = "cpu",
                  tile: int | None = None, progress: bool = False,
-                 stats: EngineStats | None = None
+                 stats: EngineStats | None = None, cache_bytes: int = 256 << 20
                  ) -> Iterator[tuple[int, list[list[np.ndarray | None]]]]:
     """DBSCAN labels of every interval of several covers, for several ε, in one pass.
 
@@ -418,6 +513,8 @@ def cluster_grid(points: np.ndarray, covers: list[list[np.ndarray]], eps: list[f
         tqdm bar over intervals.
     stats
         Counters of the work done (added to).
+    cache_bytes
+        See :func:`interval_labels` (0 recomputes distances in every pass).
 
     Yields
     ------
@@ -451,6 +548,6 @@ def cluster_grid(points: np.ndarray, covers: list[list[np.ndarray]], eps: list[f
             membership[p, position] = used[p]
             local.append(position)
         labels = interval_labels(cloud, sqnorm, rows, duplicates.weight[distinct], membership,
-                                 eps, min_samples, tile, stats)
+                                 eps, min_samples, tile, stats, cache_bytes)
         yield i, [[labels[p, e, local[p]] if used[p] else None for e in range(len(eps))]
                   for p in range(len(covers))]

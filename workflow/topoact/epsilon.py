@@ -94,7 +94,7 @@ def query_knn_distances(points: np.ndarray, queries: np.ndarray, k: int,
     """
     import torch
 
-    x = torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32)).to(device)
+    x = torch.from_numpy(np.array(points, dtype=np.float32, copy=None)).to(device)
     if len(x) < k:
         raise ValueError(f"k-NN with k={k} needs at least {k} points, got {len(x)}")
     sqnorm = x.pow(2).sum(dim=1)
