@@ -91,6 +91,7 @@ class EngineStats:
     pairs_computed: int = 0
     pairs_rechecked: int = 0
     tiles_skipped: int = 0
+    intervals_without_edge_list: int = 0
 
     def add(self, other: EngineStats) -> None:
         for name in vars(self):
@@ -222,15 +223,19 @@ def _edge_lists(part: _Interval, pairs, span, k: int, budget: int):
     """Every close pair (i < j) of the interval per ε as position tensors, or None once
     they would exceed ``budget`` bytes (16 per pair)."""
     found = [([], []) for _ in range(k)]
-    size = 0
+    size, done = 0, 0
+    total = sum(len(span(b)) * len(span(c)) for b, c in pairs)
     for b, c in pairs:
         rows_b, cols_c = span(b), span(c)
         tile_bc = part.distances(rows_b, cols_c)
+        done += len(rows_b) * len(cols_c)
         for e in range(k):
             # A diagonal tile lists each pair once and no point with itself.
             i, j = part.close_pairs(tile_bc, e, upper=b == c)
             size += 16 * len(i)
-            if size > budget:
+            # Give up as soon as the list, at the density seen so far, would not fit:
+            # the diagonal tiles come first and are the densest.
+            if size > budget or size * (total / done) > 2 * budget:
                 return None
             found[e][0].append(rows_b[i])
             found[e][1].append(cols_c[j])
@@ -279,7 +284,7 @@ def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
                     weight: np.ndarray, membership: np.ndarray, eps: list[float],
                     min_samples: int, tile: int = 2048,
                     stats: EngineStats | None = None,
-                    cache_bytes: int = 256 << 20) -> np.ndarray:
+                    cache_bytes: int = 128 << 20) -> np.ndarray:
     """DBSCAN labels of one interval for every (cover, ε) of a grid, from shared tiles.
 
     Parameters
@@ -355,6 +360,7 @@ def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
     # their number). A dense interval whose edges do not fit falls back to the passes
     # below, which recompute distances tile by tile instead.
     edges = _edge_lists(part, pairs, span, k, cache_bytes)
+    stats.intervals_without_edge_list += edges is None
     if edges is not None:
         for e, (gi, gj) in enumerate(edges):
             counts[:, e, :] += member_w.T  # each point counts itself (and its duplicates)
@@ -489,7 +495,7 @@ def resolve_tile(dimensions: int, device: torch.device, memory_mb: float = 1024)
 def cluster_grid(points: np.ndarray, covers: list[list[np.ndarray]], eps: list[float],
                  min_samples: int, device: str | torch.device = "cpu",
                  tile: int | None = None, progress: bool = False,
-                 stats: EngineStats | None = None, cache_bytes: int = 256 << 20
+                 stats: EngineStats | None = None, cache_bytes: int = 128 << 20
                  ) -> Iterator[tuple[int, list[list[np.ndarray | None]]]]:
     """DBSCAN labels of every interval of several covers, for several ε, in one pass.
 
