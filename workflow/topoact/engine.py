@@ -284,7 +284,7 @@ def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
                     weight: np.ndarray, membership: np.ndarray, eps: list[float],
                     min_samples: int, tile: int = 2048,
                     stats: EngineStats | None = None,
-                    cache_bytes: int = 128 << 20) -> np.ndarray:
+                    cache_bytes: int = 256 << 20) -> np.ndarray:
     """DBSCAN labels of one interval for every (cover, ε) of a grid, from shared tiles.
 
     Parameters
@@ -495,7 +495,7 @@ def resolve_tile(dimensions: int, device: torch.device, memory_mb: float = 1024)
 def cluster_grid(points: np.ndarray, covers: list[list[np.ndarray]], eps: list[float],
                  min_samples: int, device: str | torch.device = "cpu",
                  tile: int | None = None, progress: bool = False,
-                 stats: EngineStats | None = None, cache_bytes: int = 128 << 20
+                 stats: EngineStats | None = None, cache_bytes: int = 256 << 20
                  ) -> Iterator[tuple[int, list[list[np.ndarray | None]]]]:
     """DBSCAN labels of every interval of several covers, for several ε, in one pass.
 
