@@ -144,6 +144,8 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, nargs=2, metavar=("N", "D"),
                         help="a lifted real cloud of N points in D dimensions instead")
     parser.add_argument("--limit-gb", type=int, default=16, help="address-space limit per run")
+    parser.add_argument("--adaptive-epsilon", type=float,
+                        help="use this adaptive ε instead of estimating it (large clouds)")
     parser.add_argument("--fixed-epsilon", type=float, default=4.0,
                         help="the grid's fixed ε (the default config's)")
     parser.add_argument("--device", default="cpu", help="the engine's device (cpu, cuda)")
@@ -166,13 +168,17 @@ def main() -> None:
 
         cloud = args.cloud or largest_full_cloud()
         points = store.read_activations(cloud).points
-    estimate, _ = epsilon.estimate_epsilon(np.asarray(points), 5, max_points=50_000,
-                                           exact_below=20_000)
-    epsilons = [float(estimate.epsilon), float(args.fixed_epsilon)]
+    if args.adaptive_epsilon:
+        adaptive, source = args.adaptive_epsilon, "given"
+    else:
+        estimate, _ = epsilon.estimate_epsilon(np.asarray(points), 5, max_points=50_000,
+                                               exact_below=20_000)
+        adaptive, source = estimate.epsilon, f"{estimate.points_used:,} points"
+    epsilons = [float(adaptive), float(args.fixed_epsilon)]
     name = cloud.relative_to(ROOT) if cloud.is_relative_to(ROOT) else cloud.name
     print(f"cloud {name}: {points.shape[0]:,} x {points.shape[1]} "
           f"({points.nbytes / 2**30:.2f} GB), ε adaptive {epsilons[0]:.4g} "
-          f"({estimate.points_used:,} points), fixed {epsilons[1]:.4g}")
+          f"({source}), fixed {epsilons[1]:.4g}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
           f"{platform.python_version()}; engine on {args.device}, {args.threads} threads; "
           f"limit {args.limit_gb} GB per run")

@@ -123,7 +123,9 @@ class _Interval:
                         int(np.searchsorted(low, hi + slack, "right")))
                        for lo, hi in zip(low, high, strict=True)]
         self.eps2 = [e * e for e in eps]
-        self.tolerance = (cloud.shape[1] + 8) * _UNIT_ROUNDOFF
+        # Rounding bound of ‖y‖² − 2x·y against ‖x‖² + ‖y‖² (|2x·y| ≤ ‖x‖² + ‖y‖²):
+        # pairs this close to ε² are decided again in float64.
+        self.tolerance = 2 * (cloud.shape[1] + 8) * _UNIT_ROUNDOFF
 
     def _projection(self, index: torch.Tensor) -> torch.Tensor:
         """Projection on the first principal direction (power iteration in float64, over
@@ -134,8 +136,8 @@ class _Interval:
         v = torch.randn(self.cloud.shape[1], generator=generator, dtype=torch.float64)
         v = v.to(self.cloud.device)
         for _ in range(4):
-            centred = [(self.cloud[c].double() - mean) for c in chunks]
-            v = sum(x.T @ (x @ v) for x in centred)
+            # One chunk in float64 at a time (a generator, not a list).
+            v = sum(x.T @ (x @ v) for x in (self.cloud[c].double() - mean for c in chunks))
             v = v / v.norm().clamp_min(1e-300)
         return torch.cat([self.cloud[c].double() @ v for c in chunks])
 
@@ -165,7 +167,6 @@ class _Interval:
             close[i, j] = exact <= self.eps2[e]
             self.stats.pairs_rechecked += len(i)
         return close
-
 
     def close_pairs(self, tile: _Tile, e: int, upper: bool = False
                     ) -> tuple[torch.Tensor, torch.Tensor]:

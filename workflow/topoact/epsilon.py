@@ -11,6 +11,7 @@ normalised curve farthest below the chord joining its ends (the Kneedle criterio
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -94,7 +95,9 @@ def query_knn_distances(points: np.ndarray, queries: np.ndarray, k: int,
     """
     import torch
 
-    x = torch.from_numpy(np.array(points, dtype=np.float32, copy=None)).to(device)
+    with warnings.catch_warnings():  # a read-only (memory-mapped) cloud is only read
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        x = torch.from_numpy(np.asarray(points, dtype=np.float32)).to(device)
     if len(x) < k:
         raise ValueError(f"k-NN with k={k} needs at least {k} points, got {len(x)}")
     sqnorm = x.pow(2).sum(dim=1)
