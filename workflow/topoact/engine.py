@@ -93,10 +93,6 @@ class EngineStats:
     tiles_skipped: int = 0
     intervals_without_edge_list: int = 0
 
-    def add(self, other: EngineStats) -> None:
-        for name in vars(self):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
 
 class _Interval:
     """One interval's distinct points in projection order, with tiled distance tests
