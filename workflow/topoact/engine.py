@@ -458,7 +458,7 @@ def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
                 continue
             tile_bc = part.distances(rows_b, cols)
             for e in range(k):
-                i, j = part.close(tile_bc, e).nonzero(as_tuple=True)
+                i, j = part.close_pairs(tile_bc, e)
                 gi, gj = rows_b[i], cols[j]
                 for p in range(covers):
                     keep = border_t[p, e, gi] & core_t[p, e, gj]
