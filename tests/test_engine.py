@@ -125,3 +125,27 @@ def test_tile_size_fits_the_memory_budget():
     assert engine.resolve_tile(128, torch.device("cpu")) == 2048
     assert engine.resolve_tile(128, torch.device("cpu"), memory_mb=64) == 512
     assert engine.resolve_tile(1 << 20, torch.device("cpu")) == 256
+
+
+def test_sampled_density_estimates_the_close_pairs_in_small_batches(monkeypatch):
+    """The list-or-recompute decision's estimate, with float64 batches of 3 rows."""
+    monkeypatch.setattr(engine, "_float64_batch", lambda dimensions: 3)
+    rng = np.random.default_rng(4)
+    points = np.concatenate([rng.normal(0, 1, (400, 6)), rng.normal(0, 1, (200, 6)) + 3])
+    cloud = torch.as_tensor(points, dtype=torch.float32)
+    sqnorm = cloud.pow(2).sum(dim=1)
+    part = engine._Interval(cloud, sqnorm, np.arange(600), [1.5, 2.5], 128,
+                            engine.EngineStats())
+    distance = np.linalg.norm(points[:, None] - points[None], axis=2)
+    true_pairs = np.triu(distance <= 2.5, k=1).sum()   # the widest ε, each pair once
+    estimate = part.sampled_density(part.tile_pairs())
+    assert abs(estimate - true_pairs) < 0.1 * true_pairs
+
+
+def test_heap_growth_is_bounded_under_glibc():
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt is glibc's")
+    assert engine.bound_heap_growth()
+    engine.release_free_heap()

@@ -30,12 +30,15 @@ Same labels as scikit-learn's ``DBSCAN(eps, min_samples)`` on each interval's po
 
 Intervals are clustered in parallel threads on a CPU (the steps after the distance
 products are mostly single-threaded kernels). Memory beyond the input cloud is a few
-tiles, the edge lists (≤ ``cache_bytes`` in all) and O(n) index arrays; the same code
-runs on a GPU when given a CUDA device.
+tiles, the edge lists (≤ ``cache_bytes`` in all) and O(n) index arrays; under glibc the
+engine makes large blocks go back to the system when freed (see
+:func:`bound_heap_growth`), without which the worker threads' heaps keep
+the high-water mark of every tile. The same code runs on a GPU when given a CUDA device.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -242,11 +245,15 @@ class _Interval:
         stops = np.array([e for _, e in self.blocks])
         i = rng.integers(starts[block_pairs[:, 0]], stops[block_pairs[:, 0]])
         j = rng.integers(starts[block_pairs[:, 1]], stops[block_pairs[:, 1]])
-        a = self.cloud[self.index[torch.as_tensor(i, device=self.index.device)]].double()
-        b = self.cloud[self.index[torch.as_tensor(j, device=self.index.device)]].double()
-        close = ((a - b).pow(2).sum(dim=1) <= max(self.eps2)) & torch.as_tensor(
-            i != j, device=a.device)
-        return float(close.double().mean()) * float(sizes.sum())
+        i = self.index[torch.as_tensor(i, device=self.index.device)]
+        j = self.index[torch.as_tensor(j, device=self.index.device)]
+        # In batches: 4,096 pairs of 1,024-dimensional float64 rows would be 64 MB.
+        batch = _float64_batch(self.cloud.shape[1])
+        close = sum(int(((self.cloud[i[s:s + batch]].double()
+                          - self.cloud[j[s:s + batch]].double()).pow(2).sum(dim=1)
+                         <= max(self.eps2)).logical_and_(i[s:s + batch] != j[s:s + batch])
+                        .sum()) for s in range(0, samples, batch))
+        return close / samples * float(sizes.sum())
 
 
 @dataclass
@@ -259,13 +266,19 @@ class _Tile:
 
     def exact_sqdist(self, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
         """Float64 squared distances of the pairs (a[i], b[j]), a batch at a time so that
-        the float64 copies stay within ~32 MB (in high dimensions the rounding band holds
-        many pairs)."""
-        batch = max(1, (32 << 20) // (16 * self.a.shape[1]))
+        the float64 copies stay small (in high dimensions the rounding band holds many
+        pairs)."""
+        batch = _float64_batch(self.a.shape[1])
         if len(i) == 0:
             return torch.zeros(0, dtype=torch.float64, device=i.device)
         return torch.cat([(self.a[i[s:s + batch]].double() - self.b[j[s:s + batch]].double())
                           .pow(2).sum(dim=1) for s in range(0, len(i), batch)])
+
+
+def _float64_batch(dimensions: int, budget: int = 4 << 20) -> int:
+    """Rows per batch of float64 pair differences: two gathered rows and their
+    difference within about ``budget`` bytes."""
+    return max(1, budget // (24 * max(dimensions, 1)))
 
 
 def _find(parent: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -624,6 +637,50 @@ def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
     return out
 
 
+@functools.cache
+def _glibc():
+    """The C library where it is glibc (mallopt and malloc_trim are glibc's), else None."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+def bound_heap_growth(threshold: int | None = None) -> bool:
+    """Make glibc serve every allocation above ``threshold`` bytes by mmap (returned to
+    the system when freed), for the rest of the process.
+
+    By default glibc raises that threshold, up to 32 MB, each time such a block is
+    freed; after that, tiles and index arrays come from per-thread heaps that fragment
+    and do not shrink. The default threshold keeps a row slab's float32 distances
+    (``_SLAB_PAIRS`` × 4 bytes), allocated for every slab, in the heap, where it is
+    reused without page faults. Measured on a 300,000 × 1,024 grid with two workers:
+    1.77 GB beyond the cloud with glibc's default, 0.35 GB with this (plus
+    :func:`release_free_heap` after each interval).
+
+    Returns
+    -------
+    bool
+        Whether the setting was made (False where the C library is not glibc).
+    """
+    libc = _glibc()
+    threshold = threshold if threshold is not None else _SLAB_PAIRS * 4 + 4096
+    m_mmap_threshold = -3  # from glibc's malloc.h
+    return bool(libc and libc.mallopt(m_mmap_threshold, int(threshold)))
+
+
+def release_free_heap() -> None:
+    """Give the heaps' free pages back to the system (glibc's malloc_trim; elsewhere
+    nothing): between intervals, so that one interval's high-water mark does not stay."""
+    libc = _glibc()
+    if libc:
+        libc.malloc_trim(0)
+
+
 def resolve_tile(dimensions: int, device: torch.device, memory_mb: float = 1024) -> int:
     """Largest power-of-two tile whose working set stays well inside ``memory_mb``.
 
@@ -692,6 +749,7 @@ def cluster_grid(points: np.ndarray, covers: list[list[np.ndarray]], eps: list[f
     if len({len(cover) for cover in covers}) != 1:
         raise ValueError("the covers of one grid must have the same number of intervals")
     device = torch.device(device)
+    bound_heap_growth()
     x = np.ascontiguousarray(points, dtype=np.float32)
     duplicates = find_duplicates(x)
     cloud = torch.from_numpy(x).to(device)
@@ -720,6 +778,7 @@ def cluster_grid(points: np.ndarray, covers: list[list[np.ndarray]], eps: list[f
         own = EngineStats()
         labels = interval_labels(cloud, sqnorm, rows, duplicates.weight[distinct], membership,
                                  eps, min_samples, tile, own, cache_bytes // workers)
+        release_free_heap()
         return own, [[labels[p, e, local[p]] if used[p] else None for e in range(len(eps))]
                      for p in range(len(covers))]
 
