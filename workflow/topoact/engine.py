@@ -659,8 +659,9 @@ def bound_heap_growth(threshold: int | None = None) -> bool:
     and do not shrink. The default threshold keeps a row slab's float32 distances
     (``_SLAB_PAIRS`` × 4 bytes), allocated for every slab, in the heap, where it is
     reused without page faults. Measured on a 300,000 × 1,024 grid with two workers:
-    1.77 GB beyond the cloud with glibc's default, 0.35 GB with this (plus
-    :func:`release_free_heap` after each interval).
+    1.77 GB of RSS beyond the cloud with glibc's default (a trace sampled every 20 ms),
+    0.30 GB with this and :func:`release_free_heap` after each interval
+    (``bench/mapper.py``'s peak).
 
     Returns
     -------
