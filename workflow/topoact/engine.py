@@ -247,13 +247,8 @@ class _Interval:
         j = rng.integers(starts[block_pairs[:, 1]], stops[block_pairs[:, 1]])
         i = self.index[torch.as_tensor(i, device=self.index.device)]
         j = self.index[torch.as_tensor(j, device=self.index.device)]
-        # In batches: 4,096 pairs of 1,024-dimensional float64 rows would be 64 MB.
-        batch = _float64_batch(self.cloud.shape[1])
-        close = sum(int(((self.cloud[i[s:s + batch]].double()
-                          - self.cloud[j[s:s + batch]].double()).pow(2).sum(dim=1)
-                         <= max(self.eps2)).logical_and_(i[s:s + batch] != j[s:s + batch])
-                        .sum()) for s in range(0, samples, batch))
-        return close / samples * float(sizes.sum())
+        close = (_pair_sqdist(self.cloud, i, self.cloud, j) <= max(self.eps2)) & (i != j)
+        return int(close.sum()) / samples * float(sizes.sum())
 
 
 @dataclass
@@ -265,14 +260,20 @@ class _Tile:
     band: float
 
     def exact_sqdist(self, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
-        """Float64 squared distances of the pairs (a[i], b[j]), a batch at a time so that
-        the float64 copies stay small (in high dimensions the rounding band holds many
-        pairs)."""
-        batch = _float64_batch(self.a.shape[1])
-        if len(i) == 0:
-            return torch.zeros(0, dtype=torch.float64, device=i.device)
-        return torch.cat([(self.a[i[s:s + batch]].double() - self.b[j[s:s + batch]].double())
-                          .pow(2).sum(dim=1) for s in range(0, len(i), batch)])
+        """Float64 squared distances of the pairs (a[i], b[j])."""
+        return _pair_sqdist(self.a, i, self.b, j)
+
+
+def _pair_sqdist(a: torch.Tensor, i: torch.Tensor, b: torch.Tensor, j: torch.Tensor
+                 ) -> torch.Tensor:
+    """Float64 squared distances of the pairs (a[i[k]], b[j[k]]), a batch at a time so
+    that the float64 copies stay small (in high dimensions the rounding band holds many
+    pairs, and 4,096 sampled pairs of 1,024-dimensional rows would be 64 MB at once)."""
+    batch = _float64_batch(a.shape[1])
+    if len(i) == 0:
+        return torch.zeros(0, dtype=torch.float64, device=i.device)
+    return torch.cat([(a[i[s:s + batch]].double() - b[j[s:s + batch]].double())
+                      .pow(2).sum(dim=1) for s in range(0, len(i), batch)])
 
 
 def _float64_batch(dimensions: int, budget: int = 4 << 20) -> int:
