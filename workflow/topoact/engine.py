@@ -652,8 +652,8 @@ def _glibc():
 
 
 def bound_heap_growth(threshold: int | None = None) -> bool:
-    """Make glibc serve every allocation above ``threshold`` bytes by mmap (returned to
-    the system when freed), for the rest of the process.
+    """Make glibc serve every allocation of ``threshold`` bytes or more by mmap (returned
+    to the system when freed), for the rest of the process.
 
     By default glibc raises that threshold, up to 32 MB, each time such a block is
     freed; after that, tiles and index arrays come from per-thread heaps that fragment
