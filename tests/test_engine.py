@@ -143,23 +143,23 @@ def test_sampled_density_estimates_the_close_pairs_in_small_batches(monkeypatch)
 
 
 def test_edge_list_chunks_cut_large_pieces_and_keep_every_pair_once():
-    """A piece larger than the chunk size (a dense slab) comes back in chunks of fewer
-    than twice that size, and each ε's chunks hold exactly its pairs, offsets added."""
+    """Pieces larger and smaller than the chunk size (a dense slab, sparse ones) come
+    back in chunks of that size (the last one smaller), every pair once, offsets
+    added, with its level."""
     rng = np.random.default_rng(5)
     sizes = [23, 2, 0, 9]
     pieces = [(torch.as_tensor(rng.integers(0, 100, s), dtype=torch.int16),
                torch.as_tensor(rng.integers(0, 100, s), dtype=torch.int16),
                torch.as_tensor(rng.integers(0, 2, s), dtype=torch.uint8), 1000 * k, 10 * k)
               for k, s in enumerate(sizes)]
-    edges = engine._EdgeList(pieces, smaller=[0, 1])  # ε_0 keeps level 0, ε_1 every pair
-    for e in (0, 1):
-        chunks = list(edges.chunks(e, size=4))
-        assert all(0 < len(i) < 8 and i.dtype == torch.int64 for i, _ in chunks)
-        got = np.concatenate([np.stack([i.numpy(), j.numpy()]) for i, j in chunks], axis=1)
-        want = np.concatenate([np.stack([i.long().numpy() + row, j.long().numpy() + col])
-                               [:, level.numpy() <= e] for i, j, level, row, col in pieces],
-                              axis=1)
-        np.testing.assert_array_equal(got, want)
+    chunks = list(engine._EdgeList(pieces, smaller=[0, 1]).chunks(size=4))
+    assert [len(i) for i, _, _ in chunks] == [4] * 8 + [2]
+    assert all(i.dtype == j.dtype == torch.int64 for i, j, _ in chunks)
+    got = np.concatenate([np.stack([c.numpy() for c in chunk]) for chunk in chunks], axis=1)
+    want = np.concatenate([np.stack([i.long().numpy() + row, j.long().numpy() + col,
+                                     level.numpy()]) for i, j, level, row, col in pieces],
+                          axis=1)
+    np.testing.assert_array_equal(got, want)
 
 
 def test_heap_growth_is_bounded_under_glibc():

@@ -160,9 +160,16 @@ class _Interval:
         pairs = [(b, c) for b in range(len(self.blocks)) for c in range(b, self.window[b][1])]
         return sorted(pairs, key=lambda bc: (bc[1] - bc[0], bc))
 
-    def distances(self, rows: torch.Tensor, cols: torch.Tensor) -> _Tile:
-        """The tile's ‖y‖² − 2x·y (float32; ‖x‖² goes into each row's threshold)."""
-        a, b = self.cloud[self.index[rows]], self.cloud[self.index[cols]]
+    def points(self, positions: torch.Tensor) -> torch.Tensor:
+        """The coordinates of interval positions (a gathered copy)."""
+        return self.cloud[self.index[positions]]
+
+    def distances(self, rows: torch.Tensor, cols: torch.Tensor,
+                  a: torch.Tensor | None = None, b: torch.Tensor | None = None) -> _Tile:
+        """The tile's ‖y‖² − 2x·y (float32; ‖x‖² goes into each row's threshold).
+        ``a`` and ``b``: the rows' and columns' coordinates where already gathered."""
+        a = self.points(rows) if a is None else a
+        b = self.points(cols) if b is None else b
         na, nb = self.sqnorm[rows], self.sqnorm[cols]
         partial = torch.addmm(nb[None, :], a, b.T, alpha=-2)
         self.stats.pairs_computed += partial.numel()
@@ -314,27 +321,28 @@ class _EdgeList:
     pieces: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, int, int]]
     smaller: list[int]  # smaller[e]: how many ε are smaller than ε_e
 
-    def chunks(self, e: int, size: int | None = None
-               ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """The close pairs of ε_e, about ``size`` at a time (small pieces are joined), as
-        int64 interval positions (torch's indexing kernels are slower with int32)."""
+    def chunks(self, size: int | None = None
+               ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """The close pairs, ``size`` at a time (the last chunk fewer), as int64 interval
+        positions (torch's indexing kernels are slower with int32) and their levels.
+        Pieces are cut and joined to that size before widening to int64, so that the
+        passes' temporaries stay a chunk's (a dense slab's piece holds up to
+        ``_SLAB_PAIRS`` pairs)."""
         size = size or _CHUNK_PAIRS
         held, count = [], 0
         for piece_i, piece_j, piece_level, row, column in self.pieces:
-            # A dense slab's piece holds up to _SLAB_PAIRS pairs: it is cut to the chunk
-            # size before widening to int64, so the passes' temporaries stay a chunk's.
-            for s in range(0, len(piece_i), size):
-                i, j = piece_i[s:s + size], piece_j[s:s + size]
-                if self.smaller[e] < len(self.smaller) - 1:
-                    keep = (piece_level[s:s + size] <= self.smaller[e]).nonzero().squeeze(1)
-                    i, j = i[keep], j[keep]
-                held.append((i.long() + row, j.long() + column))
-                count += len(i)
-                if count >= size:
-                    yield torch.cat([a for a, _ in held]), torch.cat([b for _, b in held])
+            start = 0
+            while start < len(piece_i):
+                stop = min(len(piece_i), start + size - count)
+                held.append((piece_i[start:stop].long() + row,
+                             piece_j[start:stop].long() + column, piece_level[start:stop]))
+                count += stop - start
+                start = stop
+                if count == size:
+                    yield tuple(torch.cat(parts) for parts in zip(*held, strict=True))
                     held, count = [], 0
         if count:
-            yield torch.cat([a for a, _ in held]), torch.cat([b for _, b in held])
+            yield tuple(torch.cat(parts) for parts in zip(*held, strict=True))
 
 
 #: Bytes per close pair of an edge list (two int16 tile positions and a uint8 level).
@@ -346,6 +354,9 @@ _SLAB_PAIRS = 1 << 19
 #: Close pairs per chunk of the passes over an edge list (bounds their working memory).
 _CHUNK_PAIRS = 1 << 17
 
+#: Bins of the neighbour-count histogram (8 bytes each): more levels are read in turn.
+_HISTOGRAM_BINS = 1 << 22
+
 
 def _edge_lists(part: _Interval, pairs, span, budget: int) -> _EdgeList | None:
     """Every close pair of the interval for every ε, or None when the list would not fit
@@ -355,15 +366,22 @@ def _edge_lists(part: _Interval, pairs, span, budget: int) -> _EdgeList | None:
     if _EDGE_BYTES * part.sampled_density(pairs) > 0.8 * budget:
         return None
     pieces, size = [], 0
-    for b, c in pairs:
+    # Row blocks in order, so that a block's coordinates are gathered once for all its
+    # tiles, and a column block's once per tile (not once per slab).
+    row_block, row_points = None, None
+    for b, c in sorted(pairs):
+        if b != row_block:
+            row_block, row_points = b, part.points(span(b))
         cols = span(c)
+        col_points = row_points if c == b else part.points(cols)
         (first, stop), column = part.blocks[b], part.blocks[c][0]
         slab = max(1, _SLAB_PAIRS // len(cols))
         for row in range(first, stop, slab):
             rows = torch.arange(row, min(row + slab, stop), device=cols.device)
+            tile = part.distances(rows, cols, row_points[row - first:row - first + len(rows)],
+                                  col_points)
             # A diagonal tile lists each pair once and no point with itself.
-            i, j, level = part.close_levels(part.distances(rows, cols),
-                                            row - column + 1 if b == c else None)
+            i, j, level = part.close_levels(tile, row - column + 1 if b == c else None)
             size += _EDGE_BYTES * len(i)
             if size > budget:
                 return None
@@ -397,54 +415,105 @@ def _join_roots(root: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.T
     _, component = connected_components(graph, directed=False)
     lowest = np.full(component.max() + 1, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(lowest, component, nodes)
-    new_root = torch.arange(n, device=root.device)
+    new_root = torch.arange(n, device=root.device, dtype=root.dtype)
     new_root[torch.as_tensor(nodes, device=root.device)] = torch.as_tensor(
-        lowest[component], device=root.device)
+        lowest[component], device=root.device, dtype=root.dtype)
     return torch.where(root >= 0, new_root[root.clamp_min(0)], root)
 
 
-def _labels_from_edges(part: _Interval, edges: _EdgeList, e: int, member: torch.Tensor,
-                       member_w: torch.Tensor, min_samples: int, labels: np.ndarray) -> None:
-    """DBSCAN labels of one ε's graphs (every cover) from the interval's edge list,
-    written into ``labels`` (covers × positions). Three passes over chunks of the list
-    (counts; union–find of core points; borders), so that the working memory is a chunk
-    and the components only ever see pairs of components not yet joined."""
-    n = member.shape[1]
-    counts = member_w.T.clone()  # each point counts itself (and its duplicates)
-    for gi, gj in edges.chunks(e):
-        counts.index_add_(1, gi, member_w[gj].T)
-        counts.index_add_(1, gj, member_w[gi].T)
-    core_t = (counts >= min_samples) & member                                # (P, n)
-    border_t = member & ~core_t
-    positions = torch.arange(n, device=member.device)
-    root = torch.where(core_t, positions, -1)          # (P, n): component root, −1 non-core
-    for gi, gj in edges.chunks(e):
-        for p in range(len(member)):
-            root_i, root_j = root[p, gi], root[p, gj]
-            join = ((root_i >= 0) & (root_j >= 0) & (root_i != root_j)).nonzero().squeeze(1)
-            if len(join):
-                root[p] = _join_roots(root[p], root_i[join], root_j[join])
-    core = core_t.cpu().numpy()
-    component = root.cpu().numpy()
-    for p in range(len(member)):
-        core_positions = np.flatnonzero(core[p])
-        labels[p, core_positions] = _number_clusters(component[p, core_positions],
-                                                     part.rows[core_positions])
+def _neighbour_counts(edges: _EdgeList, member: torch.Tensor, weight: torch.Tensor
+                      ) -> torch.Tensor:
+    """Weighted neighbour counts of every (cover, ε) graph, ``(P, k, n)``, each point
+    counting itself, from one read of the edge list per group of levels.
+
+    A point's covers form a *pattern* (at most 2P + 1 of them: the covers' intervals
+    are ranges of one lens), so the counts are one histogram of (point, level, the
+    neighbour's pattern), filled by ``bincount`` over both ends of each pair, summed
+    over levels ≤ each ε's and over the patterns that hold each cover."""
+    covers, n = member.shape
+    k = len(edges.smaller)
+    pattern, code = torch.unique(member.T, dim=0, return_inverse=True)          # (m, P), (n,)
+    m = len(pattern)
+    unit = bool((weight == 1).all())  # unweighted bincount: exact and several times faster
+    counts = (member * weight).double()[:, None, :].repeat(1, k, 1)             # (P, k, n)
+    below = torch.zeros(n, m, dtype=torch.float64, device=member.device)        # levels < l
+    group = max(1, _HISTOGRAM_BINS // (n * m))  # levels counted per read of the list
+    for first in range(0, k, group):
+        last = min(k, first + group)
+        bins = n * (last - first) * m
+        histogram = torch.zeros(bins, dtype=torch.int64 if unit else torch.float64,
+                                device=member.device)
+        for gi, gj, level in edges.chunks():
+            if first > 0 or last < k:
+                keep = ((level >= first) & (level < last)).nonzero().squeeze(1)
+                gi, gj, level = gi[keep], gj[keep], level[keep]
+            for point, neighbour in ((gi, gj), (gj, gi)):
+                key = (point * (last - first) + (level - first)) * m + code[neighbour]
+                histogram += torch.bincount(
+                    key, weights=None if unit else weight[neighbour].double(), minlength=bins)
+        histogram = histogram.view(n, last - first, m)
+        for level in range(first, last):
+            below += histogram[:, level - first]
+            for e in (e for e, smaller in enumerate(edges.smaller) if smaller == level):
+                counts[:, e] += (below @ pattern.double()).T
+    return counts
+
+
+def _labels_from_edges(part: _Interval, edges: _EdgeList, member: torch.Tensor,
+                       weight: torch.Tensor, min_samples: int, labels: np.ndarray) -> None:
+    """DBSCAN labels of every (cover, ε) graph of the interval from its edge list,
+    written into ``labels`` (covers × ε × positions). Passes over chunks of the list
+    (counts; union–find of core points; borders) serve every graph at once (graph
+    g = cover · k + ε)."""
+    covers, n = member.shape
+    k = len(edges.smaller)
+    graphs = covers * k
+    device = member.device
+    # Graph g holds a pair when its level is at most the number of ε below ε_(g mod k).
+    smaller = torch.as_tensor(edges.smaller, device=device).repeat(covers)[:, None]  # (G, 1)
+    core = (_neighbour_counts(edges, member, weight) >= min_samples) & member[:, None, :]
+    core = core.view(graphs, n)
+    border = member.repeat_interleave(k, dim=0) & ~core                       # (G, n)
+
+    # Roots are numbered over all graphs at once (graph g's positions are g·n + i), so
+    # one union–find joins every graph's components of a chunk. Kept as (n, G): a
+    # chunk's gather is then of contiguous rows.
+    # Int32 where the numbers fit: half the memory traffic of the chunks' gathers.
+    offset = torch.arange(graphs, device=device) * n
+    root = torch.where(core.T, torch.arange(n, device=device)[:, None] + offset, -1)
+    root = root.int() if graphs * n < 2**31 else root
+    for gi, gj, level in edges.chunks():
+        root_i, root_j = root[gi], root[gj]                                       # (c, G)
+        join = (level[:, None] <= smaller.T) & (root_i >= 0) & (root_j >= 0) & (root_i != root_j)
+        pair, g = join.nonzero(as_tuple=True)
+        if len(g):
+            root = _join_roots(root.flatten(), root_i[pair, g], root_j[pair, g]).view(n, graphs)
+    root = root.T
+    flat_labels = labels.reshape(graphs, n)  # g = cover · k + ε
+    core_np, component = core.cpu().numpy(), (root - offset[:, None]).cpu().numpy()
+    for g in range(graphs):
+        core_positions = np.flatnonzero(core_np[g])
+        flat_labels[g, core_positions] = _number_clusters(component[g, core_positions],
+                                                          part.rows[core_positions])
     # Borders: the lowest-numbered cluster among their core neighbours.
-    border_any = border_t.any(dim=0)
-    label_t = torch.as_tensor(labels, device=member.device)
+    border_any = border.any(dim=0)
+    label_t = torch.as_tensor(flat_labels, device=device).flatten()
     big = torch.iinfo(torch.int64).max
-    best = torch.full(labels.shape, big, dtype=torch.int64, device=member.device)
-    for gi, gj in edges.chunks(e):
+    best = torch.full((graphs * n,), big, dtype=torch.int64, device=device)
+    for gi, gj, level in edges.chunks():
         near_border = (border_any[gi] | border_any[gj]).nonzero().squeeze(1)
+        if len(near_border) == 0:
+            continue
         bi, bj = gi[near_border], gj[near_border]
-        for p in range(len(member)):
-            for border, other in ((bi, bj), (bj, bi)):
-                hit = (border_t[p, border] & core_t[p, other]).nonzero().squeeze(1)
-                best[p].scatter_reduce_(0, border[hit], label_t[p, other[hit]], "amin")
-    best = best.cpu().numpy()
+        pair_in = level[near_border][None, :] <= smaller
+        for to_border, to_core in ((bi, bj), (bj, bi)):
+            g, pair = (pair_in & border[:, to_border] & core[:, to_core]).nonzero(as_tuple=True)
+            best.scatter_reduce_(0, g * n + to_border[pair], label_t[g * n + to_core[pair]],
+                                 "amin")
+    best = best.view(graphs, n).cpu().numpy()
     joined = best < big
-    labels[joined] = best[joined]
+    flat_labels[joined] = best[joined]
+    labels[...] = flat_labels.reshape(labels.shape)  # (a no-op where reshape gave a view)
 
 
 def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
@@ -533,9 +602,8 @@ def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
     stats.intervals_without_edge_list += edges is None
     if edges is not None:
         release_free_heap()
-        for e in range(k):
-            _labels_from_edges(part, edges, e, member, member_w, min_samples, labels[:, e])
-            release_free_heap()
+        _labels_from_edges(part, edges, member, w, min_samples, labels)
+        release_free_heap()
         out = np.empty_like(labels)
         out[:, :, where] = labels
         return out
