@@ -121,6 +121,24 @@ def test_counters_show_the_pruning_by_projection():
     assert stats.pairs_computed < stats.pairs_in_windows  # symmetric tiles, early exit
 
 
+def test_each_slab_meets_only_the_columns_within_reach(monkeypatch):
+    """Points along a line, slabs of 16 rows: a slab computes its distances only to the
+    columns from its own first row to ε past its last row's projection, so the work is
+    linear in the number of points, and the labels stay exact."""
+    monkeypatch.setattr(engine, "_SLAB_PAIRS", 16 * 256)
+    rng = np.random.default_rng(2)
+    direction = rng.normal(size=8) / np.sqrt(8)
+    steps = np.cumsum(rng.uniform(0.2, 1.2, 2000))
+    steps[1000:] += 3.0  # a gap wider than ε: two clusters
+    points = steps[:, None] * direction + rng.normal(0, 0.01, (2000, 8))
+    stats = engine.EngineStats()
+    (_, labels), = engine.cluster_grid(points, [[np.arange(2000)]], [1.5], 3, tile=256,
+                                       stats=stats)
+    np.testing.assert_array_equal(labels[0][0],
+                                  DBSCAN(eps=1.5, min_samples=3).fit_predict(points))
+    assert stats.pairs_computed < 2000 * 40   # a full upper triangle would be 2,000,000
+
+
 def test_tile_size_fits_the_memory_budget():
     assert engine.resolve_tile(128, torch.device("cpu")) == 2048
     assert engine.resolve_tile(128, torch.device("cpu"), memory_mb=64) == 512

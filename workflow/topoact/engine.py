@@ -130,7 +130,8 @@ class _Interval:
         n = len(rows)
         self.blocks = [(s, min(s + tile, n)) for s in range(0, n, tile)]
         # Rounding of the float64 projection is far below this slack.
-        slack = max(eps) * (1 + 1e-5) + 1e-6 * float(np.abs(self.projection).max(initial=0.0))
+        self.slack = slack = (max(eps) * (1 + 1e-5)
+                              + 1e-6 * float(np.abs(self.projection).max(initial=0.0)))
         low = np.array([self.projection[s] for s, _ in self.blocks])
         high = np.array([self.projection[e - 1] for _, e in self.blocks])
         self.window = [(int(np.searchsorted(high, lo - slack, "left")),
@@ -372,21 +373,29 @@ def _edge_lists(part: _Interval, pairs, span, budget: int) -> _EdgeList | None:
     for b, c in sorted(pairs):
         if b != row_block:
             row_block, row_points = b, part.points(span(b))
-        cols = span(c)
-        col_points = row_points if c == b else part.points(cols)
-        (first, stop), column = part.blocks[b], part.blocks[c][0]
-        slab = max(1, _SLAB_PAIRS // len(cols))
+        col_points = row_points if c == b else part.points(span(c))
+        (first, stop), (col_first, col_stop) = part.blocks[b], part.blocks[c]
+        slab = max(1, _SLAB_PAIRS // (col_stop - col_first))
         for row in range(first, stop, slab):
-            rows = torch.arange(row, min(row + slab, stop), device=cols.device)
-            tile = part.distances(rows, cols, row_points[row - first:row - first + len(rows)],
-                                  col_points)
-            # A diagonal tile lists each pair once and no point with itself.
-            i, j, level = part.close_levels(tile, row - column + 1 if b == c else None)
+            row_stop = min(row + slab, stop)
+            # Each slab meets only the columns it can reach: from its own first row in a
+            # diagonal tile (each pair once, no point with itself), and up to the last
+            # column within ε of its last row's projection.
+            start = row if b == c else col_first
+            end = min(col_stop, int(np.searchsorted(
+                part.projection, part.projection[row_stop - 1] + part.slack, "right")))
+            if end <= start:
+                continue
+            rows = torch.arange(row, row_stop, device=row_points.device)
+            cols = torch.arange(start, end, device=row_points.device)
+            tile = part.distances(rows, cols, row_points[row - first:row_stop - first],
+                                  col_points[start - col_first:end - col_first])
+            i, j, level = part.close_levels(tile, 1 if b == c else None)
             size += _EDGE_BYTES * len(i)
             if size > budget:
                 return None
             if len(i):
-                pieces.append((i, j, level, row, column))
+                pieces.append((i, j, level, row, start))
     return _EdgeList(pieces, [sum(other < e for other in part.eps2) for e in part.eps2])
 
 
