@@ -160,24 +160,27 @@ def test_sampled_density_estimates_the_close_pairs_in_small_batches(monkeypatch)
     assert abs(estimate - true_pairs) < 0.1 * true_pairs
 
 
-def test_edge_list_chunks_cut_large_pieces_and_keep_every_pair_once():
-    """Pieces larger and smaller than the chunk size (a dense slab, sparse ones) come
-    back in chunks of that size (the last one smaller), every pair once, offsets
-    added, with its level."""
+@pytest.mark.parametrize("columns, levels", [(100, 2), (1 << 14, 3)])
+def test_edge_list_chunks_cut_large_pieces_and_keep_every_pair_once(columns, levels):
+    """Pairs packed as (row counts, column and level codes) come back exactly: pieces
+    larger and smaller than the chunk size (a dense slab, sparse ones) in chunks of
+    that size (the last one smaller), every pair once, offsets added, with its level;
+    int16 codes where columns and levels fit in 15 bits, int32 beyond."""
     rng = np.random.default_rng(5)
-    sizes = [23, 2, 0, 9]
-    pieces = [(torch.as_tensor(rng.integers(0, 100, s), dtype=torch.int16),
-               torch.as_tensor(rng.integers(0, 100, s), dtype=torch.int16),
-               torch.as_tensor(rng.integers(0, 2, s), dtype=torch.uint8), 1000 * k, 10 * k)
-              for k, s in enumerate(sizes)]
-    chunks = list(engine._EdgeList(pieces, smaller=[0, 1]).chunks(size=4))
+    edges = engine._EdgeList.empty([float(e) for e in range(levels)], columns)
+    assert edges.code_dtype == (torch.int16 if columns == 100 else torch.int32)
+    want = []
+    for k, size in enumerate([23, 2, 0, 9]):
+        i = np.sort(rng.integers(0, 30, size))
+        j, level = rng.integers(0, columns, size), rng.integers(0, levels, size)
+        edges.add(torch.as_tensor(i, dtype=torch.int16), torch.as_tensor(j, dtype=torch.int32),
+                  torch.as_tensor(level, dtype=torch.uint8), 30, 1000 * k, 10 * k)
+        want.append(np.stack([i + 1000 * k, j + 10 * k, level]))
+    chunks = list(edges.chunks(size=4))
     assert [len(i) for i, _, _ in chunks] == [4] * 8 + [2]
     assert all(i.dtype == j.dtype == torch.int64 for i, j, _ in chunks)
     got = np.concatenate([np.stack([c.numpy() for c in chunk]) for chunk in chunks], axis=1)
-    want = np.concatenate([np.stack([i.long().numpy() + row, j.long().numpy() + col,
-                                     level.numpy()]) for i, j, level, row, col in pieces],
-                          axis=1)
-    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got, np.concatenate(want, axis=1))
 
 
 def test_heap_growth_is_bounded_under_glibc():

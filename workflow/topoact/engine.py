@@ -15,15 +15,20 @@ Same labels as scikit-learn's ``DBSCAN(eps, min_samples)`` on each interval's po
 2. *Close pairs* — tiles of squared distances (‖x‖² + ‖y‖² − 2x·y in float32, pairs
    within a rounding band of an ε² recomputed exactly in float64) are computed once for
    every (cover, ε) of a grid. Where an interval's close pairs fit in ``cache_bytes``
-   (estimated first from a sample of pairs), they are listed once, at 5 bytes per pair
-   for all ε together (int16 tile positions and the number of ε the pair is farther
-   than), and the passes below read that list in chunks; otherwise each pass recomputes
-   its tiles.
-3. *Core counts* — each point's weighted neighbours within its cover's interval; when
-   recomputing, column tiles are taken nearest first and a row stops being counted once
-   it is known to be core (early exit).
-4. *Clusters* — core points are joined by union–find (diagonal tiles first; a chunk or
-   tile only passes on the pairs of components not joined yet).
+   (estimated first from a sample of pairs), they are listed once, at about 2 bytes per
+   pair for all ε together (per pair, its column in the slab and the number of ε it is
+   farther than packed in an int16; per slab row, its number of pairs), a slab of rows
+   at a time against only the columns it can reach (from its own first row in a
+   diagonal tile, up to ε past its last row's projection); the passes below then read
+   that list in chunks, each chunk serving every (cover, ε) graph at once. Otherwise
+   each pass recomputes its tiles.
+3. *Core counts* — each point's weighted neighbours within its cover's interval: from
+   an edge list, one ``bincount`` histogram of (point, level, the neighbour's cover
+   pattern); when recomputing, column tiles are taken nearest first and a row stops
+   being counted once it is known to be core (early exit).
+4. *Clusters* — core points are joined by union–find, every graph's components in one
+   call per chunk (diagonal tiles first; a chunk or tile only passes on the pairs of
+   components not joined yet).
 5. *Borders* — each non-core point joins the lowest-numbered cluster among its core
    neighbours, the cluster scikit-learn's expansion reaches first; clusters are numbered
    by their lowest point index, as scikit-learn numbers them.
@@ -31,16 +36,17 @@ Same labels as scikit-learn's ``DBSCAN(eps, min_samples)`` on each interval's po
 Intervals are clustered in parallel threads on a CPU (the steps after the distance
 products are mostly single-threaded kernels). Memory beyond the input cloud is a few
 tiles, the edge lists (≤ ``cache_bytes`` in all) and O(n) index arrays; under glibc the
-engine makes large blocks go back to the system when freed (see
-:func:`bound_heap_growth`), without which the worker threads' heaps keep
-the high-water mark of every tile. The same code runs on a GPU when given a CUDA device.
+engine makes large blocks go back to the system when freed and trims the heaps between
+stages (see :func:`bound_heap_growth` and :func:`release_free_heap`), without which the
+worker threads' heaps keep the high-water mark of every tile. The same code runs on a
+GPU when given a CUDA device.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -315,12 +321,38 @@ def _union(parent: np.ndarray, ra: np.ndarray, rb: np.ndarray) -> None:
 @dataclass
 class _EdgeList:
     """An interval's close pairs (positions i < j) within the widest ε, each with its
-    level (see :meth:`_Interval.close_levels`): 5 bytes per pair for every ε, kept as
-    the pieces the tiles listed them in — (i, j, level, row offset, column offset), the
-    positions int16 within their tile — with no concatenated copy."""
+    level (see :meth:`_Interval.close_levels`), for every ε at about 2 bytes per pair.
+    Kept as the pieces the slabs listed them in, with no concatenated copy: per piece,
+    the number of pairs of each of its rows (pairs come row by row), and per pair its
+    column within the slab and its level packed in one int16 (int32 where the columns
+    and levels need more than 15 bits)."""
 
-    pieces: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, int, int]]
     smaller: list[int]  # smaller[e]: how many ε are smaller than ε_e
+    column_bits: int    # code = level << column_bits | column
+    pieces: list[tuple[torch.Tensor, torch.Tensor, int, int]] = field(default_factory=list)
+    nbytes: int = 0
+
+    @classmethod
+    def empty(cls, eps2: list[float], columns: int) -> _EdgeList:
+        """An empty list for these ε² and slabs of at most ``columns`` columns."""
+        smaller = [sum(other < e for other in eps2) for e in eps2]
+        return cls(smaller, max(1, (columns - 1).bit_length()))
+
+    @property
+    def code_dtype(self) -> torch.dtype:
+        level_bits = (len(self.smaller) - 1).bit_length()
+        return torch.int16 if self.column_bits + level_bits <= 15 else torch.int32
+
+    def add(self, i: torch.Tensor, j: torch.Tensor, level: torch.Tensor, rows: int,
+            row: int, column: int) -> None:
+        """A slab's pairs: rows ``i`` (ascending) and columns ``j`` within the slab of
+        ``rows`` rows whose first position is (``row``, ``column``)."""
+        if len(i) == 0:
+            return
+        counts = torch.bincount(i.long(), minlength=rows).int()
+        code = (level.to(self.code_dtype) << self.column_bits) | j.to(self.code_dtype)
+        self.pieces.append((counts, code, row, column))
+        self.nbytes += counts.nbytes + code.nbytes
 
     def chunks(self, size: int | None = None
                ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -330,13 +362,18 @@ class _EdgeList:
         passes' temporaries stay a chunk's (a dense slab's piece holds up to
         ``_SLAB_PAIRS`` pairs)."""
         size = size or _CHUNK_PAIRS
+        mask = (1 << self.column_bits) - 1
         held, count = [], 0
-        for piece_i, piece_j, piece_level, row, column in self.pieces:
+        for counts, code, row, column in self.pieces:
+            small = torch.int16 if len(counts) <= 1 << 15 else torch.int32
+            piece_i = torch.arange(len(counts), dtype=small,
+                                   device=code.device).repeat_interleave(counts)
             start = 0
-            while start < len(piece_i):
-                stop = min(len(piece_i), start + size - count)
-                held.append((piece_i[start:stop].long() + row,
-                             piece_j[start:stop].long() + column, piece_level[start:stop]))
+            while start < len(code):
+                stop = min(len(code), start + size - count)
+                part = code[start:stop]
+                held.append((piece_i[start:stop].long() + row, (part & mask).long() + column,
+                             (part >> self.column_bits).to(torch.uint8)))
                 count += stop - start
                 start = stop
                 if count == size:
@@ -345,9 +382,6 @@ class _EdgeList:
         if count:
             yield tuple(torch.cat(parts) for parts in zip(*held, strict=True))
 
-
-#: Bytes per close pair of an edge list (two int16 tile positions and a uint8 level).
-_EDGE_BYTES = 5
 
 #: Pairs per distance slab while listing edges (bounds the listing's working memory).
 _SLAB_PAIRS = 1 << 19
@@ -364,9 +398,10 @@ def _edge_lists(part: _Interval, pairs, span, budget: int) -> _EdgeList | None:
     in ``budget`` bytes: decided first from a sample of pairs, so that a dense interval
     does not compute half a list to drop it, and enforced while listing. Each tile is
     listed in slabs of rows (at most ``_SLAB_PAIRS`` pairs each)."""
-    if _EDGE_BYTES * part.sampled_density(pairs) > 0.8 * budget:
+    edges = _EdgeList.empty(part.eps2, part.tile)
+    # A pair's code (a slab's row counts add a little).
+    if edges.code_dtype.itemsize * part.sampled_density(pairs) > 0.8 * budget:
         return None
-    pieces, size = [], 0
     # Row blocks in order, so that a block's coordinates are gathered once for all its
     # tiles, and a column block's once per tile (not once per slab).
     row_block, row_points = None, None
@@ -390,13 +425,11 @@ def _edge_lists(part: _Interval, pairs, span, budget: int) -> _EdgeList | None:
             cols = torch.arange(start, end, device=row_points.device)
             tile = part.distances(rows, cols, row_points[row - first:row_stop - first],
                                   col_points[start - col_first:end - col_first])
-            i, j, level = part.close_levels(tile, 1 if b == c else None)
-            size += _EDGE_BYTES * len(i)
-            if size > budget:
+            edges.add(*part.close_levels(tile, 1 if b == c else None), row_stop - row,
+                      row, start)
+            if edges.nbytes > budget:
                 return None
-            if len(i):
-                pieces.append((i, j, level, row, start))
-    return _EdgeList(pieces, [sum(other < e for other in part.eps2) for e in part.eps2])
+    return edges
 
 
 def _number_clusters(component: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -553,7 +586,7 @@ def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
     stats
         Counters to add to.
     cache_bytes
-        Largest size of the interval's edge list (5 bytes per pair within the widest
+        Largest size of the interval's edge list (about 2 bytes per pair within the widest
         ε) kept from the counting pass for the later passes; denser intervals recompute
         distances in each pass instead.
 
