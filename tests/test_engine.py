@@ -167,20 +167,27 @@ def test_edge_list_chunks_cut_large_pieces_and_keep_every_pair_once(columns, lev
     that size (the last one smaller), every pair once, offsets added, with its level;
     int16 codes where columns and levels fit in 15 bits, int32 beyond."""
     rng = np.random.default_rng(5)
-    edges = engine._EdgeList.empty([float(e) for e in range(levels)], columns)
-    assert edges.code_dtype == (torch.int16 if columns == 100 else torch.int32)
+    edges = engine._EdgeList.empty([float(e) for e in range(levels)], columns, 200, 4 * 30)
+    assert edges.codes.dtype == (torch.int16 if columns == 100 else torch.int32)
     want = []
     for k, size in enumerate([23, 2, 0, 9]):
         i = np.sort(rng.integers(0, 30, size))
         j, level = rng.integers(0, columns, size), rng.integers(0, levels, size)
-        edges.add(torch.as_tensor(i, dtype=torch.int16), torch.as_tensor(j, dtype=torch.int32),
-                  torch.as_tensor(level, dtype=torch.uint8), 30, 1000 * k, 10 * k)
+        assert edges.add(torch.as_tensor(i, dtype=torch.int16),
+                         torch.as_tensor(j, dtype=torch.int32),
+                         torch.as_tensor(level, dtype=torch.uint8), 30, 1000 * k, 10 * k)
         want.append(np.stack([i + 1000 * k, j + 10 * k, level]))
     chunks = list(edges.chunks(size=4))
     assert [len(i) for i, _, _ in chunks] == [4] * 8 + [2]
     assert all(i.dtype == j.dtype == torch.int64 for i, j, _ in chunks)
     got = np.concatenate([np.stack([c.numpy() for c in chunk]) for chunk in chunks], axis=1)
     np.testing.assert_array_equal(got, np.concatenate(want, axis=1))
+    assert edges.nbytes == 34 * edges.codes.element_size() + 4 * 30 * 3  # one empty slab
+    # Past the codes' capacity (200 bytes), a slab is refused whole.
+    one = torch.zeros(1, dtype=torch.int16)
+    assert not edges.add(one.repeat(200), one.repeat(200), one.to(torch.uint8).repeat(200),
+                         30, 0, 0)
+    assert edges.nbytes == 34 * edges.codes.element_size() + 4 * 30 * 3
 
 
 def test_heap_growth_is_bounded_under_glibc():

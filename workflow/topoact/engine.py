@@ -321,38 +321,65 @@ def _union(parent: np.ndarray, ra: np.ndarray, rb: np.ndarray) -> None:
 @dataclass
 class _EdgeList:
     """An interval's close pairs (positions i < j) within the widest ε, each with its
-    level (see :meth:`_Interval.close_levels`), for every ε at about 2 bytes per pair.
-    Kept as the pieces the slabs listed them in, with no concatenated copy: per piece,
-    the number of pairs of each of its rows (pairs come row by row), and per pair its
-    column within the slab and its level packed in one int16 (int32 where the columns
-    and levels need more than 15 bits)."""
+    level (see :meth:`_Interval.close_levels`), for every ε at about 2 bytes per pair:
+    per pair, its column within its slab and its level packed in one int16 (int32 where
+    they need more than 15 bits); per slab row, its number of pairs (pairs come row by
+    row). Both live in buffers allocated once at the list's largest size, of which only
+    the pages written become resident: kept as thousands of small tensors, the pieces
+    interleaved with the listing's temporaries in the heap and grew it to ~6× the list
+    (a 1M-point cloud)."""
 
-    smaller: list[int]  # smaller[e]: how many ε are smaller than ε_e
-    column_bits: int    # code = level << column_bits | column
-    pieces: list[tuple[torch.Tensor, torch.Tensor, int, int]] = field(default_factory=list)
-    nbytes: int = 0
+    smaller: list[int]         # smaller[e]: how many ε are smaller than ε_e
+    column_bits: int           # code = level << column_bits | column
+    codes: torch.Tensor        # capacity; the first used_codes are listed
+    row_counts: torch.Tensor   # capacity; the first used_rows are listed
+    #: (first row count, last + 1, first code, last + 1, first row, first column)
+    pieces: list[tuple[int, int, int, int, int, int]] = field(default_factory=list)
+    used_codes: int = 0
+    used_rows: int = 0
+
+    @staticmethod
+    def code_dtype(levels: int, columns: int) -> torch.dtype:
+        """The code's dtype for ``levels`` ε and slabs of at most ``columns`` columns."""
+        bits = max(1, (columns - 1).bit_length()) + (levels - 1).bit_length()
+        return torch.int16 if bits <= 15 else torch.int32
 
     @classmethod
-    def empty(cls, eps2: list[float], columns: int) -> _EdgeList:
-        """An empty list for these ε² and slabs of at most ``columns`` columns."""
+    def empty(cls, eps2: list[float], columns: int, capacity: int, rows: int,
+              device: torch.device | str = "cpu") -> _EdgeList:
+        """An empty list for these ε², slabs of at most ``columns`` columns and
+        ``rows`` slab rows in all, whose codes may take ``capacity`` bytes."""
         smaller = [sum(other < e for other in eps2) for e in eps2]
-        return cls(smaller, max(1, (columns - 1).bit_length()))
+        dtype = cls.code_dtype(len(eps2), columns)
+        return cls(smaller, max(1, (columns - 1).bit_length()),
+                   torch.empty(max(0, capacity) // dtype.itemsize, dtype=dtype, device=device),
+                   torch.empty(rows, dtype=torch.int32, device=device))
 
     @property
-    def code_dtype(self) -> torch.dtype:
-        level_bits = (len(self.smaller) - 1).bit_length()
-        return torch.int16 if self.column_bits + level_bits <= 15 else torch.int32
+    def nbytes(self) -> int:
+        """Bytes listed so far."""
+        return (self.used_codes * self.codes.element_size()
+                + self.used_rows * self.row_counts.element_size())
 
     def add(self, i: torch.Tensor, j: torch.Tensor, level: torch.Tensor, rows: int,
-            row: int, column: int) -> None:
+            row: int, column: int) -> bool:
         """A slab's pairs: rows ``i`` (ascending) and columns ``j`` within the slab of
-        ``rows`` rows whose first position is (``row``, ``column``)."""
+        ``rows`` rows whose first position is (``row``, ``column``). False, and nothing
+        added, where the codes would pass the capacity."""
         if len(i) == 0:
-            return
-        counts = torch.bincount(i.long(), minlength=rows).int()
-        code = (level.to(self.code_dtype) << self.column_bits) | j.to(self.code_dtype)
-        self.pieces.append((counts, code, row, column))
-        self.nbytes += counts.nbytes + code.nbytes
+            return True
+        if self.used_codes + len(i) > len(self.codes):
+            return False
+        counts = self.row_counts[self.used_rows:self.used_rows + rows]
+        counts.copy_(torch.bincount(i.long(), minlength=rows))
+        codes = self.codes[self.used_codes:self.used_codes + len(i)]
+        torch.bitwise_or(level.to(codes.dtype) << self.column_bits, j.to(codes.dtype),
+                         out=codes)
+        self.pieces.append((self.used_rows, self.used_rows + rows, self.used_codes,
+                            self.used_codes + len(i), row, column))
+        self.used_rows += rows
+        self.used_codes += len(i)
+        return True
 
     def chunks(self, size: int | None = None
                ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -364,7 +391,9 @@ class _EdgeList:
         size = size or _CHUNK_PAIRS
         mask = (1 << self.column_bits) - 1
         held, count = [], 0
-        for counts, code, row, column in self.pieces:
+        for first_count, stop_count, first_code, stop_code, row, column in self.pieces:
+            counts = self.row_counts[first_count:stop_count]
+            code = self.codes[first_code:stop_code]
             small = torch.int16 if len(counts) <= 1 << 15 else torch.int32
             piece_i = torch.arange(len(counts), dtype=small,
                                    device=code.device).repeat_interleave(counts)
@@ -398,10 +427,13 @@ def _edge_lists(part: _Interval, pairs, span, budget: int) -> _EdgeList | None:
     in ``budget`` bytes: decided first from a sample of pairs, so that a dense interval
     does not compute half a list to drop it, and enforced while listing. Each tile is
     listed in slabs of rows (at most ``_SLAB_PAIRS`` pairs each)."""
-    edges = _EdgeList.empty(part.eps2, part.tile)
-    # A pair's code (a slab's row counts add a little).
-    if edges.code_dtype.itemsize * part.sampled_density(pairs) > 0.8 * budget:
+    # A pair's code (the slabs' row counts add a little).
+    code_bytes = _EdgeList.code_dtype(len(part.eps2), part.tile).itemsize
+    if code_bytes * part.sampled_density(pairs) > 0.8 * budget:
         return None
+    slab_rows = sum(part.blocks[b][1] - part.blocks[b][0] for b, _ in pairs)
+    edges = _EdgeList.empty(part.eps2, part.tile, budget - 4 * slab_rows, slab_rows,
+                            part.cloud.device)
     # Row blocks in order, so that a block's coordinates are gathered once for all its
     # tiles, and a column block's once per tile (not once per slab).
     row_block, row_points = None, None
@@ -425,9 +457,8 @@ def _edge_lists(part: _Interval, pairs, span, budget: int) -> _EdgeList | None:
             cols = torch.arange(start, end, device=row_points.device)
             tile = part.distances(rows, cols, row_points[row - first:row_stop - first],
                                   col_points[start - col_first:end - col_first])
-            edges.add(*part.close_levels(tile, 1 if b == c else None), row_stop - row,
-                      row, start)
-            if edges.nbytes > budget:
+            if not edges.add(*part.close_levels(tile, 1 if b == c else None),
+                             row_stop - row, row, start):
                 return None
     return edges
 
@@ -474,7 +505,8 @@ def _neighbour_counts(edges: _EdgeList, member: torch.Tensor, weight: torch.Tens
     over levels ≤ each ε's and over the patterns that hold each cover."""
     covers, n = member.shape
     k = len(edges.smaller)
-    pattern, code = torch.unique(member.T, dim=0, return_inverse=True)          # (m, P), (n,)
+    # (m, P) distinct patterns (as 0/1 numbers) and each point's pattern number.
+    pattern, code = torch.unique(member.T.to(torch.uint8), dim=0, return_inverse=True)
     m = len(pattern)
     unit = bool((weight == 1).all())  # unweighted bincount: exact and several times faster
     counts = (member * weight).double()[:, None, :].repeat(1, k, 1)             # (P, k, n)
