@@ -808,10 +808,10 @@ def bound_heap_growth(threshold: int | None = None) -> bool:
     freed; after that, tiles and index arrays come from per-thread heaps that fragment
     and do not shrink. The default threshold keeps a row slab's float32 distances
     (``_SLAB_PAIRS`` × 4 bytes), allocated for every slab, in the heap, where it is
-    reused without page faults. Measured on a 300,000 × 1,024 grid with two workers:
-    1.77 GB of RSS beyond the cloud with glibc's default (a trace sampled every 20 ms),
-    0.30 GB with this and :func:`release_free_heap` after each interval
-    (``bench/mapper.py``'s peak).
+    reused without page faults. Measured on a 300,000 × 1,024 grid with two workers
+    (an earlier version of the engine): 1.77 GB of RSS beyond the cloud with glibc's
+    default (a trace sampled every 20 ms), 0.30 GB with this and
+    :func:`release_free_heap` (``bench/mapper.py``'s peak).
 
     Returns
     -------
