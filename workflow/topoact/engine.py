@@ -503,7 +503,7 @@ def _neighbour_counts(edges: _EdgeList, member: torch.Tensor, weight: torch.Tens
     are ranges of one lens), so the counts are one histogram of (point, level, the
     neighbour's pattern), filled by ``bincount`` over both ends of each pair, summed
     over levels ≤ each ε's and over the patterns that hold each cover."""
-    covers, n = member.shape
+    n = member.shape[1]
     k = len(edges.smaller)
     # (m, P) distinct patterns (as 0/1 numbers) and each point's pattern number.
     pattern, code = torch.unique(member.T.to(torch.uint8), dim=0, return_inverse=True)
