@@ -355,12 +355,6 @@ class _EdgeList:
                    torch.empty(max(0, capacity) // dtype.itemsize, dtype=dtype, device=device),
                    torch.empty(rows, dtype=torch.int32, device=device))
 
-    @property
-    def nbytes(self) -> int:
-        """Bytes listed so far."""
-        return (self.used_codes * self.codes.element_size()
-                + self.used_rows * self.row_counts.element_size())
-
     def add(self, i: torch.Tensor, j: torch.Tensor, level: torch.Tensor, rows: int,
             row: int, column: int) -> bool:
         """A slab's pairs: rows ``i`` (ascending) and columns ``j`` within the slab of
@@ -643,7 +637,6 @@ def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
     where = np.searchsorted(rows, part.rows)
     member = torch.as_tensor(membership[:, where], device=device)             # (P, n)
     w = torch.as_tensor(weight[where], device=device, dtype=torch.float32)
-    member_w = (member.float() * w).T.contiguous()                            # (n, P)
     pairs = part.tile_pairs()
     for b, c in pairs:
         stats.pairs_in_windows += ((part.blocks[b][1] - part.blocks[b][0])
@@ -654,19 +647,6 @@ def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
         if mask is None:
             return torch.arange(start, stop, device=device)
         return torch.nonzero(mask[start:stop]).flatten() + start
-
-    # 1. Weighted neighbour counts within each cover's interval, for each ε. A tile pair
-    #    is computed once for both blocks, only for rows that are still below
-    #    min_samples in some graph they belong to (the others are known core).
-    counts = torch.zeros(covers, k, n, device=device, dtype=torch.float32)
-
-    def is_open():
-        below = (counts < min_samples) & member[:, None, :]
-        return below.flatten(0, 1).any(dim=0)
-
-    def add(e, target, close, source):
-        # counts[p, e, target] += Σ_source close · w · [source in cover p]
-        counts[:, e, target] += (close @ member_w[source]).T
 
     # First try: whole tiles, keeping every tile's close pairs as an edge list while it
     # fits in ``cache_bytes``; the later passes then work on the edges alone (linear in
@@ -681,6 +661,21 @@ def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
         out = np.empty_like(labels)
         out[:, :, where] = labels
         return out
+
+    member_w = (member.float() * w).T.contiguous()                            # (n, P)
+    # 1. Weighted neighbour counts within each cover's interval, for each ε. A tile pair
+    #    is computed once for both blocks, only for rows that are still below
+    #    min_samples in some graph they belong to (the others are known core).
+    counts = torch.zeros(covers, k, n, device=device, dtype=torch.float32)
+
+    def is_open():
+        below = (counts < min_samples) & member[:, None, :]
+        return below.flatten(0, 1).any(dim=0)
+
+    def add(e, target, close, source):
+        # counts[p, e, target] += Σ_source close · w · [source in cover p]
+        counts[:, e, target] += (close @ member_w[source]).T
+
     for b, c in pairs:
         open_mask = is_open()
         open_b = span(b, open_mask)
