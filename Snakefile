@@ -22,6 +22,7 @@ include: "workflow/rules/activations.smk"
 include: "workflow/rules/mapper.smk"
 include: "workflow/rules/homology.smk"
 include: "workflow/rules/featurevis.smk"
+include: "workflow/rules/weights.smk"
 include: "workflow/rules/explorer.smk"
 
 
@@ -34,4 +35,5 @@ rule all:
         featurevis_outputs(),
         explorer_outputs(),
         noise_outputs(),
+        weights_outputs(),
     default_target: True

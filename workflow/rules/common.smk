@@ -41,9 +41,13 @@ wildcard_constraints:
     seed=r"\d+",
     architecture=choices(IMAGENET_WEIGHTS),
     sampling=SAMPLING_PATTERN,
-    layer=choices(sorted({layer for a in config["analyses"] for layer in a["layers"]})),
+    layer=choices(sorted({layer for a in [*config["analyses"], *config["weights"]["analyses"]]
+                          for layer in a["layers"]})),
     overlap=r"\d+(\.\d+)?",
     epsilon=choices(EPSILON_MODES),
+    snapshot=r"iteration-\d+|final",
+    k=r"\d+",
+    keep=r"\d+(\.\d+)?",
 
 
 RESULTS = "results"
@@ -425,3 +429,120 @@ def model_layer_orders(wildcards=None):
 
 def explorer_outputs():
     return [f"{RESULTS}/explorer"] if config["mapper"]["samplings"] else []
+
+
+# --------------------------------------------------------------------------- weight space
+
+WEIGHTS = f"{RESULTS}/weights/{{model}}"
+SNAPSHOT_STORE = f"{WEIGHTS}/snapshots/{{snapshot}}.zarr"
+WEIGHT_POINTS = f"{WEIGHTS}/{{layer}}/{{snapshot}}/points.zarr"
+WEIGHT_CORE = f"{WEIGHTS}/{{layer}}/{{snapshot}}/k-{{k}}-keep-{{keep}}"
+NEVER = "(?!)"  # a wildcard constraint no value matches
+
+
+def weight_models(trainable):
+    """Models of the weight-space analyses that are trained (or given their weights)."""
+    return sorted({a["model"] for a in config["weights"]["analyses"]
+                   if (config["models"][a["model"]]["weights"] is None) == trainable})
+
+
+def weight_model_constraint(trainable):
+    names = weight_models(trainable)
+    return choices(names) if names else NEVER
+
+
+def weight_seeds():
+    """The weight-space trainings: seeds 0..N-1 for a count N, or the listed seeds."""
+    seeds = config["weights"]["seeds"]
+    return list(range(seeds)) if isinstance(seeds, int) else sorted(seeds)
+
+
+def weight_snapshots(model):
+    """Snapshot labels of a model in training order (a model with given weights: final)."""
+    if config["models"][model]["weights"] is not None:
+        return ["final"]
+    return [f"iteration-{i}" for i in sorted(config["weights"]["snapshots"])] + ["final"]
+
+
+def trained_snapshot_stores():
+    """The snapshot stores of a trained model (``{model}`` left in place)."""
+    iterations = sorted(config["weights"]["snapshots"])
+    labels = [f"iteration-{i}" for i in iterations] + ["final"]
+    return [SNAPSHOT_STORE.replace("{snapshot}", label) for label in labels]
+
+
+def weight_layer_paths(wildcards):
+    """Readable layer → module path of every weight-space layer of a model."""
+    architecture = get_architecture(model_config(wildcards)["architecture"])
+    return {layer: architecture.layers[layer]
+            for a in config["weights"]["analyses"] if a["model"] == wildcards.model
+            for layer in a["layers"]}
+
+
+def weight_training(wildcards):
+    """The settings of every weight-space training of a model (a dict of scalars)."""
+    model = model_config(wildcards)
+    return {"epochs": config["weights"]["epochs"] or model["epochs"],
+            "batch_size": model["batch_size"], "learning_rate": model["learning_rate"],
+            "weight_decay": model["weight_decay"]}
+
+
+def weight_source(wildcards):
+    """What a snapshot store was made from: the training settings and seeds, or the given
+    weights (downstream jobs read snapshots as ancient: this param reruns them instead)."""
+    if model_config(wildcards)["weights"] is not None:
+        return {"weights": str(model_config(wildcards)["weights"])}
+    return {**weight_training(wildcards), "seeds": weight_seeds()}
+
+
+def weight_slice(wildcards):
+    for a in config["weights"]["analyses"]:
+        if a["model"] == wildcards.model and wildcards.layer in a["layers"]:
+            return a["slice"]
+    raise ValueError(f"no weights analysis of layer {wildcards.layer} of {wildcards.model}")
+
+
+def weight_cores(model):
+    """(snapshot, k, keep label) of every dense core of a model's layers: the X(k, p)
+    sweep on the final weights and the dynamics' X(k, p) on every snapshot."""
+    w = config["weights"]
+    dynamics = (w["dynamics"]["density_k"], percent_label(w["dynamics"]["keep"]))
+    cores = [("final", k, percent_label(p)) for k in w["density_k"] for p in w["keep"]]
+    cores += [(s, *dynamics) for s in weight_snapshots(model)]
+    return list(dict.fromkeys(cores))
+
+
+def weight_core_files(wildcards, suffix, cores=None):
+    """One file of each dense core of (model, layer), e.g. ``/summary.json``."""
+    cores = weight_cores(wildcards.model) if cores is None else cores
+    return [WEIGHT_CORE.format(model=wildcards.model, layer=wildcards.layer, snapshot=s,
+                               k=k, keep=keep) + suffix for s, k, keep in cores]
+
+
+def weight_sweep_barcodes(wildcards):
+    """Named inputs ``X(k, p%)``: the barcodes of the final weights' sweep."""
+    w = config["weights"]
+    return {f"X({k}, {percent_label(p)}%)": WEIGHT_CORE.format(
+                model=wildcards.model, layer=wildcards.layer, snapshot="final", k=k,
+                keep=percent_label(p)) + "/barcode.npz"
+            for k in w["density_k"] for p in w["keep"]}
+
+
+def weight_dynamics_cores(wildcards):
+    """The dynamics' dense core of every snapshot, in training order."""
+    w = config["weights"]["dynamics"]
+    return [(s, w["density_k"], percent_label(w["keep"])) for s in weight_snapshots(wildcards.model)]
+
+
+def weights_outputs():
+    """Per weight-space (model, layer): the sweep table and barcodes, the dynamics strip,
+    and every dense core's graph figure."""
+    files = []
+    for a in config["weights"]["analyses"]:
+        for layer in a["layers"]:
+            base = f"{RESULTS}/weights/{a['model']}/{layer}"
+            files += [f"{base}/h1-bars.tsv", f"{base}/barcodes.png", f"{base}/dynamics.png"]
+            files += [WEIGHT_CORE.format(model=a["model"], layer=layer, snapshot=s, k=k,
+                                         keep=keep) + "/mapper.png"
+                      for s, k, keep in weight_cores(a["model"])]
+    return files

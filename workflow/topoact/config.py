@@ -119,6 +119,23 @@ def reference_errors(config: dict) -> Iterator[str]:
                        f"{list(architecture.layers)}")
 
 
+def weight_reference_errors(config: dict) -> Iterator[str]:
+    """Describe weight-space analyses of undefined models or unknown layers."""
+    models = config["models"]
+    for i, analysis in enumerate(config["weights"]["analyses"]):
+        where = f"weights.analyses[{i}]"
+        if analysis["model"] not in models:
+            yield (f"config key {where}.model: unknown model {analysis['model']!r}; "
+                   f"defined models: {sorted(models)}")
+            continue
+        architecture = get_architecture(models[analysis["model"]]["architecture"])
+        for layer in analysis["layers"]:
+            if layer not in architecture.layers:
+                yield (f"config key {where}.layers: unknown layer {layer!r} of model "
+                       f"{analysis['model']!r} ({architecture.name}); valid layers: "
+                       f"{list(architecture.layers)}")
+
+
 def load_schema(path: str | os.PathLike) -> dict:
     """Read a YAML or JSON schema file."""
     return yaml.safe_load(Path(path).read_text())
@@ -151,7 +168,7 @@ def validate_config(config: dict, schema: dict | str | os.PathLike,
         schema = load_schema(schema)
     problems = list(schema_errors(config, schema))
     if not problems:
-        problems = list(reference_errors(config))
+        problems = [*reference_errors(config), *weight_reference_errors(config)]
     if problems:
         raise ConfigError(f"invalid configuration ({source}):\n  - " + "\n  - ".join(problems))
     return config

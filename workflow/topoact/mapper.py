@@ -1,4 +1,10 @@
-"""Mapper graphs of activation clouds: ℓ2-norm lens, interval cover, DBSCAN per interval.
+"""Mapper graphs of point clouds: a lens, an interval cover, DBSCAN per interval.
+
+The lens is ‖x‖₂ for activation clouds (TopoAct); :func:`make_lens` also gives the
+first one or two principal components and the codensity (Gabrielsson–Carlsson's lenses
+of the weight space). A lens of dimension d is covered by the product of d interval
+covers, one per coordinate (KeplerMapper's hypercubes: n intervals per dimension, n^d
+cubes, the first coordinate varying slowest).
 
 Two covers of the lens range R = max f − min f by n intervals with overlap fraction p:
 
@@ -25,6 +31,7 @@ import numpy as np
 from scipy import sparse
 
 COVERS = ("exact", "kmapper")
+LENSES = ("l2", "pca1", "pca2", "codensity")
 
 
 def check_finite(points: np.ndarray, name: str = "points", chunk: int = 65536) -> None:
@@ -57,17 +64,80 @@ def l2_lens(points: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("ij,ij->i", points, points))
 
 
+def pca_lens(points: np.ndarray, components: int) -> np.ndarray:
+    """Projection on the first ``components`` principal directions (float64).
+
+    Each direction's sign is fixed so that its largest loading is positive, so the lens
+    does not flip between runs or platforms.
+
+    Returns
+    -------
+    numpy.ndarray
+        (N,) for one component, (N, components) otherwise.
+    """
+    x = np.asarray(points, dtype=np.float64)
+    if x.ndim != 2 or len(x) < 2:
+        raise ValueError(f"a PCA lens needs a 2-D cloud of at least 2 points, got {x.shape}")
+    if components > x.shape[1]:
+        raise ValueError(f"a {components}-component PCA lens needs at least {components} "
+                         f"dimensions, got {x.shape[1]}")
+    centred = x - x.mean(axis=0)
+    _, _, directions = np.linalg.svd(centred, full_matrices=False)
+    directions = directions[:components]
+    largest = np.argmax(np.abs(directions), axis=1)
+    directions *= np.sign(directions[np.arange(components), largest])[:, None]
+    projection = centred @ directions.T
+    return projection[:, 0] if components == 1 else projection
+
+
+def codensity(points: np.ndarray, k: int) -> np.ndarray:
+    """Distance of each point to its k-th nearest neighbour, the point itself not counted.
+
+    The codensity δ_k of Carlsson et al. 2008: small where the cloud is dense. Exact
+    (scikit-learn), in float64; a duplicate of a point counts as a neighbour at 0.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    x = np.asarray(points, dtype=np.float64)
+    if int(k) != k or k < 1:
+        raise ValueError(f"the density k must be a positive integer, got {k!r}")
+    if len(x) <= k:
+        raise ValueError(f"the codensity with k = {k} needs more than {k} points, "
+                         f"got {len(x)}")
+    distances, _ = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x)
+    return distances[:, k]
+
+
+def make_lens(points: np.ndarray, name: str = "l2", k: int = 15) -> np.ndarray:
+    """The lens ``name``: ``l2`` (‖x‖₂, the points' dtype), ``pca1``/``pca2`` (principal
+    components), or ``codensity`` (distance to the k-th neighbour)."""
+    if name == "l2":
+        return l2_lens(points)
+    if name in ("pca1", "pca2"):
+        return pca_lens(points, int(name[-1]))
+    if name == "codensity":
+        return codensity(points, k)
+    raise ValueError(f"unknown lens {name!r}; choose one of {list(LENSES)}")
+
+
 @dataclass(frozen=True)
 class Cover:
-    """Closed intervals ``[lower[i], upper[i]]`` over the lens (float64)."""
+    """Closed intervals ``[lower[i], upper[i]]`` over the lens (float64).
+
+    For a lens of dimension d, ``lower`` and ``upper`` are (cubes, d): cube i holds the
+    points inside its interval in every coordinate.
+    """
 
     lower: np.ndarray
     upper: np.ndarray
     mode: str
 
     def members(self, lens: np.ndarray) -> list[np.ndarray]:
-        """Indices of the points in each interval, ascending."""
+        """Indices of the points in each interval (or cube), ascending."""
         values = np.asarray(lens, dtype=np.float64)
+        if values.ndim == 2:
+            return [np.flatnonzero(((values >= low) & (values <= high)).all(axis=1))
+                    for low, high in zip(self.lower, self.upper, strict=True)]
         order = np.argsort(values, kind="stable")
         ordered = values[order]
         result = []
@@ -118,12 +188,34 @@ def _check_cover_args(n_intervals: int, overlap: float) -> None:
 
 
 def make_cover(lens: np.ndarray, n_intervals: int, overlap: float, mode: str = "exact") -> Cover:
-    """The cover of the given mode (``exact`` or ``kmapper``)."""
-    if mode == "exact":
-        return exact_cover(lens, n_intervals, overlap)
-    if mode == "kmapper":
-        return kmapper_cover(lens, n_intervals, overlap)
-    raise ValueError(f"unknown cover {mode!r}; choose one of {list(COVERS)}")
+    """The cover of the given mode (``exact`` or ``kmapper``).
+
+    A (N, d) lens gets the product of the d coordinates' covers (n^d cubes, the first
+    coordinate varying slowest, as KeplerMapper's ``itertools.product`` orders them).
+    """
+    builders = {"exact": exact_cover, "kmapper": kmapper_cover}
+    if mode not in builders:
+        raise ValueError(f"unknown cover {mode!r}; choose one of {list(COVERS)}")
+    values = np.asarray(lens)
+    if values.ndim == 1:
+        return builders[mode](values, n_intervals, overlap)
+    per_dimension = [builders[mode](values[:, d], n_intervals, overlap)
+                     for d in range(values.shape[1])]
+    grid = np.meshgrid(*[np.arange(len(c.lower)) for c in per_dimension], indexing="ij")
+    index = [g.ravel() for g in grid]
+    lower = np.stack([c.lower[i] for c, i in zip(per_dimension, index, strict=True)], axis=1)
+    upper = np.stack([c.upper[i] for c, i in zip(per_dimension, index, strict=True)], axis=1)
+    return Cover(lower, upper, mode)
+
+
+def check_lens(lens: np.ndarray, n_points: int) -> np.ndarray:
+    """A lens of one value (N,) or d values (N, d) per point, finite, as an array."""
+    lens = np.asarray(lens)
+    if lens.ndim not in (1, 2) or len(lens) != n_points:
+        raise ValueError(f"the lens must be (N,) or (N, d) with N = {n_points} points, "
+                         f"got shape {lens.shape}")
+    check_finite(lens, "lens values")
+    return lens
 
 
 @dataclass
@@ -135,17 +227,17 @@ class MapperGraph:
     indptr, indices
         Node i holds points ``indices[indptr[i]:indptr[i+1]]`` (ascending).
     interval
-        Cover interval of each node.
+        Cover interval (or cube) of each node.
     cover
         The cover used.
     lens
-        The lens value of every point (the points' dtype).
+        The lens value of every point, (N,) or (N, d) (the ℓ2 lens: the points' dtype).
     edges
         (E, 2) node pairs (source < target) whose member sets intersect.
     intersection, jaccard
         |A ∩ B| and |A ∩ B| / |A ∪ B| of each edge.
     params
-        Intervals, overlap, ε, min_samples, cover mode.
+        Intervals, overlap, ε, min_samples, cover mode, lens name.
     """
 
     indptr: np.ndarray
@@ -214,7 +306,8 @@ def graph_edges(indptr: np.ndarray, indices: np.ndarray, n_points: int
 def build_mapper(points: np.ndarray, n_intervals: int = 70, overlap: float = 0.3,
                  eps: float = 1.0, min_samples: int = 5, cover: str = "exact",
                  lens: np.ndarray | None = None, progress: bool = False,
-                 device: str = "cpu", tile: int | None = None, stats=None) -> MapperGraph:
+                 device: str = "cpu", tile: int | None = None, stats=None,
+                 lens_name: str = "l2") -> MapperGraph:
     """Build the mapper graph of a point cloud.
 
     Parameters
@@ -231,7 +324,8 @@ def build_mapper(points: np.ndarray, n_intervals: int = 70, overlap: float = 0.3
     cover
         ``exact`` or ``kmapper`` (see the module docstring).
     lens
-        Precomputed lens values; by default ‖x‖₂ in the points' dtype.
+        Precomputed lens values, (N,) or (N, d); by default ‖x‖₂ in the points' dtype.
+        A d-dimensional lens is covered by n^d cubes (see :func:`make_cover`).
     progress
         Show a tqdm bar over intervals.
     device, tile
@@ -239,6 +333,8 @@ def build_mapper(points: np.ndarray, n_intervals: int = 70, overlap: float = 0.3
         (default: derived from a 1 GB budget), see :mod:`topoact.engine`.
     stats
         An :class:`topoact.engine.EngineStats` to add the engine's counters to.
+    lens_name
+        What the lens is (recorded in the graph's params).
 
     Returns
     -------
@@ -250,15 +346,15 @@ def build_mapper(points: np.ndarray, n_intervals: int = 70, overlap: float = 0.3
         For ε ≤ 0, min_samples < 1, bad cover arguments or non-finite points.
     """
     graphs = build_mapper_grid(points, n_intervals, [overlap], [eps], min_samples, cover,
-                               lens, progress, device, tile, stats)
+                               lens, progress, device, tile, stats, lens_name)
     return graphs[overlap, eps]
 
 
 def build_mapper_grid(points: np.ndarray, n_intervals: int, overlaps: list[float],
                       epsilons: list[float], min_samples: int = 5, cover: str = "exact",
                       lens: np.ndarray | None = None, progress: bool = False,
-                      device: str = "cpu", tile: int | None = None, stats=None
-                      ) -> dict[tuple[float, float], MapperGraph]:
+                      device: str = "cpu", tile: int | None = None, stats=None,
+                      lens_name: str = "l2") -> dict[tuple[float, float], MapperGraph]:
     """The mapper graphs of a whole grid of overlaps × ε, sharing the engine's work.
 
     Interval i of every overlap's cover is clustered in one pass for every ε: one
@@ -281,9 +377,9 @@ def build_mapper_grid(points: np.ndarray, n_intervals: int, overlaps: list[float
     if int(min_samples) != min_samples or min_samples < 1:
         raise ValueError(f"min_samples must be a positive integer, got {min_samples!r}")
     check_finite(points, "points")
-    lens = l2_lens(points) if lens is None else np.asarray(lens)
     if len(points) == 0:
         raise ValueError("the point cloud is empty")
+    lens = l2_lens(points) if lens is None else check_lens(lens, len(points))
     covers = [make_cover(lens, n_intervals, overlap, cover) for overlap in overlaps]
     members = [c.members(lens) for c in covers]
     found = {(p, e): ([], []) for p in range(len(overlaps)) for e in range(len(epsilons))}
@@ -307,7 +403,8 @@ def build_mapper_grid(points: np.ndarray, n_intervals: int, overlaps: list[float
             cover=covers[p], lens=lens, edges=edges, intersection=intersection,
             jaccard=jaccard,
             params={"intervals": int(n_intervals), "overlap": float(overlaps[p]),
-                    "eps": float(epsilons[e]), "min_samples": int(min_samples), "cover": cover},
+                    "eps": float(epsilons[e]), "min_samples": int(min_samples), "cover": cover,
+                    "lens": lens_name},
         )
     return graphs
 
@@ -328,12 +425,13 @@ def node_stats(graph: MapperGraph, points: np.ndarray, labels: np.ndarray,
     membership = graph.membership_matrix()
     size = graph.sizes
     safe = np.maximum(size, 1)[:, None]
+    lens = graph.lens.astype(np.float64)
     labels = np.asarray(labels, dtype=np.int64)
     onehot = sparse.csr_matrix((np.ones(len(labels), dtype=np.int64), labels,
                                 np.arange(len(labels) + 1)), shape=(len(labels), n_classes))
     return NodeStats(
         size=size,
-        mean_lens=(membership @ graph.lens.astype(np.float64)) / np.maximum(size, 1),
+        mean_lens=(membership @ lens) / (safe if lens.ndim == 2 else safe[:, 0]),
         class_counts=np.asarray((membership @ onehot).todense(), dtype=np.int64),
         mean_activation=(membership @ np.asarray(points, dtype=np.float64) / safe
                          ).astype(np.float32),
@@ -361,8 +459,8 @@ def node_link(graph: MapperGraph, stats: NodeStats, classes: list[str],
 
     Nodes carry ``id``, ``interval``, ``size``, ``membership`` (point indices),
     ``top_classes`` (names), ``top_class_percents``, ``top_class_counts``, ``l2NormAvg``
-    (mean lens) and ``average_activation``; links carry ``source``, ``target``,
-    ``intersection`` and ``jaccard``.
+    (mean lens; a list of d means for a d-dimensional lens) and ``average_activation``;
+    links carry ``source``, ``target``, ``intersection`` and ``jaccard``.
     """
     order, percents = top_classes(stats.class_counts)
     nodes = []
@@ -376,7 +474,7 @@ def node_link(graph: MapperGraph, stats: NodeStats, classes: list[str],
             "top_classes": [classes[c] for c in chosen],
             "top_class_percents": [round(float(p), 3) for p in percents[node][:len(chosen)]],
             "top_class_counts": [int(stats.class_counts[node, c]) for c in chosen],
-            "l2NormAvg": float(stats.mean_lens[node]),
+            "l2NormAvg": np.asarray(stats.mean_lens[node], dtype=float).tolist(),
             "average_activation": [round(float(v), 6) for v in stats.mean_activation[node]],
         })
     links = [{"source": int(s), "target": int(t), "intersection": int(i), "jaccard": float(j)}
@@ -407,7 +505,9 @@ def kmapper_json(graph: MapperGraph, meta: dict[str, Any] | None = None) -> dict
     return {
         "nodes": {names[n]: graph.members(n).tolist() for n in range(graph.n_nodes)},
         "links": links,
-        "meta_data": {"projection": "l2norm", "n_cubes": graph.params.get("intervals"),
+        "meta_data": {"projection": {"l2": "l2norm"}.get(graph.params.get("lens", "l2"),
+                                                          graph.params.get("lens")),
+                      "n_cubes": graph.params.get("intervals"),
                       "perc_overlap": graph.params.get("overlap"),
                       "clusterer": f"DBSCAN(eps={graph.params.get('eps')}, "
                                    f"min_samples={graph.params.get('min_samples')})",

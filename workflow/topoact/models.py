@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -333,7 +333,10 @@ def accuracy(model: nn.Module, images: np.ndarray, labels: np.ndarray, device: t
 def train_classifier(model: nn.Module, train: tuple[np.ndarray, np.ndarray],
                      heldout: tuple[np.ndarray, np.ndarray], *, epochs: int, batch_size: int,
                      learning_rate: float, weight_decay: float, seed: int,
-                     device: torch.device, augment_shift: int = 2) -> TrainingRecord:
+                     device: torch.device, augment_shift: int = 2,
+                     snapshots: Sequence[int] = (),
+                     on_snapshot: Callable[[int], None] | None = None,
+                     evaluate: bool = True) -> TrainingRecord:
     """Train a classifier with AdamW + one-cycle schedule; deterministic given ``seed``.
 
     Parameters
@@ -350,6 +353,17 @@ def train_classifier(model: nn.Module, train: tuple[np.ndarray, np.ndarray],
         Where to train.
     augment_shift
         Random translation of up to this many pixels (0 disables augmentation).
+    snapshots, on_snapshot
+        ``on_snapshot(i)`` is called after optimiser step i for every i in ``snapshots``
+        (0: before the first step). It may copy weights but must not draw random
+        numbers: the training is the same with or without snapshots.
+    evaluate
+        Measure train and held-out accuracy at the end (NaN when False).
+
+    Raises
+    ------
+    ValueError
+        For a snapshot past the last step.
     """
     started = time.perf_counter()
     generator = torch.Generator().manual_seed(seed)
@@ -357,6 +371,13 @@ def train_classifier(model: nn.Module, train: tuple[np.ndarray, np.ndarray],
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
     steps = epochs * ((len(images) + batch_size - 1) // batch_size)
+    snapshots = sorted({int(i) for i in snapshots})
+    if snapshots and (snapshots[0] < 0 or snapshots[-1] > steps):
+        raise ValueError(f"snapshot iterations {snapshots} must lie in [0, {steps}]: training "
+                         f"has {steps} steps ({epochs} epochs of batch {batch_size})")
+    step = 0
+    if on_snapshot is not None and 0 in snapshots:
+        on_snapshot(0)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=learning_rate,
                                                    total_steps=max(steps, 1))
     loss_fn = nn.CrossEntropyLoss()
@@ -378,14 +399,18 @@ def train_classifier(model: nn.Module, train: tuple[np.ndarray, np.ndarray],
             loss.backward()
             optimizer.step()
             schedule.step()
+            step += 1
+            if on_snapshot is not None and step in snapshots:
+                on_snapshot(step)
             total += loss.item() * len(index)
         losses.append(total / len(images))
     return TrainingRecord(
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         weight_decay=weight_decay, seed=seed, train_images=len(images),
         heldout_images=len(heldout[0]),
-        train_accuracy=accuracy(model, train[0], train[1], device),
-        heldout_accuracy=accuracy(model, heldout[0], heldout[1], device),
+        train_accuracy=accuracy(model, train[0], train[1], device) if evaluate else float("nan"),
+        heldout_accuracy=(accuracy(model, heldout[0], heldout[1], device) if evaluate
+                          else float("nan")),
         loss_by_epoch=losses, seconds=time.perf_counter() - started, device=str(device),
     )
 
@@ -453,6 +478,22 @@ def layer_shapes(model: nn.Module, layers: dict[str, str], input_size: int) -> d
     return shapes
 
 
+def train_test_split(group, images_path: str | os.PathLike = ""
+                     ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray],
+                                list[str]]:
+    """The (images, labels) of an images store's train and test splits, and its classes."""
+    from topoact import store
+
+    info = store.image_store_info(group)
+    for split in ("train", "test"):
+        if split not in info.splits:
+            raise store.StoreError(f"{images_path}: a model is trained on the 'train' split and "
+                                   f"evaluated on 'test'; the store has {sorted(info.splits)}")
+    pixels, labels = group["images"][:], group["labels"][:]
+    (a, b), (c, d) = info.splits["train"], info.splits["test"]
+    return (pixels[a:b], labels[a:b]), (pixels[c:d], labels[c:d]), list(info.classes)
+
+
 def train_from_store(images_path: str | os.PathLike, architecture: str, *, seed: int,
                      epochs: int, batch_size: int, learning_rate: float, weight_decay: float,
                      device: torch.device) -> tuple[nn.Module, dict[str, Any]]:
@@ -467,20 +508,14 @@ def train_from_store(images_path: str | os.PathLike, architecture: str, *, seed:
     from topoact import store
 
     torch.manual_seed(seed)
-    group = store.open_store(images_path, "images")
-    info = store.image_store_info(group)
-    for split in ("train", "test"):
-        if split not in info.splits:
-            raise store.StoreError(f"{images_path}: a model is trained on the 'train' split and "
-                                   f"evaluated on 'test'; the store has {sorted(info.splits)}")
-    pixels, labels = group["images"][:], group["labels"][:]
-    (a, b), (c, d) = info.splits["train"], info.splits["test"]
+    train, heldout, classes = train_test_split(store.open_store(images_path, "images"),
+                                               images_path)
     arch = get_architecture(architecture)
-    model = arch.build(len(info.classes))
-    record = train_classifier(model, (pixels[a:b], labels[a:b]), (pixels[c:d], labels[c:d]),
+    model = arch.build(len(classes))
+    record = train_classifier(model, train, heldout,
                               epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                               weight_decay=weight_decay, seed=seed, device=device)
-    metadata = model_metadata(model, arch, info.classes, vars(record), store.provenance(
+    metadata = model_metadata(model, arch, classes, vars(record), store.provenance(
         {"architecture": arch.name, "epochs": epochs, "batch_size": batch_size,
          "learning_rate": learning_rate, "weight_decay": weight_decay},
         {"images": str(images_path)}, seed))

@@ -32,6 +32,8 @@ REQUIRED_ARRAYS = {
     "images": ("images", "labels"),
     "activations": ("points", "image", "position", "label"),
     "masks": ("masks",),
+    "weight-snapshot": (),
+    "weights": ("points", "seed", "out_channel", "in_channel"),
     "mapper": ("indptr", "indices", "interval", "lens", "cover_lower", "cover_upper", "edges",
                "intersection", "jaccard", "size", "mean_lens", "class_counts", "mean_activation"),
 }
@@ -424,3 +426,43 @@ def read_graph(path: str | os.PathLike):
     stats = NodeStats(size=a["size"], mean_lens=a["mean_lens"], class_counts=a["class_counts"],
                       mean_activation=a["mean_activation"])
     return graph, stats, attrs
+
+
+# --------------------------------------------------------------------------- weight space
+
+
+def write_weight_snapshot(path: str | os.PathLike, layers: dict[str, np.ndarray],
+                          attrs: dict[str, Any]) -> None:
+    """Write the conv weights of one snapshot: an array per layer, (trainings, O, I, kh, kw)."""
+    with atomic_group(path, "weight-snapshot", attrs) as group:
+        for layer, weights in layers.items():
+            weights = np.asarray(weights, dtype=np.float32)
+            group.create_array(f"layers/{layer}", shape=weights.shape, dtype=weights.dtype,
+                               chunks=weights.shape)[...] = weights
+
+
+def read_weight_snapshot(path: str | os.PathLike, layer: str) -> tuple[np.ndarray, dict]:
+    """One layer's weights of a snapshot store and the store's attributes."""
+    group = open_store(path, "weight-snapshot")
+    if f"layers/{layer}" not in group:
+        raise StoreError(f"{path}: no weights of layer {layer!r} (it holds "
+                         f"{sorted(group['layers'].array_keys())})")
+    return group[f"layers/{layer}"][...], dict(group.attrs)
+
+
+def write_weight_points(path: str | os.PathLike, points: np.ndarray,
+                        arrays: dict[str, np.ndarray], attrs: dict[str, Any]) -> None:
+    """Write a weight-space cloud: ``points`` (P, k²) float32 and per-point arrays
+    (``seed``, ``out_channel``, ``in_channel``, ...), with provenance."""
+    with atomic_group(path, "weights", attrs) as group:
+        for name, values in {"points": np.asarray(points, dtype=np.float32), **arrays}.items():
+            values = np.asarray(values)
+            group.create_array(name, shape=values.shape, dtype=values.dtype,
+                               chunks=(max(len(values), 1), *values.shape[1:]))[...] = values
+
+
+def read_weight_points(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, np.ndarray], dict]:
+    """A weight-space cloud: ``(points, {name: per-point array}, attrs)``."""
+    group = open_store(path, "weights")
+    arrays = {name: group[name][...] for name in group.array_keys() if name != "points"}
+    return group["points"][...], arrays, dict(group.attrs)

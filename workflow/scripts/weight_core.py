@@ -1,0 +1,20 @@
+"""One dense core X(k, p) of a weight cloud: barcode, mapper graph, figures (rule weight_core)."""
+
+import sys
+
+import torch
+
+from topoact import models, weights
+
+with open(snakemake.log[0], "w") as log:
+    sys.stderr = log
+    torch.set_num_threads(snakemake.threads)
+    params = snakemake.params
+    topology = weights.core_for_points(
+        snakemake.input.points, dict(snakemake.output.items()), k=params.k, keep=params.keep,
+        maxdim=params.maxdim, lens=params.lens, intervals=params.intervals,
+        overlap=params.overlap, min_samples=params.min_samples, cover=params.cover,
+        device=models.resolve_device(params.device))
+    print(f"{len(topology.index)} filters kept; graph: {topology.graph.n_nodes} nodes, "
+          f"β0 = {topology.betti[0]}, β1 = {topology.betti[1]}, ε = {topology.epsilon:.4g}",
+          file=log)

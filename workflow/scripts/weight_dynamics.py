@@ -1,0 +1,17 @@
+"""The learning-dynamics strip of one layer (rule weight_dynamics)."""
+
+import sys
+
+from topoact import weights
+
+with open(snakemake.log[0], "w") as log:
+    sys.stderr = log
+    w, files = snakemake.wildcards, snakemake.input
+    snapshots = {
+        label: {"graph": graph, "dense": dense, "barcode": barcode, "summary": summary}
+        for label, graph, dense, barcode, summary in zip(
+            snakemake.params.snapshots, files.graphs, files.dense, files.barcodes,
+            files.summaries, strict=True)
+    }
+    weights.dynamics_for_layer(snapshots, snakemake.output[0],
+                               f"{w.model} {w.layer}: dense core over training")

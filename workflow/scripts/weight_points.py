@@ -1,0 +1,12 @@
+"""One layer's normalised filters at one snapshot (rule weight_points)."""
+
+import sys
+
+from topoact import weights
+
+with open(snakemake.log[0], "w") as log:
+    sys.stderr = log
+    w, params = snakemake.wildcards, snakemake.params
+    weights.points_for_snapshot(
+        snakemake.input.snapshot, snakemake.output[0], layer=w.layer, slice_mode=params.slice,
+        contrast_drop=params.contrast_drop, contrast_norm=params.contrast_norm, model=w.model)

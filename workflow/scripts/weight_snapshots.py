@@ -1,0 +1,21 @@
+"""Weight snapshots of one model: its trainings' conv weights at every snapshot, or its
+given weights (rules train_weight_snapshots and given_weight_snapshot)."""
+
+import sys
+
+import torch
+
+from topoact import models, weights
+
+with open(snakemake.log[0], "w") as log:
+    sys.stderr = log
+    torch.set_num_threads(snakemake.threads)
+    params = snakemake.params
+    outputs = {path.rstrip("/").split("/")[-1].removesuffix(".zarr"): path
+               for path in snakemake.output}
+    weights.snapshots_for_model(
+        snakemake.input.get("images"), snakemake.input.get("weights"), outputs,
+        architecture=params.architecture, layers=params.layers, seeds=params.seeds,
+        snapshots=params.snapshots, training=params.training,
+        device=models.resolve_device(params.device))
+    print(f"{len(outputs)} snapshot store(s) of {len(params.seeds)} training(s)", file=log)
