@@ -92,9 +92,10 @@ def _mapper(args: argparse.Namespace) -> int:
     classes = classes or [str(k) for k in range(int(labels.max()) + 1)]
     from topoact.models import resolve_device
 
+    lens = mapper.make_lens(points, args.lens, args.density_k)
     graph = mapper.build_mapper(points, args.intervals, args.overlap, args.eps,
-                                args.min_samples, args.cover, progress=True,
-                                device=resolve_device(args.device))
+                                args.min_samples, args.cover, lens=lens, progress=True,
+                                device=resolve_device(args.device), lens_name=args.lens)
     meta = {"source": str(args.points)}
     if args.format == "kmapper":
         payload = mapper.kmapper_json(graph, meta)
@@ -105,6 +106,33 @@ def _mapper(args: argparse.Namespace) -> int:
     uncovered = int((~graph.covered()).sum())
     print(f"{graph.n_nodes} nodes, {len(graph.edges)} edges; {uncovered:,} of "
           f"{graph.n_points:,} points in no node -> {args.out}")
+    return 0
+
+
+def _barcode(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from topoact import homology, plots, weights
+    from topoact.mapper import load_points
+    from topoact.store import write_json
+
+    points, _, _ = load_points(args.points)
+    index = np.arange(len(points))
+    if args.keep < 1.0:
+        index, _ = weights.density_filter(points, args.density_k, args.keep)
+    diagrams = homology.persistence(points[index], args.maxdim)
+    bars = {f"h{d}": weights.longest_bars(diagram) for d, diagram in enumerate(diagrams)}
+    for name, record in bars.items():
+        longest = ", ".join(f"{v:.4g}" for v in record["longest"][:3])
+        print(f"{name.upper()}: {record['bars']} finite bars; longest {longest or '-'}; "
+              f"longest / next = {record['ratio']:.3g}")
+    if args.json:
+        write_json(args.json, {"points": len(points), "kept": len(index),
+                               "density_k": args.density_k, "keep": args.keep, **bars,
+                               "diagrams": [d.tolist() for d in diagrams]}, indent=2)
+    if args.plot:
+        plots.plot_barcode_grid({f"{args.points}: X({args.density_k}, {args.keep:.0%}), "
+                                 f"{len(index)} points": diagrams}, args.plot, columns=1)
     return 0
 
 
@@ -150,12 +178,29 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--min-samples", type=int, default=5, help="DBSCAN min_samples")
     graph.add_argument("--labels", help="(N,) .npy of class labels (a store has its own)")
     graph.add_argument("--cover", choices=["exact", "kmapper"], default="exact")
+    graph.add_argument("--lens", choices=["l2", "pca1", "pca2", "codensity"], default="l2",
+                       help="ℓ2 norm (default), first one or two principal components (pca2: "
+                            "an intervals × intervals cover), or the codensity")
+    graph.add_argument("--density-k", type=int, default=15,
+                       help="k of the codensity lens (distance to the k-th neighbour)")
     graph.add_argument("--device", default="auto",
                        help="where the engine computes distances: auto, cpu, cuda")
     graph.add_argument("--format", choices=["topoact", "kmapper"], default="topoact",
                        help="node-link JSON with TopoAct's fields, or KeplerMapper's dict")
     graph.add_argument("--out", required=True, help="output JSON path")
     graph.set_defaults(run=_mapper)
+
+    barcode = commands.add_parser(
+        "barcode", help="persistence barcode (ripser) of a cloud, optionally of its dense core")
+    barcode.add_argument("points", help="a points store (*.zarr) or an (N, C) .npy array")
+    barcode.add_argument("--density-k", type=int, default=15,
+                         help="k of the codensity (distance to the k-th neighbour; default 15)")
+    barcode.add_argument("--keep", type=float, default=1.0,
+                         help="fraction of densest points kept, X(k, p) (default 1 = all)")
+    barcode.add_argument("--maxdim", type=int, default=1, help="highest homology dimension")
+    barcode.add_argument("--json", help="write the bars and diagrams here")
+    barcode.add_argument("--plot", help="write the barcode figure (PNG) here")
+    barcode.set_defaults(run=_barcode)
 
     check = commands.add_parser("check-config", help="validate a workflow config file")
     check.add_argument("config", help="path of a config YAML")

@@ -547,6 +547,8 @@ def load_points(path) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
         if points.ndim != 2:
             raise ValueError(f"{path}: expected a 2-D (N, C) array, got shape {points.shape}")
         return points, None, None
+    if store.store_kind(path) == "weights":
+        return store.read_weight_points(path)[0], None, None
     group = store.open_store(path, "activations")
     return group["points"][:], group["label"][:], list(group.attrs.get("classes", [])) or None
 

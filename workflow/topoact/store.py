@@ -171,6 +171,14 @@ def open_store(path: str | os.PathLike, kind: str) -> zarr.Group:
     return group
 
 
+def store_kind(path: str | os.PathLike) -> str | None:
+    """The ``kind`` attribute of a zarr group (None when it is not one or has none)."""
+    try:
+        return zarr.open_group(path, mode="r").attrs.get("kind")
+    except Exception:  # zarr raises several types for "not a group"
+        return None
+
+
 def rows_per_chunk(row_bytes: int, chunk_bytes: int) -> int:
     """Rows in a chunk of about ``chunk_bytes`` (at least one row)."""
     return max(1, math.ceil(chunk_bytes / max(1, row_bytes)))

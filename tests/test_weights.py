@@ -1,0 +1,251 @@
+"""The weight-space stage: filters, normalisation, density filter, barcodes and mapper graphs."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from topoact import cli, mapper, models, store, weights
+from topoact.homology import finite, persistence
+
+GRID = np.array([-1.0, 0.0, 1.0])
+X, Y = np.meshgrid(GRID, GRID)  # X: column coordinate, Y: row coordinate of a 3×3 patch
+
+
+def edge_patches(n: int, noise: float, seed: int = 0) -> np.ndarray:
+    """Oriented edges f_θ(x, y) = cos θ·x + sin θ·y on the 3×3 grid, θ uniform, plus noise."""
+    rng = np.random.default_rng(seed)
+    theta = rng.uniform(0, 2 * np.pi, n)
+    patches = np.cos(theta)[:, None] * X.ravel() + np.sin(theta)[:, None] * Y.ravel()
+    return patches + noise * rng.normal(size=patches.shape)
+
+
+def test_codensity_equals_brute_force(rng):
+    points = rng.normal(size=(300, 9))
+    distances = np.sqrt(((points[:, None] - points[None]) ** 2).sum(-1))
+    for k in (1, 5, 15):
+        # Column 0 of each sorted row is the point itself (distance 0): not counted.
+        expected = np.sort(distances, axis=1)[:, k]
+        np.testing.assert_allclose(mapper.codensity(points, k), expected, rtol=1e-12)
+
+
+def test_density_filter_keeps_the_densest_fraction(rng):
+    dense = rng.normal(scale=0.05, size=(60, 3))
+    sparse = rng.normal(scale=3.0, size=(40, 3))
+    index, delta = weights.density_filter(np.vstack([dense, sparse]), k=5, keep=0.5)
+    assert len(index) == 50 and np.all(np.diff(index) > 0)
+    assert set(range(60)) >= set(index.tolist())  # only points of the dense blob
+    assert delta[index].max() <= np.delete(delta, index).min()
+
+
+def test_two_dimensional_cover_equals_keplermapper_and_dbscan(rng):
+    kmapper = pytest.importorskip("kmapper")
+    from sklearn.cluster import DBSCAN
+
+    points = rng.normal(size=(500, 6)).astype(np.float32)
+    lens = mapper.pca_lens(points, 2)
+    for n_cubes, overlap in ((3, 0.2), (5, 0.5)):
+        graph = mapper.build_mapper(points, n_cubes, overlap, eps=1.3, min_samples=4,
+                                    cover="kmapper", lens=lens, lens_name="pca2")
+        theirs = kmapper.KeplerMapper(verbose=0).map(
+            lens, points, cover=kmapper.Cover(n_cubes, overlap),
+            clusterer=DBSCAN(eps=1.3, min_samples=4))
+        ours = mapper.kmapper_json(graph)
+        assert graph.n_nodes > n_cubes
+        assert {name: sorted(m) for name, m in ours["nodes"].items()} == \
+            {name: sorted(m) for name, m in theirs["nodes"].items()}
+
+
+def test_product_cover_orders_cubes_first_coordinate_slowest():
+    lens = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    cover = mapper.make_cover(lens, 2, 0.0, "exact")
+    assert cover.lower.shape == (4, 2)
+    assert [m.tolist() for m in cover.members(lens)] == [[0], [2], [3], [1]]
+
+
+def test_edges_give_one_dominant_circle_in_barcode_and_mapper_graph():
+    """The known answer of the stage: oriented 3×3 edges lie on the primary circle."""
+    normalised = weights.normalise_filters(edge_patches(2000, 0.2), (3, 3), contrast_drop=0.1)
+    topology = weights.core_topology(normalised.points, k=15, keep=0.5, lens="pca2",
+                                     intervals=4, overlap=0.3, min_samples=5, cover="kmapper")
+    bars = weights.longest_bars(topology.diagrams[1])
+    assert bars["ratio"] > 3, bars
+    assert topology.betti == (1, 1), (topology.graph.n_nodes, len(topology.graph.edges))
+    assert topology.graph.params["lens"] == "pca2"
+    # The nodes' mean filters go round the circle: their orientations cover every quadrant.
+    stats = mapper.node_stats(topology.graph, normalised.points[topology.index],
+                              np.zeros(len(topology.index), int), 1)
+    means = stats.mean_activation.reshape(-1, 3, 3)
+    angles = np.arctan2(means[:, 1, 2] - means[:, 1, 0], means[:, 2, 1] - means[:, 0, 1])
+    assert len(np.unique(np.floor((angles + np.pi) / (np.pi / 2)))) == 4
+
+
+def test_pca1_lens_of_edges_is_a_cycle():
+    normalised = weights.normalise_filters(edge_patches(2000, 0.2), (3, 3), contrast_drop=0.1)
+    topology = weights.core_topology(normalised.points, k=15, keep=0.5, lens="pca1",
+                                     intervals=6, overlap=0.3)
+    assert topology.betti == (1, 1)
+
+
+def test_three_circle_model_barcode():
+    """Edges plus lines: the three-circle model (Carlsson et al. 2008) has β1 = 5.
+
+    The primary circle (edges at every angle) meets each secondary circle (patches of one
+    direction only, from linear to quadratic) at two points: 8 arcs on 4 vertices. β1 = 5
+    holds on the whole cloud and on X(15, 80 %); the larger k = 50 leaves one long bar and
+    shorter ones (the 2008 paper's one circle at large k), so that is not asserted.
+    """
+    rng = np.random.default_rng(1)
+    primary = edge_patches(300, 0.0, seed=1)
+    phi = rng.uniform(0, 2 * np.pi, (2, 300))
+    quadratic = X ** 2 - (X ** 2).mean()
+    horizontal = np.cos(phi[0])[:, None] * X.ravel() + np.sin(phi[0])[:, None] * quadratic.ravel()
+    vertical = np.cos(phi[1])[:, None] * Y.ravel() + np.sin(phi[1])[:, None] * quadratic.T.ravel()
+    patches = np.vstack([primary, horizontal, vertical])
+    patches += 0.01 * rng.normal(size=patches.shape)
+    normalised = weights.normalise_filters(patches, (3, 3), contrast_drop=0.0)
+    for keep in (1.0, 0.8):
+        index, _ = weights.density_filter(normalised.points, k=15, keep=keep)
+        h1 = finite(persistence(normalised.points[index], 1)[1])
+        lengths = np.sort(h1[:, 1] - h1[:, 0])[::-1]
+        assert lengths[4] > 20 * lengths[5], (keep, lengths[:8])
+
+
+def test_spatial_filters_each_and_summed():
+    weight = np.arange(2 * 3 * 2 * 2, dtype=float).reshape(2, 3, 2, 2)
+    each, out_channel, in_channel = weights.spatial_filters(weight, "each")
+    assert each.shape == (6, 4)
+    np.testing.assert_array_equal(each[4], weight[1, 1].ravel())
+    assert (out_channel[4], in_channel[4]) == (1, 1)
+    summed, out_channel, in_channel = weights.spatial_filters(weight, "summed")
+    np.testing.assert_array_equal(summed[1], weight[1].sum(axis=0).ravel())
+    assert in_channel.tolist() == [-1, -1]
+
+
+def test_normalisation_centres_cuts_contrast_and_scales(rng):
+    filters = rng.normal(size=(100, 9)) * np.linspace(0.1, 2.0, 100)[:, None] + 5.0
+    result = weights.normalise_filters(filters, (3, 3), contrast_drop=0.25)
+    assert len(result.points) == 75
+    np.testing.assert_allclose(result.points.mean(axis=1), 0, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(result.points, axis=1), 1, rtol=1e-6)
+    assert result.contrast[result.kept].min() >= result.cut
+    assert (np.delete(result.contrast, result.kept) <= result.cut).all()
+    dnorm = weights.normalise_filters(filters, (3, 3), 0.0, norm="dnorm")
+    np.testing.assert_allclose(weights.d_norm(dnorm.points, (3, 3)), 1, rtol=1e-6)
+
+
+def test_d_norm_of_a_step_edge():
+    # A vertical step: 3 horizontally adjacent pairs differ by 1; vertical pairs are equal.
+    patch = np.array([[0, 1, 1], [0, 1, 1], [0, 1, 1]], dtype=float)
+    assert weights.d_norm(patch.reshape(1, 9), (3, 3))[0] == pytest.approx(np.sqrt(3))
+
+
+def test_bad_inputs_name_the_key_and_value():
+    model = models.SmallCNN()
+    with pytest.raises(ValueError, match=r"layer 'fc1'.*not a convolution"):
+        weights.conv_module_path(model, "fc1", "fc1")
+    assert weights.conv_module_path(model, "conv1", "conv1") == "conv1.0"
+    with pytest.raises(ValueError, match=r"layer 'proj' has 1×1 kernels"):
+        weights.spatial_filters(np.ones((4, 2, 1, 1)), "each", "proj")
+    with pytest.raises(ValueError, match=r"weights.density_k = 15 needs more than 15 filters"):
+        weights.density_filter(np.eye(9)[:8], 15, 0.3)
+    constant = np.ones((20, 9))
+    with pytest.raises(ValueError, match=r"all 20 filters fall below the contrast cut"):
+        weights.normalise_filters(constant, (3, 3), 0.2, layer="conv1")
+    with pytest.raises(ValueError, match=r"weights.slice: unknown value 'half'"):
+        weights.spatial_filters(np.ones((2, 2, 3, 3)), "half")
+
+
+def _tiny_split(rng):
+    images = rng.integers(0, 255, size=(40, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=40)
+    return (images[:32], labels[:32]), (images[32:], labels[32:])
+
+
+def test_snapshots_leave_the_training_bit_identical(rng):
+    train, heldout = _tiny_split(rng)
+    states, seen = [], {}
+    for snapshots in ((), (0, 1, 3)):
+        torch.manual_seed(0)
+        model = models.SmallCNN()
+        initial = model.conv1[0].weight.detach().clone()
+
+        def keep(step, model=model):
+            seen[step] = model.conv1[0].weight.detach().clone()
+
+        models.train_classifier(model, train, heldout, epochs=2, batch_size=16,
+                                learning_rate=1e-2, weight_decay=0.0, seed=3,
+                                device=torch.device("cpu"), snapshots=snapshots,
+                                on_snapshot=keep)
+        states.append(model.state_dict())
+    for name in states[0]:
+        assert torch.equal(states[0][name], states[1][name]), name
+    assert sorted(seen) == [0, 1, 3]
+    assert torch.equal(seen[0], initial)
+    assert not torch.equal(seen[1], seen[3])
+    with pytest.raises(ValueError, match=r"snapshot iterations \[5\] must lie in \[0, 4\]"):
+        models.train_classifier(models.SmallCNN(), train, heldout, epochs=2, batch_size=16,
+                                learning_rate=1e-2, weight_decay=0.0, seed=3,
+                                device=torch.device("cpu"), snapshots=[5],
+                                on_snapshot=keep)
+
+
+def test_stage_files_from_snapshot_to_summary(tmp_path, digits_store):
+    """Two short trainings through the library's workflow steps, every file checked."""
+    paths = {label: tmp_path / f"{label}.zarr" for label in ("iteration-0", "final")}
+    weights.snapshots_for_model(
+        digits_store, None, paths, architecture="small-cnn", layers={"conv1": "conv1"},
+        seeds=[0, 1], snapshots=[0], device=torch.device("cpu"),
+        training={"epochs": 1, "batch_size": 64, "learning_rate": 3e-3, "weight_decay": 0.0})
+    initial, attrs = store.read_weight_snapshot(paths["iteration-0"], "conv1")
+    assert initial.shape == (2, 32, 3, 3, 3) and attrs["seeds"] == [0, 1]
+    torch.manual_seed(1)  # the second training's initialisation
+    np.testing.assert_array_equal(initial[1], models.SmallCNN().conv1[0].weight.detach().numpy())
+    points_path = tmp_path / "points.zarr"
+    weights.points_for_snapshot(paths["final"], points_path, layer="conv1", slice_mode="each",
+                                contrast_drop=0.1, contrast_norm="euclidean", model="m")
+    points, arrays, point_attrs = store.read_weight_points(points_path)
+    assert point_attrs["filters"] == 2 * 32 * 3 and len(points) == int(np.ceil(0.9 * 192))
+    assert set(arrays["seed"].tolist()) == {0, 1}
+    out = {name: tmp_path / "core" / name for name in (
+        "dense", "graph", "nodes")} | {"barcode": tmp_path / "core.npz",
+                                       "summary": tmp_path / "core.json",
+                                       "nodelink": tmp_path / "core-graph.json",
+                                       "plot": tmp_path / "core.png"}
+    topology = weights.core_for_points(points_path, out, k=5, keep=0.5, maxdim=1, lens="pca2",
+                                       intervals=3, overlap=0.3, min_samples=3,
+                                       cover="kmapper")
+    summary = json.loads(out["summary"].read_text())
+    assert summary["core"] == len(topology.index) == round(0.5 * len(points))
+    assert summary["nodes"] == topology.graph.n_nodes
+    graph, stats, graph_attrs = store.read_graph(out["graph"])
+    assert graph_attrs["classes"] == ["training 0", "training 1"]
+    assert stats.class_counts.sum() == graph.sizes.sum()
+    index = json.loads((out["nodes"] / "index.json").read_text())
+    assert len(index["nodes"]) == graph.n_nodes
+    assert out["plot"].stat().st_size > 0
+    diagrams = weights.load_barcode(out["barcode"])
+    assert len(diagrams) == 2 and len(diagrams[0]) == summary["core"]
+
+
+def test_cli_barcode_and_pca2_mapper(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    theta = rng.uniform(0, 2 * np.pi, 400)
+    points = np.c_[np.cos(theta), np.sin(theta), 0.05 * rng.normal(size=400)]
+    np.save(tmp_path / "circle.npy", points)
+    code = cli.main([
+        "barcode", str(tmp_path / "circle.npy"), "--density-k", "15", "--keep", "0.5",
+        "--json", str(tmp_path / "bars.json"), "--plot", str(tmp_path / "bars.png")])
+    assert code == 0
+    record = json.loads((tmp_path / "bars.json").read_text())
+    assert record["kept"] == 200 and record["h1"]["ratio"] > 10
+    assert (tmp_path / "bars.png").stat().st_size > 0
+    assert "longest / next" in capsys.readouterr().out
+    code = cli.main(["mapper", str(tmp_path / "circle.npy"), "--lens", "pca2", "--intervals",
+                     "4", "--overlap", "0.3", "--eps", "0.3", "--cover", "kmapper", "--out",
+                     str(tmp_path / "graph.json")])
+    graph = json.loads((tmp_path / "graph.json").read_text())
+    assert code == 0 and graph["graph"]["lens"] == "pca2"
+    assert len(graph["links"]) - len(graph["nodes"]) + 1 == 1  # one component, one cycle
+    assert len(graph["nodes"][0]["l2NormAvg"]) == 2  # the mean of a 2-D lens
