@@ -3,9 +3,11 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
+from conftest import planned_outputs, snakemake, tiny_config, write_config
 from topoact import cli, mapper, models, store, weights
 from topoact.homology import finite, persistence
 
@@ -249,3 +251,63 @@ def test_cli_barcode_and_pca2_mapper(tmp_path, capsys):
     assert code == 0 and graph["graph"]["lens"] == "pca2"
     assert len(graph["links"]) - len(graph["nodes"]) + 1 == 1  # one component, one cycle
     assert len(graph["nodes"][0]["l2NormAvg"]) == 2  # the mean of a 2-D lens
+
+
+WEIGHTS = "results/weights/digits-cnn/conv1"
+
+
+def weights_config(snapshots, density_k) -> dict:
+    config = tiny_config()
+    config["weights"] = {
+        "analyses": [{"model": "digits-cnn", "layers": ["conv1"], "slice": "summed"}],
+        "seeds": 2, "epochs": 1, "snapshots": snapshots, "density_k": density_k,
+        "keep": [50], "dynamics": {"density_k": 3, "keep": 50},
+        "mapper": {"intervals": 3, "min_samples": 3}}
+    return config
+
+
+def weight_targets(snapshots, density_k) -> list[str]:
+    cores = [f"{WEIGHTS}/final/k-{k}-keep-50/mapper.png" for k in density_k]
+    cores += [f"{WEIGHTS}/iteration-{s}/k-3-keep-50/mapper.png" for s in snapshots]
+    return [f"{WEIGHTS}/h1-bars.tsv", f"{WEIGHTS}/dynamics.png", *cores]
+
+
+@pytest.mark.workflow
+def test_workflow_reruns_only_what_a_new_snapshot_or_density_filter_needs(tmp_path):
+    first = weights_config([0], [3])
+    snakemake(tmp_path, write_config(tmp_path, first), *weight_targets([0], [3]))
+    table = pd.read_csv(tmp_path / WEIGHTS / "h1-bars.tsv", sep="\t")
+    assert sorted(table["snapshot"]) == ["final", "iteration-0"]
+    assert (table["filters"] == int(np.ceil(0.8 * 64))).all()  # 2 trainings × 32 summed
+    assert (tmp_path / WEIGHTS / "dynamics.png").stat().st_size > 0
+    assert planned_outputs(tmp_path, tmp_path / "config.yaml",
+                           *weight_targets([0], [3])) == {}
+
+    # A new snapshot: the trainings (they take it), its points and dense core, and the
+    # figures that show every snapshot; the existing snapshots' jobs stay.
+    config = write_config(tmp_path, weights_config([0, 2], [3]), "snapshot.yaml")
+    planned = planned_outputs(tmp_path, config, *weight_targets([0, 2], [3]))
+    core = f"{WEIGHTS}/iteration-2/k-3-keep-50"
+    assert planned["weight_points"] == [f"{WEIGHTS}/iteration-2/points.zarr"]
+    assert sorted(planned["weight_core"]) == sorted(
+        f"{core}/{name}" for name in ("dense.zarr", "barcode.npz", "summary.json",
+                                      "mapper.zarr", "mapper.json", "nodes", "mapper.png"))
+    assert set(planned) == {"train_weight_snapshots", "weight_points", "weight_core",
+                            "weight_sweep", "weight_dynamics"}
+
+    # A new k: only its dense core of the final weights and the sweep that reads it.
+    config = write_config(tmp_path, weights_config([0], [3, 5]), "k.yaml")
+    planned = planned_outputs(tmp_path, config, *weight_targets([0], [3, 5]))
+    assert set(planned) == {"weight_core", "weight_sweep"}
+    assert all(path.startswith(f"{WEIGHTS}/final/k-5-keep-50/") for path in planned["weight_core"])
+
+
+@pytest.mark.workflow
+def test_workflow_refuses_a_weight_layer_that_is_not_a_convolution(tmp_path):
+    config = weights_config([0], [3])
+    config["weights"]["analyses"][0]["layers"] = ["fc1"]
+    result = snakemake(tmp_path, write_config(tmp_path, config), f"results/weights/"
+                       "digits-cnn/snapshots/final.zarr", check=False)
+    assert result.returncode != 0
+    assert "layer 'fc1' (module 'fc1') is not a convolution" in result.stdout + result.stderr
+    assert not (tmp_path / "results/weights/digits-cnn/snapshots/final.zarr").exists()
