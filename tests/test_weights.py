@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import planned_outputs, snakemake, tiny_config, write_config
-from topoact import cli, mapper, models, store, weights
+from topoact import cli, explorer, mapper, models, store, weights
 from topoact.homology import finite, persistence
 
 GRID = np.array([-1.0, 0.0, 1.0])
@@ -229,6 +229,13 @@ def test_stage_files_from_snapshot_to_summary(tmp_path, digits_store):
     assert out["plot"].stat().st_size > 0
     diagrams = weights.load_barcode(out["barcode"])
     assert len(diagrams) == 2 and len(diagrams[0]) == summary["core"]
+    source = explorer.GraphSource(
+        dataset="weights", model="m", seed=0, sampling="final", layer="conv1",
+        parameters="k-5-keep-50", graph=str(out["graph"]), points=str(out["dense"]),
+        node_images=str(out["nodes"]), run_name="weights/m")
+    manifest = explorer.build_explorer([source], tmp_path / "explorer", progress=False)
+    assert manifest["graphs"][0]["run"] == "weights/m"
+    assert manifest["graphs"][0]["has_images"]  # each node shown as its mean filter
 
 
 def test_cli_barcode_and_pca2_mapper(tmp_path, capsys):
@@ -306,7 +313,7 @@ def test_workflow_reruns_only_what_a_new_snapshot_or_density_filter_needs(tmp_pa
 def test_workflow_refuses_a_weight_layer_that_is_not_a_convolution(tmp_path):
     config = weights_config([0], [3])
     config["weights"]["analyses"][0]["layers"] = ["fc1"]
-    result = snakemake(tmp_path, write_config(tmp_path, config), f"results/weights/"
+    result = snakemake(tmp_path, write_config(tmp_path, config), "results/weights/"
                        "digits-cnn/snapshots/final.zarr", check=False)
     assert result.returncode != 0
     assert "layer 'fc1' (module 'fc1') is not a convolution" in result.stdout + result.stderr

@@ -404,6 +404,25 @@ def explorer_sources(wildcards=None):
                             "examples": [f"{examples}.json", examples]
                             if rendered and examples_on else None,
                         })
+    return sources + weight_explorer_sources()
+
+
+def weight_explorer_sources():
+    """The weight-space graphs, a run ``weights/{model}`` of their own (snapshot as the
+    sampling, X(k, p) as the parameters)."""
+    sources = []
+    for a in config["weights"]["analyses"]:
+        for layer in a["layers"]:
+            for snapshot, k, keep in weight_cores(a["model"]):
+                core = WEIGHT_CORE.format(model=a["model"], layer=layer, snapshot=snapshot,
+                                          k=k, keep=keep)
+                sources.append({
+                    "dataset": "weights", "model": a["model"], "seed": 0,
+                    "sampling": snapshot, "layer": layer, "parameters": f"k-{k}-keep-{keep}",
+                    "graph": f"{core}/mapper.zarr", "points": f"{core}/dense.zarr",
+                    "node_images": f"{core}/nodes", "examples": None,
+                    "run_name": f"weights/{a['model']}",
+                })
     return sources
 
 

@@ -474,3 +474,14 @@ def read_weight_points(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, n
     group = open_store(path, "weights")
     arrays = {name: group[name][...] for name in group.array_keys() if name != "points"}
     return group["points"][...], arrays, dict(group.attrs)
+
+
+def point_sources(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Of each point of a cloud, where it comes from and its label: (image, label) of an
+    activations store; (training seed, rank of that seed) of a weights store."""
+    if store_kind(path) == "weights":
+        group = open_store(path, "weights")
+        seed = group["seed"][...]
+        return seed, np.searchsorted(np.asarray(group.attrs["seeds"]), seed)
+    group = open_store(path, "activations")
+    return group["image"][...], group["label"][...]

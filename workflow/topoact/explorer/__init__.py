@@ -43,6 +43,9 @@ class GraphSource:
         Folder of its node-average images (``index.json``), or None.
     examples
         ``(selection JSON, rendered examples folder)`` of its layer, or None.
+    run_name
+        The run's name when it is not a (dataset, model, seed), e.g. ``weights/digits-cnn``
+        for the weight-space graphs (whose ``points`` is a weights store).
     """
 
     dataset: str
@@ -55,10 +58,12 @@ class GraphSource:
     points: str
     node_images: str | None = None
     examples: tuple[str, str] | None = None
+    run_name: str | None = None
 
     @property
     def run(self) -> str:
-        return f"{self.dataset}/{self.model}/seed-{self.seed}"
+        """The run the page groups the graph under (default ``dataset/model/seed-S``)."""
+        return self.run_name or f"{self.dataset}/{self.model}/seed-{self.seed}"
 
 
 def _place(source: Path, target: Path) -> None:
@@ -148,8 +153,7 @@ def graph_payload(source: GraphSource, out_dir: Path, image_prefix: str
     from topoact.mapper import top_classes
 
     graph, stats, attrs = store.read_graph(source.graph)
-    cloud = store.open_store(source.points, "activations")
-    image_of_point, labels = cloud["image"][:], cloud["label"][:]
+    image_of_point, labels = store.point_sources(source.points)
     if len(image_of_point) != graph.n_points:
         raise ValueError(f"{source.points}: {len(image_of_point)} points, but graph "
                          f"{source.graph} was built on {graph.n_points}")
@@ -169,7 +173,7 @@ def graph_payload(source: GraphSource, out_dir: Path, image_prefix: str
         nodes.append({
             "id": node, "x": round(float(positions[node, 0]), 5),
             "y": round(float(positions[node, 1]), 5), "size": int(stats.size[node]),
-            "lens": round(float(stats.mean_lens[node]), 5),
+            "lens": round(float(np.ravel(stats.mean_lens[node])[0]), 5),  # 2-D: first
             "purity": round(1.0 / max(int(distinct[node]), 1), 5),
             "top": [[int(c), round(float(p), 2), int(counts[c])]
                     for c, p in zip(order[node], percents[node], strict=True) if c >= 0],
