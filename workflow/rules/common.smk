@@ -419,8 +419,8 @@ def weight_explorer_sources():
                 sources.append({
                     "dataset": "weights", "model": a["model"], "seed": 0,
                     "sampling": snapshot, "layer": layer, "parameters": f"k-{k}-keep-{keep}",
-                    "graph": f"{core}/mapper.zarr", "points": f"{core}/dense.zarr",
-                    "node_images": f"{core}/nodes", "examples": None,
+                    "graph": f"{core}mapper.zarr", "points": f"{core}dense.zarr",
+                    "node_images": f"{core}nodes", "examples": None,
                     "run_name": f"weights/{a['model']}",
                 })
     return sources
@@ -455,7 +455,7 @@ def explorer_outputs():
 WEIGHTS = f"{RESULTS}/weights/{{model}}"
 SNAPSHOT_STORE = f"{WEIGHTS}/snapshots/{{snapshot}}.zarr"
 WEIGHT_POINTS = f"{WEIGHTS}/{{layer}}/{{snapshot}}/points.zarr"
-WEIGHT_CORE = f"{WEIGHTS}/{{layer}}/{{snapshot}}/k-{{k}}-keep-{{keep}}"
+WEIGHT_CORE = f"{WEIGHTS}/{{layer}}/{{snapshot}}/k-{{k}}-keep-{{keep}}/"  # + a file name
 NEVER = "(?!)"  # a wildcard constraint no value matches
 
 
@@ -532,7 +532,7 @@ def weight_cores(model):
 
 
 def weight_core_files(wildcards, suffix, cores=None):
-    """One file of each dense core of (model, layer), e.g. ``/summary.json``."""
+    """One file of each dense core of (model, layer), e.g. ``summary.json``."""
     cores = weight_cores(wildcards.model) if cores is None else cores
     return [WEIGHT_CORE.format(model=wildcards.model, layer=wildcards.layer, snapshot=s,
                                k=k, keep=keep) + suffix for s, k, keep in cores]
@@ -543,7 +543,7 @@ def weight_sweep_barcodes(wildcards):
     w = config["weights"]
     return {f"X({k}, {percent_label(p)}%)": WEIGHT_CORE.format(
                 model=wildcards.model, layer=wildcards.layer, snapshot="final", k=k,
-                keep=percent_label(p)) + "/barcode.npz"
+                keep=percent_label(p)) + "barcode.npz"
             for k in w["density_k"] for p in w["keep"]}
 
 
@@ -562,6 +562,6 @@ def weights_outputs():
             base = f"{RESULTS}/weights/{a['model']}/{layer}"
             files += [f"{base}/h1-bars.tsv", f"{base}/barcodes.png", f"{base}/dynamics.png"]
             files += [WEIGHT_CORE.format(model=a["model"], layer=layer, snapshot=s, k=k,
-                                         keep=keep) + "/mapper.png"
+                                         keep=keep) + "mapper.png"
                       for s, k, keep in weight_cores(a["model"])]
     return files

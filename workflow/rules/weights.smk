@@ -90,14 +90,14 @@ rule weight_core:
     input:
         points=WEIGHT_POINTS,
     output:
-        dense=directory(f"{WEIGHT_CORE}/dense.zarr"),
-        barcode=f"{WEIGHT_CORE}/barcode.npz",
-        summary=f"{WEIGHT_CORE}/summary.json",
-        graph=directory(f"{WEIGHT_CORE}/mapper.zarr"),
-        nodelink=f"{WEIGHT_CORE}/mapper.json",
-        nodes=directory(f"{WEIGHT_CORE}/nodes"),
+        dense=directory(f"{WEIGHT_CORE}dense.zarr"),
+        barcode=f"{WEIGHT_CORE}barcode.npz",
+        summary=f"{WEIGHT_CORE}summary.json",
+        graph=directory(f"{WEIGHT_CORE}mapper.zarr"),
+        nodelink=f"{WEIGHT_CORE}mapper.json",
+        nodes=directory(f"{WEIGHT_CORE}nodes"),
         plot=report(
-            f"{WEIGHT_CORE}/mapper.png",
+            f"{WEIGHT_CORE}mapper.png",
             caption="../report/weight_graph.rst",
             category="Weight space",
             subcategory="{model} {layer}: mapper graphs",
@@ -130,7 +130,7 @@ rule weight_core:
 rule weight_sweep:
     input:
         unpack(weight_sweep_barcodes),
-        summaries=lambda wildcards: weight_core_files(wildcards, "/summary.json"),
+        summaries=lambda wildcards: weight_core_files(wildcards, "summary.json"),
     output:
         table=f"{RESULTS}/weights/{{model}}/{{layer}}/h1-bars.tsv",
         plot=report(
@@ -155,13 +155,13 @@ rule weight_sweep:
 
 rule weight_dynamics:
     input:
-        graphs=lambda wildcards: weight_core_files(wildcards, "/mapper.zarr",
+        graphs=lambda wildcards: weight_core_files(wildcards, "mapper.zarr",
                                                    weight_dynamics_cores(wildcards)),
-        dense=lambda wildcards: weight_core_files(wildcards, "/dense.zarr",
+        dense=lambda wildcards: weight_core_files(wildcards, "dense.zarr",
                                                   weight_dynamics_cores(wildcards)),
-        barcodes=lambda wildcards: weight_core_files(wildcards, "/barcode.npz",
+        barcodes=lambda wildcards: weight_core_files(wildcards, "barcode.npz",
                                                      weight_dynamics_cores(wildcards)),
-        summaries=lambda wildcards: weight_core_files(wildcards, "/summary.json",
+        summaries=lambda wildcards: weight_core_files(wildcards, "summary.json",
                                                       weight_dynamics_cores(wildcards)),
     output:
         report(

@@ -33,8 +33,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
+from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 from torch import nn
+from tqdm.auto import tqdm
 
 from topoact import models, store
 from topoact.epsilon import estimate_epsilon
@@ -211,8 +214,6 @@ def longest_bars(diagram: np.ndarray, top: int = 5) -> dict[str, Any]:
 
 def graph_betti(n_nodes: int, edges: np.ndarray) -> tuple[int, int]:
     """(β0, β1) of a graph: components and independent cycles (edges − nodes + β0)."""
-    from scipy import sparse
-
     if n_nodes == 0:
         return 0, 0
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
@@ -300,8 +301,6 @@ def train_snapshots(images_path: str | os.PathLike, architecture: str, layers: d
     dict
         Snapshot label → layer → (seeds, O, I, kh, kw) float32 weights.
     """
-    from tqdm.auto import tqdm
-
     group = store.open_store(images_path, "images")
     train, heldout, classes = models.train_test_split(group, images_path)
     labels = [snapshot_label(s) for s in snapshots] + [FINAL]
@@ -444,8 +443,6 @@ def write_node_images(mean_filters: np.ndarray, shape: tuple[int, int], folder,
     Grey levels span each filter's own range (a filter's sign pattern is what it
     detects), magnified ``scale`` times with square pixels.
     """
-    from PIL import Image
-
     with store.atomic_directory(folder) as tmp:
         nodes = []
         for node, values in enumerate(np.asarray(mean_filters, dtype=np.float64)):
