@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import planned_outputs, snakemake, tiny_config, write_config
+from conftest import ROOT, planned_outputs, snakemake, tiny_config, write_config
 from topoact import cli, explorer, mapper, models, store, weights
 from topoact.homology import finite, persistence
 
@@ -238,6 +238,31 @@ def test_stage_files_from_snapshot_to_summary(tmp_path, digits_store):
     assert manifest["graphs"][0]["has_images"]  # each node shown as its mean filter
 
 
+def test_update_points_are_the_weights_minus_the_initialisation(tmp_path):
+    initial = np.random.default_rng(0).normal(size=(2, 4, 1, 3, 3)).astype(np.float32)
+    edge = np.outer([1.0, 2.0, 3.0], [1.0, 0.0, -1.0]).astype(np.float32)
+    final = initial + edge  # every filter learned the same vertical edge
+    attrs = {"seeds": [0, 1], "snapshot": "final"}
+    store.write_weight_snapshot(tmp_path / "final.zarr", {"c": final}, attrs)
+    store.write_weight_snapshot(tmp_path / "init.zarr", {"c": initial},
+                                {**attrs, "snapshot": "iteration-0"})
+    weights.points_for_snapshot(tmp_path / "final.zarr", tmp_path / "update.zarr", layer="c",
+                                slice_mode="each", contrast_drop=0.0,
+                                contrast_norm="euclidean", model="m",
+                                initial_path=tmp_path / "init.zarr")
+    points, _, point_attrs = store.read_weight_points(tmp_path / "update.zarr")
+    expected = (edge - edge.mean()).ravel() / np.linalg.norm(edge - edge.mean())
+    np.testing.assert_allclose(points, np.tile(expected, (8, 1)), atol=1e-6)
+    assert point_attrs["snapshot"] == "final-update"
+    store.write_weight_snapshot(tmp_path / "other.zarr", {"c": initial},
+                                {"seeds": [5, 6], "snapshot": "iteration-0"})
+    with pytest.raises(ValueError, match="not the initialisation"):
+        weights.points_for_snapshot(tmp_path / "final.zarr", tmp_path / "bad.zarr", layer="c",
+                                    slice_mode="each", contrast_drop=0.0,
+                                    contrast_norm="euclidean", model="m",
+                                    initial_path=tmp_path / "other.zarr")
+
+
 def test_cli_barcode_and_pca2_mapper(tmp_path, capsys):
     rng = np.random.default_rng(0)
     theta = rng.uniform(0, 2 * np.pi, 400)
@@ -274,7 +299,8 @@ def weights_config(snapshots, density_k) -> dict:
 
 
 def weight_targets(snapshots, density_k) -> list[str]:
-    cores = [f"{WEIGHTS}/final/k-{k}-keep-50/mapper.png" for k in density_k]
+    cores = [f"{WEIGHTS}/{s}/k-{k}-keep-50/mapper.png" for k in density_k
+             for s in ("final", "final-update")]
     cores += [f"{WEIGHTS}/iteration-{s}/k-3-keep-50/mapper.png" for s in snapshots]
     return [f"{WEIGHTS}/h1-bars.tsv", f"{WEIGHTS}/dynamics.png", *cores]
 
@@ -284,7 +310,7 @@ def test_workflow_reruns_only_what_a_new_snapshot_or_density_filter_needs(tmp_pa
     first = weights_config([0], [3])
     snakemake(tmp_path, write_config(tmp_path, first), *weight_targets([0], [3]))
     table = pd.read_csv(tmp_path / WEIGHTS / "h1-bars.tsv", sep="\t")
-    assert sorted(table["snapshot"]) == ["final", "iteration-0"]
+    assert sorted(table["snapshot"]) == ["final", "final-update", "iteration-0"]
     assert (table["filters"] == int(np.ceil(0.8 * 64))).all()  # 2 trainings × 32 summed
     assert (tmp_path / WEIGHTS / "dynamics.png").stat().st_size > 0
     assert planned_outputs(tmp_path, tmp_path / "config.yaml",
@@ -306,7 +332,8 @@ def test_workflow_reruns_only_what_a_new_snapshot_or_density_filter_needs(tmp_pa
     config = write_config(tmp_path, weights_config([0], [3, 5]), "k.yaml")
     planned = planned_outputs(tmp_path, config, *weight_targets([0], [3, 5]))
     assert set(planned) == {"weight_core", "weight_sweep"}
-    assert all(path.startswith(f"{WEIGHTS}/final/k-5-keep-50/") for path in planned["weight_core"])
+    assert {path.rsplit("/", 1)[0] for path in planned["weight_core"]} == {
+        f"{WEIGHTS}/final/k-5-keep-50", f"{WEIGHTS}/final-update/k-5-keep-50"}
 
 
 @pytest.mark.workflow
@@ -318,3 +345,14 @@ def test_workflow_refuses_a_weight_layer_that_is_not_a_convolution(tmp_path):
     assert result.returncode != 0
     assert "layer 'fc1' (module 'fc1') is not a convolution" in result.stdout + result.stderr
     assert not (tmp_path / "results/weights/digits-cnn/snapshots/final.zarr").exists()
+
+
+def test_config_needs_step_zero_for_updates_and_a_known_layer():
+    from topoact.config import ConfigError, validate_config
+
+    schema = ROOT / "workflow/schemas/config.schema.yaml"
+    with pytest.raises(ConfigError, match=r"weights.updates needs the initialisation, step 0"):
+        validate_config({"weights": {"snapshots": [10]}}, schema)
+    assert validate_config({"weights": {"snapshots": [10], "updates": False}}, schema)
+    with pytest.raises(ConfigError, match=r"weights.analyses\[0\].layers: unknown layer 'conv9'"):
+        validate_config({"weights": {"analyses": [{"layers": ["conv9"]}]}}, schema)

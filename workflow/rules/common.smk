@@ -45,7 +45,7 @@ wildcard_constraints:
                           for layer in a["layers"]})),
     overlap=r"\d+(\.\d+)?",
     epsilon=choices(EPSILON_MODES),
-    snapshot=r"iteration-\d+|final",
+    snapshot=r"(iteration-\d+|final)(-update)?",
     k=r"\d+",
     keep=r"\d+(\.\d+)?",
 
@@ -521,14 +521,40 @@ def weight_slice(wildcards):
     raise ValueError(f"no weights analysis of layer {wildcards.layer} of {wildcards.model}")
 
 
+def weight_updates(model):
+    """Whether the learned update W - W₀ of a model's final weights is analysed too (only
+    a trained model has an initialisation)."""
+    return config["weights"]["updates"] and config["models"][model]["weights"] is None
+
+
+def weight_sweep_snapshots(model):
+    """The snapshots that get the whole X(k, p) sweep: the final weights (and their update)."""
+    return ["final", "final-update"] if weight_updates(model) else ["final"]
+
+
 def weight_cores(model):
     """(snapshot, k, keep label) of every dense core of a model's layers: the X(k, p)
-    sweep on the final weights and the dynamics' X(k, p) on every snapshot."""
+    sweep on the final weights (and their update) and the dynamics' X(k, p) on every
+    snapshot."""
     w = config["weights"]
     dynamics = (w["dynamics"]["density_k"], percent_label(w["dynamics"]["keep"]))
-    cores = [("final", k, percent_label(p)) for k in w["density_k"] for p in w["keep"]]
+    cores = [(s, k, percent_label(p)) for s in weight_sweep_snapshots(model)
+             for k in w["density_k"] for p in w["keep"]]
     cores += [(s, *dynamics) for s in weight_snapshots(model)]
     return list(dict.fromkeys(cores))
+
+
+def weight_point_inputs(wildcards):
+    """The snapshot a weight cloud is made of, and for an ``-update`` cloud the
+    initialisation it is taken relative to. Ancient: a retraining that only adds
+    snapshots rewrites the existing ones bit-identically; the points job's ``source``
+    param reruns it when the trainings really change."""
+    base = wildcards.snapshot.removesuffix("-update")
+    inputs = {"snapshot": ancient(SNAPSHOT_STORE.format(model=wildcards.model, snapshot=base))}
+    if wildcards.snapshot.endswith("-update"):
+        inputs["initial"] = ancient(SNAPSHOT_STORE.format(model=wildcards.model,
+                                                          snapshot="iteration-0"))
+    return inputs
 
 
 def weight_core_files(wildcards, suffix, cores=None):
@@ -539,11 +565,12 @@ def weight_core_files(wildcards, suffix, cores=None):
 
 
 def weight_sweep_barcodes(wildcards):
-    """Named inputs ``X(k, p%)``: the barcodes of the final weights' sweep."""
+    """Named inputs ``{snapshot}: X(k, p%)``: the barcodes of the sweep."""
     w = config["weights"]
-    return {f"X({k}, {percent_label(p)}%)": WEIGHT_CORE.format(
-                model=wildcards.model, layer=wildcards.layer, snapshot="final", k=k,
+    return {f"{s}: X({k}, {percent_label(p)}%)": WEIGHT_CORE.format(
+                model=wildcards.model, layer=wildcards.layer, snapshot=s, k=k,
                 keep=percent_label(p)) + "barcode.npz"
+            for s in weight_sweep_snapshots(wildcards.model)
             for k in w["density_k"] for p in w["keep"]}
 
 

@@ -62,9 +62,7 @@ rule given_weight_snapshot:
 
 rule weight_points:
     input:
-        # Ancient: a retraining that only adds snapshots rewrites the existing ones
-        # bit-identically; `source` reruns this job when the trainings really change.
-        snapshot=ancient(SNAPSHOT_STORE),
+        unpack(weight_point_inputs),
     output:
         directory(WEIGHT_POINTS),
     params:

@@ -1,4 +1,5 @@
-"""One layer's normalised filters at one snapshot (rule weight_points)."""
+"""One layer's normalised filters at one snapshot, or their update since the
+initialisation (rule weight_points)."""
 
 import sys
 
@@ -9,4 +10,5 @@ with open(snakemake.log[0], "w") as log:
     w, params = snakemake.wildcards, snakemake.params
     weights.points_for_snapshot(
         snakemake.input.snapshot, snakemake.output[0], layer=w.layer, slice_mode=params.slice,
-        contrast_drop=params.contrast_drop, contrast_norm=params.contrast_norm, model=w.model)
+        contrast_drop=params.contrast_drop, contrast_norm=params.contrast_norm, model=w.model,
+        initial_path=snakemake.input.get("initial"))

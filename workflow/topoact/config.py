@@ -122,6 +122,12 @@ def reference_errors(config: dict) -> Iterator[str]:
 def weight_reference_errors(config: dict) -> Iterator[str]:
     """Describe weight-space analyses of undefined models or unknown layers."""
     models = config["models"]
+    trained = [a["model"] for a in config["weights"]["analyses"]
+               if a["model"] in models and models[a["model"]]["weights"] is None]
+    if config["weights"]["updates"] and trained and 0 not in config["weights"]["snapshots"]:
+        yield ("config key weights.snapshots: weights.updates needs the initialisation, step 0, "
+               f"among the snapshots (got {config['weights']['snapshots']}); add 0 or set "
+               "weights.updates: false")
     for i, analysis in enumerate(config["weights"]["analyses"]):
         where = f"weights.analyses[{i}]"
         if analysis["model"] not in models:

@@ -365,9 +365,23 @@ def snapshots_for_model(images_path, weights_path, out_paths: dict[str, str], *,
 
 
 def points_for_snapshot(snapshot_path, out_path, *, layer: str, slice_mode: str,
-                        contrast_drop: float, contrast_norm: str, model: str) -> None:
-    """Normalise one layer's filters of one snapshot (every training) into a points store."""
+                        contrast_drop: float, contrast_norm: str, model: str,
+                        initial_path=None) -> None:
+    """Normalise one layer's filters of one snapshot (every training) into a points store.
+
+    With ``initial_path`` (the step-0 snapshot of the same trainings) the points are the
+    learned updates W − W₀ of each training instead of the weights W.
+    """
     weights, attrs = store.read_weight_snapshot(snapshot_path, layer)
+    sources = {"snapshot": str(snapshot_path)}
+    if initial_path is not None:
+        initial, initial_attrs = store.read_weight_snapshot(initial_path, layer)
+        if initial_attrs["seeds"] != attrs["seeds"] or initial.shape != weights.shape:
+            raise ValueError(f"{initial_path}: not the initialisation of the trainings of "
+                             f"{snapshot_path} (seeds or shapes differ)")
+        weights = weights - initial
+        attrs = {**attrs, "snapshot": f"{attrs['snapshot']}-update"}
+        sources["initial"] = str(initial_path)
     rows = []
     for number, seed in enumerate(attrs["seeds"]):
         filters, out_channel, in_channel = spatial_filters(weights[number], slice_mode, layer)
@@ -380,8 +394,7 @@ def points_for_snapshot(snapshot_path, out_path, *, layer: str, slice_mode: str,
         "seed": seed[kept], "out_channel": out_channel[kept], "in_channel": in_channel[kept],
         "contrast": normalised.contrast[kept]},
         {**store.provenance({"slice": slice_mode, "contrast_drop": contrast_drop,
-                             "contrast_norm": contrast_norm}, {"snapshot": str(snapshot_path)},
-                            None),
+                             "contrast_norm": contrast_norm}, sources, None),
          "model": model, "layer": layer, "snapshot": attrs["snapshot"], "kernel": list(shape),
          "filters": len(filters), "contrast_cut": normalised.cut,
          "seeds": attrs["seeds"]})
