@@ -356,3 +356,25 @@ def test_config_needs_step_zero_for_updates_and_a_known_layer():
     assert validate_config({"weights": {"snapshots": [10], "updates": False}}, schema)
     with pytest.raises(ConfigError, match=r"weights.analyses\[0\].layers: unknown layer 'conv9'"):
         validate_config({"weights": {"analyses": [{"layers": ["conv9"]}]}}, schema)
+
+
+def test_given_weights_are_one_training_with_every_slice_a_point(tmp_path, trained_model):
+    path = tmp_path / "final.zarr"
+    weights.snapshots_for_model(None, trained_model, {"final": path}, architecture="small-cnn",
+                                layers={"conv2": "conv2"}, seeds=[0], snapshots=[],
+                                training=None, device=torch.device("cpu"))
+    stored, attrs = store.read_weight_snapshot(path, "conv2")
+    model, _ = models.load_model(trained_model)
+    np.testing.assert_array_equal(stored[0], model.conv2[0].weight.detach().numpy())
+    assert attrs["seeds"] == [0] and attrs["sources"] == {"weights": str(trained_model)}
+    weights.points_for_snapshot(path, tmp_path / "points.zarr", layer="conv2",
+                                slice_mode="each", contrast_drop=0.0,
+                                contrast_norm="euclidean", model="m")
+    points, arrays, _ = store.read_weight_points(tmp_path / "points.zarr")
+    assert len(points) == 64 * 32  # every O × I slice of conv2
+    assert arrays["in_channel"].max() == 31 and arrays["out_channel"].max() == 63
+    with pytest.raises(ValueError, match="no snapshot 'iteration-5' was taken"):
+        weights.snapshots_for_model(None, trained_model, {"iteration-5": tmp_path / "x.zarr"},
+                                    architecture="small-cnn", layers={"conv2": "conv2"},
+                                    seeds=[0], snapshots=[], training=None,
+                                    device=torch.device("cpu"))

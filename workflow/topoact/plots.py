@@ -427,7 +427,7 @@ def draw_filter_graph(ax, graph, mean_filters: np.ndarray, density: np.ndarray,
                                          zorder=1))
     colours = plt.get_cmap("inferno_r")
     low, high = (float(density.min()), float(density.max())) if len(density) else (0, 1)
-    half = 0.5 / max(np.sqrt(max(graph.n_nodes, 1)), 3.0)
+    half = 0.3 / max(np.sqrt(max(graph.n_nodes, 1)), 3.0)
     for node, (x, y) in enumerate(positions):
         grid = np.asarray(mean_filters[node], dtype=np.float64).reshape(kernel)
         shade = (density[node] - low) / (high - low) if high > low else 0.5
