@@ -427,8 +427,7 @@ def core_for_points(points_path, out: dict[str, str], *, k: int, keep: float, ma
         "codensity": topology.codensity[index], "source_row": index}, core_attrs)
     np.savez(out["barcode"], *topology.diagrams)
     stats = node_stats(graph, points[index], seed_rank, len(seeds))
-    node_density = (graph.membership_matrix() @ topology.codensity[index]) / np.maximum(
-        graph.sizes, 1)
+    node_density = node_means(graph, topology.codensity[index])
     graph_attrs = {**core_attrs, "classes": classes, "n_points": graph.n_points,
                    "epsilon": topology.epsilon,
                    "points_in_no_node": int((~graph.covered()).sum())}
@@ -447,6 +446,12 @@ def core_for_points(points_path, out: dict[str, str], *, k: int, keep: float, ma
                "components": topology.betti[0], "graph_betti1": topology.betti[1]}
     store.write_json(out["summary"], summary, indent=2)
     return topology
+
+
+def node_means(graph, values: np.ndarray) -> np.ndarray:
+    """The mean of a per-point value over each node's members (e.g. its codensity)."""
+    return (graph.membership_matrix() @ np.asarray(values, dtype=np.float64)) / np.maximum(
+        graph.sizes, 1)
 
 
 def write_node_images(mean_filters: np.ndarray, shape: tuple[int, int], folder,
@@ -512,7 +517,7 @@ def dynamics_for_layer(snapshots: dict[str, dict[str, str]], plot_path, title: s
     for label, files in snapshots.items():
         graph, stats, attrs = store.read_graph(files["graph"])
         _, dense, _ = store.read_weight_points(files["dense"])
-        density = (graph.membership_matrix() @ dense["codensity"]) / np.maximum(graph.sizes, 1)
+        density = node_means(graph, dense["codensity"])
         columns.append({"label": label, "graph": graph, "filters": stats.mean_activation,
                         "density": density, "kernel": tuple(attrs["kernel"]),
                         "diagrams": load_barcode(files["barcode"]),
