@@ -307,3 +307,41 @@ def test_explorer_draws_a_5000_node_graph(tmp_path, browser):
     print(f"\n5000-node graph: first draw {timing['first']:.0f} ms after navigation start, "
           f"draw {timing['last']:.0f} ms")
     assert problems == []
+
+
+def test_weight_space_graphs_are_a_run_whose_nodes_show_their_mean_filter(tmp_path, browser):
+    """A dense core of oriented 3×3 edges, built by the weight stage, beside nothing else."""
+    from topoact import weights
+
+    rng = np.random.default_rng(0)
+    theta = rng.uniform(0, 2 * np.pi, 600)
+    grid = np.array([-1.0, 0.0, 1.0])
+    x, y = np.meshgrid(grid, grid)
+    patches = np.cos(theta)[:, None] * x.ravel() + np.sin(theta)[:, None] * y.ravel()
+    normalised = weights.normalise_filters(patches + 0.2 * rng.normal(size=patches.shape),
+                                           (3, 3), 0.0)
+    seed = np.repeat([0, 1], 300)[normalised.kept]
+    store.write_weight_points(tmp_path / "points.zarr", normalised.points, {
+        "seed": seed, "out_channel": np.arange(len(seed)), "in_channel": np.zeros_like(seed)},
+        {"model": "m", "layer": "conv1", "snapshot": "final", "kernel": [3, 3],
+         "seeds": [0, 1]})
+    core = tmp_path / "core"
+    out = {name: core / name for name in ("dense.zarr", "mapper.zarr", "nodes")}
+    weights.core_for_points(tmp_path / "points.zarr", {
+        "dense": out["dense.zarr"], "graph": out["mapper.zarr"], "nodes": out["nodes"],
+        "barcode": core / "barcode.npz", "summary": core / "summary.json",
+        "nodelink": core / "mapper.json", "plot": core / "mapper.png"},
+        k=15, keep=0.5, maxdim=1, lens="pca2", intervals=4, overlap=0.3, min_samples=5,
+        cover="kmapper")
+    site = tmp_path / "site"
+    explorer.build_explorer([explorer.GraphSource(
+        dataset="weights", model="m", seed=0, sampling="final", layer="conv1",
+        parameters="k-15-keep-50", graph=str(out["mapper.zarr"]), points=str(out["dense.zarr"]),
+        node_images=str(out["nodes"]), run_name="weights/m")], site, progress=False)
+    page, problems, _ = open_page(browser, site)
+    assert page.locator("#run-select option").all_text_contents() == ["weights/m"]
+    page.locator("#viewport .glyph .node").first.click(force=True)
+    assert page.locator("#top-classes li").first.text_content().startswith("training ")
+    page.wait_for_function("[...document.querySelectorAll('#average-image img')]"
+                           ".every(i => i.complete && i.naturalWidth === 48)")  # 3×3 × 16
+    assert problems == []
