@@ -7,7 +7,8 @@ images store, with the repository's config.yaml, and reports the wall time (targ
 ≤ 2 min on 2 cores, trainings included) and each rule's job-seconds from the
 ``benchmark:`` files. Part 2 rebuilds every dense core's mapper graph in this process,
 once with this project's engine and once with KeplerMapper (same 2-D PCA lens, same
-cover, same DBSCAN ε), checks that the node sets are equal, and prints the time ratio.
+cover, same DBSCAN ε), checks that the node sets are equal (or differ only by a pair at
+exactly ε, which scikit-learn's rounding can leave out), and prints the time ratio.
 
 Run: ``.venv/bin/python bench/weights.py`` (it makes the images store when missing).
 """
@@ -86,8 +87,17 @@ def compare_mapper(work: Path, config: dict) -> pd.DataFrame:
             lens, points, cover=kmapper.Cover(n, overlap),
             clusterer=DBSCAN(eps=eps, min_samples=min_samples))
         theirs_time = time.perf_counter() - started
-        same = ({k: sorted(v) for k, v in mapper.kmapper_json(ours)["nodes"].items()}
-                == {k: sorted(v) for k, v in theirs["nodes"].items()})
+        ours_nodes = {k: sorted(v) for k, v in mapper.kmapper_json(ours)["nodes"].items()}
+        same = ours_nodes == {k: sorted(v) for k, v in theirs["nodes"].items()}
+        if not same:
+            # The knee ε is one pair's exact distance: the engine counts that pair (≤ ε,
+            # decided in float64) while scikit-learn's rounded distance can exceed ε.
+            # Equal with ε one part in 10⁶ larger means the graphs differ by such ties only.
+            wider = kmapper.KeplerMapper(verbose=0).map(
+                lens, points, cover=kmapper.Cover(n, overlap),
+                clusterer=DBSCAN(eps=eps * (1 + 1e-6), min_samples=min_samples))
+            if ours_nodes == {k: sorted(v) for k, v in wider["nodes"].items()}:
+                same = "ties at ε"
         rows.append({"core": str(graph_path.parent.relative_to(work / "results/weights")),
                      "points": len(points), "nodes": ours.n_nodes, "same_nodes": same,
                      "engine_s": ours_time, "kmapper_s": theirs_time})
@@ -112,7 +122,9 @@ def main() -> None:
         engine, kmapper_total = table["engine_s"].sum(), table["kmapper_s"].sum()
         print(f"all {len(table)} graphs: engine {engine:.3f} s, KeplerMapper "
               f"{kmapper_total:.3f} s, ratio {kmapper_total / engine:.2f}x; node sets equal: "
-              f"{bool(table['same_nodes'].all())}")
+              f"{int((table['same_nodes'] == True).sum())}, equal up to pairs at exactly ε: "  # noqa: E712
+              f"{int((table['same_nodes'] == 'ties at ε').sum())}, different: "
+              f"{int((table['same_nodes'] == False).sum())}")  # noqa: E712
     finally:
         if args.keep:
             print(f"run kept in {work}")

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
+from scipy.spatial import cKDTree
 
 COVERS = ("exact", "kmapper")
 LENSES = ("l2", "pca1", "pca2", "codensity")
@@ -94,17 +95,16 @@ def codensity(points: np.ndarray, k: int) -> np.ndarray:
     """Distance of each point to its k-th nearest neighbour, the point itself not counted.
 
     The codensity δ_k of Carlsson et al. 2008: small where the cloud is dense. Exact
-    (scikit-learn), in float64; a duplicate of a point counts as a neighbour at 0.
+    (scipy's k-d tree, fast in the few dimensions of k×k filters), in float64; a
+    duplicate of a point counts as a neighbour at 0.
     """
-    from sklearn.neighbors import NearestNeighbors
-
     x = np.asarray(points, dtype=np.float64)
     if int(k) != k or k < 1:
         raise ValueError(f"the density k must be a positive integer, got {k!r}")
     if len(x) <= k:
         raise ValueError(f"the codensity with k = {k} needs more than {k} points, "
                          f"got {len(x)}")
-    distances, _ = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x)
+    distances, _ = cKDTree(x).query(x, k=int(k) + 1)
     return distances[:, k]
 
 
