@@ -107,16 +107,21 @@ def reference_errors(config: dict) -> Iterator[str]:
         if analysis["dataset"] not in datasets:
             yield (f"config key {where}.dataset: unknown dataset {analysis['dataset']!r}; "
                    f"defined datasets: {sorted(datasets)}")
-        if analysis["model"] not in models:
-            yield (f"config key {where}.model: unknown model {analysis['model']!r}; "
-                   f"defined models: {sorted(models)}")
-            continue
-        architecture = get_architecture(models[analysis["model"]]["architecture"])
-        for layer in analysis["layers"]:
-            if layer not in architecture.layers:
-                yield (f"config key {where}.layers: unknown layer {layer!r} of model "
-                       f"{analysis['model']!r} ({architecture.name}); valid layers: "
-                       f"{list(architecture.layers)}")
+        yield from model_layer_errors(analysis, models, where)
+
+
+def model_layer_errors(analysis: dict, models: dict, where: str) -> Iterator[str]:
+    """Describe an analysis entry's unknown model or its layers unknown to the model."""
+    if analysis["model"] not in models:
+        yield (f"config key {where}.model: unknown model {analysis['model']!r}; "
+               f"defined models: {sorted(models)}")
+        return
+    architecture = get_architecture(models[analysis["model"]]["architecture"])
+    for layer in analysis["layers"]:
+        if layer not in architecture.layers:
+            yield (f"config key {where}.layers: unknown layer {layer!r} of model "
+                   f"{analysis['model']!r} ({architecture.name}); valid layers: "
+                   f"{list(architecture.layers)}")
 
 
 def weight_reference_errors(config: dict) -> Iterator[str]:
@@ -130,16 +135,7 @@ def weight_reference_errors(config: dict) -> Iterator[str]:
                "weights.updates: false")
     for i, analysis in enumerate(config["weights"]["analyses"]):
         where = f"weights.analyses[{i}]"
-        if analysis["model"] not in models:
-            yield (f"config key {where}.model: unknown model {analysis['model']!r}; "
-                   f"defined models: {sorted(models)}")
-            continue
-        architecture = get_architecture(models[analysis["model"]]["architecture"])
-        for layer in analysis["layers"]:
-            if layer not in architecture.layers:
-                yield (f"config key {where}.layers: unknown layer {layer!r} of model "
-                       f"{analysis['model']!r} ({architecture.name}); valid layers: "
-                       f"{list(architecture.layers)}")
+        yield from model_layer_errors(analysis, models, where)
 
 
 def load_schema(path: str | os.PathLike) -> dict:
