@@ -476,18 +476,19 @@ def weight_seeds():
     return list(range(seeds)) if isinstance(seeds, int) else sorted(seeds)
 
 
+def trained_snapshots():
+    """Snapshot labels of a trained model, in training order."""
+    return [f"iteration-{i}" for i in sorted(config["weights"]["snapshots"])] + ["final"]
+
+
 def weight_snapshots(model):
     """Snapshot labels of a model in training order (a model with given weights: final)."""
-    if config["models"][model]["weights"] is not None:
-        return ["final"]
-    return [f"iteration-{i}" for i in sorted(config["weights"]["snapshots"])] + ["final"]
+    return ["final"] if config["models"][model]["weights"] is not None else trained_snapshots()
 
 
 def trained_snapshot_stores():
     """The snapshot stores of a trained model (``{model}`` left in place)."""
-    iterations = sorted(config["weights"]["snapshots"])
-    labels = [f"iteration-{i}" for i in iterations] + ["final"]
-    return [SNAPSHOT_STORE.replace("{snapshot}", label) for label in labels]
+    return [SNAPSHOT_STORE.replace("{snapshot}", label) for label in trained_snapshots()]
 
 
 def weight_layer_paths(wildcards):
