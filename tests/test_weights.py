@@ -86,6 +86,20 @@ def test_edges_give_one_dominant_circle_in_barcode_and_mapper_graph():
     graph = mapper.build_mapper(core, 6, 0.3, topology.epsilon, 5, "kmapper",
                                 lens=mapper.make_lens(core, "pca1"), lens_name="pca1")
     assert weights.graph_betti(graph.n_nodes, graph.edges) == (1, 1)
+    # 50 % overlap: corner K4s of the 2-D cover add graph cycles the clique complex fills.
+    wide = mapper.build_mapper(core, 4, 0.5, topology.epsilon, 5, "kmapper",
+                               lens=mapper.make_lens(core, "pca2"), lens_name="pca2")
+    assert weights.graph_betti(wide.n_nodes, wide.edges)[1] > 1
+    assert weights.clique_betti1(wide.n_nodes, wide.edges) == topology.clique_betti1 == 1
+
+
+def test_clique_betti1_fills_triangles_not_holes():
+    square = np.array([[0, 1], [1, 2], [2, 3], [0, 3]])
+    assert weights.clique_betti1(4, square) == 1
+    k4 = np.array([[i, j] for i in range(4) for j in range(i + 1, 4)])
+    assert weights.graph_betti(4, k4) == (1, 3) and weights.clique_betti1(4, k4) == 0
+    two_squares = np.concatenate([square, square + 4])
+    assert weights.clique_betti1(8, two_squares) == 2
 
 
 def test_three_circle_model_barcode():

@@ -465,7 +465,8 @@ def plot_weight_dynamics(columns: list[dict], path: str | os.PathLike, title: st
         summary = column["summary"]
         ratio = summary["h1"]["ratio"] if summary.get("h1") else float("nan")
         axes[0, number].set_title(f"{column['label']}\n{column['graph'].n_nodes} nodes, "
-                                  f"graph β1 = {summary['graph_betti1']}", fontsize=9)
+                                  f"graph β1 = {summary['graph_betti1']} (clique complex: "
+                                  f"{summary['clique_betti1']})", fontsize=9)
         draw_barcode(axes[1, number], column["diagrams"])
         axes[1, number].set_title(f"longest H1 / next = {ratio:.2f}", fontsize=9)
     fig.suptitle(title, fontsize=10)

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from ripser import ripser
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 from torch import nn
@@ -223,6 +224,24 @@ def graph_betti(n_nodes: int, edges: np.ndarray) -> tuple[int, int]:
     return int(components), int(len(edges) - n_nodes + components)
 
 
+def clique_betti1(n_nodes: int, edges: np.ndarray) -> int:
+    """β1 of a graph's clique complex: its cycles, less those that triangles fill.
+
+    Where four cubes of a 2-D cover overlap at a corner, the points there join four nodes
+    pairwise (a K4: three independent cycles of the graph that are no hole of the data);
+    the clique complex fills them. Computed by ripser on the graph's hop distances at
+    scale 1 (the Vietoris–Rips complex of a graph at 1 is its clique complex).
+    """
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    if n_nodes == 0 or len(edges) == 0:
+        return 0
+    both = np.concatenate([edges, edges[:, ::-1]])
+    hops = sparse.coo_matrix((np.ones(len(both)), (both[:, 0], both[:, 1])),
+                             shape=(n_nodes, n_nodes)).tocsr()
+    h1 = ripser(hops, distance_matrix=True, maxdim=1, thresh=1.0)["dgms"][1]
+    return int(np.isinf(h1[:, 1]).sum())
+
+
 @dataclass
 class CoreTopology:
     """One dense core X(k, p) with its barcode and mapper graph."""
@@ -233,6 +252,7 @@ class CoreTopology:
     graph: Any
     epsilon: float
     betti: tuple[int, int]
+    clique_betti1: int
 
 
 def core_topology(points: np.ndarray, k: int, keep: float, *, maxdim: int = 1,
@@ -267,7 +287,8 @@ def core_topology(points: np.ndarray, k: int, keep: float, *, maxdim: int = 1,
     graph = build_mapper(core, intervals, overlap, epsilon.epsilon, min_samples, cover,
                          lens=lens_values, device=device, lens_name=lens)
     return CoreTopology(index, delta, diagrams, graph, epsilon.epsilon,
-                        graph_betti(graph.n_nodes, graph.edges))
+                        graph_betti(graph.n_nodes, graph.edges),
+                        clique_betti1(graph.n_nodes, graph.edges))
 
 
 # --------------------------------------------------------------------------- trainings
@@ -434,7 +455,8 @@ def core_for_points(points_path, out: dict[str, str], *, k: int, keep: float, ma
     store.write_graph(out["graph"], graph, stats, graph_attrs)
     store.write_json(out["nodelink"], node_link(graph, stats, classes, graph_attrs))
     title = (f"{attrs['layer']} {attrs['snapshot']}: X({k}, {keep:.0%}), "
-             f"{len(index)} filters, β1 = {topology.betti[1]}")
+             f"{len(index)} filters, β1 = {topology.betti[1]} "
+             f"(clique complex: {topology.clique_betti1})")
     plot_filter_graph(graph, stats.mean_activation, node_density, tuple(attrs["kernel"]),
                       out["plot"], title)
     write_node_images(stats.mean_activation, tuple(attrs["kernel"]), out["nodes"])
@@ -443,7 +465,8 @@ def core_for_points(points_path, out: dict[str, str], *, k: int, keep: float, ma
                "h0": longest_bars(topology.diagrams[0]),
                "h1": longest_bars(topology.diagrams[1]) if maxdim >= 1 else None,
                "epsilon": topology.epsilon, "nodes": graph.n_nodes, "edges": len(graph.edges),
-               "components": topology.betti[0], "graph_betti1": topology.betti[1]}
+               "components": topology.betti[0], "graph_betti1": topology.betti[1],
+               "clique_betti1": topology.clique_betti1}
     store.write_json(out["summary"], summary, indent=2)
     return topology
 
@@ -494,7 +517,8 @@ def sweep_summary(summary_paths: Sequence[str], barcode_paths: dict[str, str], o
                      "h1_next": longest[1], "h1_ratio": h1["ratio"],
                      "graph_nodes": record["nodes"], "graph_edges": record["edges"],
                      "graph_components": record["components"],
-                     "graph_betti1": record["graph_betti1"], "epsilon": record["epsilon"]})
+                     "graph_betti1": record["graph_betti1"],
+                     "clique_betti1": record["clique_betti1"], "epsilon": record["epsilon"]})
     store.write_tsv(pd.DataFrame(rows), out_tsv)
     panels = {name: load_barcode(path) for name, path in barcode_paths.items()}
     plot_barcode_grid(panels, plot_path, title)
