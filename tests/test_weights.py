@@ -171,6 +171,20 @@ def test_bad_inputs_name_the_key_and_value():
         weights.spatial_filters(np.ones((2, 2, 3, 3)), "half")
 
 
+def test_a_layer_hooked_after_its_convolution_names_that_convolution():
+    """AlexNet's readable conv1 is the ReLU ``features.1``: its 11×11 filters are
+    ``features.0``'s; a pooling layer is still refused."""
+    alexnet = models.get_architecture("alexnet")
+    model = alexnet.build(10)
+    path = weights.conv_module_path(model, "conv1", alexnet.layers["conv1"])
+    assert path == "net.features.0"
+    weight = dict(model.named_modules())[path].weight.detach().numpy()
+    filters, _, _ = weights.spatial_filters(weight, "each", "conv1")
+    assert filters.shape == (64 * 3, 121)
+    with pytest.raises(ValueError, match="is not a convolution"):
+        weights.conv_module_path(model, "pool", "net.features.2")
+
+
 def _tiny_split(rng):
     images = rng.integers(0, 255, size=(40, 32, 32, 3), dtype=np.uint8)
     labels = rng.integers(0, 10, size=40)
