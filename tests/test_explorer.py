@@ -342,6 +342,8 @@ def test_weight_space_graphs_are_a_run_whose_nodes_show_their_mean_filter(tmp_pa
     assert page.locator("#run-select option").all_text_contents() == ["weights/m"]
     page.locator("#viewport .glyph .node").first.click(force=True)
     assert page.locator("#top-classes li").first.text_content().startswith("training ")
+    assert page.locator("#graph-title").text_content().startswith("weights · m · final · ")
+    assert "mean lens (pca2, 1st coordinate)" in page.locator("#legend").text_content()
     page.wait_for_function("[...document.querySelectorAll('#average-image img')]"
                            ".every(i => i.complete && i.naturalWidth === 48)")  # 3×3 × 16
     assert problems == []

@@ -184,6 +184,7 @@ def graph_payload(source: GraphSource, out_dir: Path, image_prefix: str
     links = [[int(s), int(t), round(float(j), 5), int(i)]
              for (s, t), j, i in zip(graph.edges, graph.jaccard, graph.intersection, strict=True)]
     payload = {"dataset": source.dataset, "model": source.model, "seed": source.seed,
+               "run": source.run, "lens": graph.params.get("lens", "l2"),
                "sampling": source.sampling, "layer": source.layer,
                "parameters": source.parameters, "classes": classes,
                "n_points": graph.n_points, "epsilon": float(graph.params.get("eps", 0.0)),

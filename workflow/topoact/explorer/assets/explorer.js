@@ -204,7 +204,7 @@
     svgRoot.replaceChild(viewport, $("viewport"));
     applyView();
     const main = loaded[layers.indexOf(state.layer)] || loaded[0];
-    $("graph-title").textContent = `${main.dataset} · ${main.model} · seed ${main.seed} · ` +
+    $("graph-title").textContent = `${main.run.split("/").join(" · ")} · ` +
       `${main.sampling} · ${state.multilayer ? layers.join(" | ") : main.layer} · ${main.parameters}` +
       ` · ${main.nodes.length} nodes`;
     svgRoot.setAttribute("data-drawn", `${state.layer}|${state.parameters}|${loaded.length}`);
@@ -227,9 +227,12 @@
       legend.textContent = "pie: class composition (grey = other classes)";
       return;
     }
+    // A 2-D lens (pca2) is coloured by its first coordinate.
+    const lensName = graph.lens === "l2" ? "mean lens ‖x‖"
+      : `mean lens (${graph.lens}${graph.lens === "pca2" ? ", 1st coordinate" : ""})`;
     const [stops, name, lo, hi] = state.colour === "purity"
       ? [RED_GREEN, "node purity α", 0, 1]
-      : [VIRIDIS, "mean lens ‖x‖", Math.min(...graph.nodes.map((n) => n.lens)),
+      : [VIRIDIS, lensName, Math.min(...graph.nodes.map((n) => n.lens)),
         Math.max(...graph.nodes.map((n) => n.lens))];
     const bar = el("span", { class: "bar" });
     bar.style.background = `linear-gradient(to right, ${stops.map((s) => `rgb(${s})`).join(",")})`;
