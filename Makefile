@@ -34,6 +34,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/homology.py
 	$(BIN)/python bench/featurevis.py
 	$(BIN)/python bench/explorer.py --screenshot test-artifacts/explorer-bench.png
+	$(BIN)/python bench/weights.py
 
 clean:
 	rm -rf results .snakemake
