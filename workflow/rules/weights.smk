@@ -27,7 +27,7 @@ rule train_weight_snapshots:
     benchmark:
         f"{RESULTS}/benchmarks/weights/{{model}}/trainings.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/weights.yaml"
     script:
         "../scripts/weight_snapshots.py"
 
@@ -55,7 +55,7 @@ rule given_weight_snapshot:
     benchmark:
         f"{RESULTS}/benchmarks/weights/{{model}}/given.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/weights.yaml"
     script:
         "../scripts/weight_snapshots.py"
 
@@ -79,7 +79,7 @@ rule weight_points:
     benchmark:
         f"{RESULTS}/benchmarks/weights/{{model}}/{{layer}}/{{snapshot}}/points.tsv"
     conda:
-        "../../envs/mapper.yaml"
+        "../../envs/weights.yaml"
     script:
         "../scripts/weight_points.py"
 
@@ -120,7 +120,7 @@ rule weight_core:
     benchmark:
         f"{RESULTS}/benchmarks/weights/{{model}}/{{layer}}/{{snapshot}}/k-{{k}}-keep-{{keep}}.tsv"
     conda:
-        "../../envs/mapper.yaml"
+        "../../envs/weights.yaml"
     script:
         "../scripts/weight_core.py"
 
@@ -146,7 +146,7 @@ rule weight_sweep:
     benchmark:
         f"{RESULTS}/benchmarks/weights/{{model}}/{{layer}}/sweep.tsv"
     conda:
-        "../../envs/mapper.yaml"
+        "../../envs/weights.yaml"
     script:
         "../scripts/weight_sweep.py"
 
@@ -179,6 +179,6 @@ rule weight_dynamics:
     benchmark:
         f"{RESULTS}/benchmarks/weights/{{model}}/{{layer}}/dynamics.tsv"
     conda:
-        "../../envs/mapper.yaml"
+        "../../envs/weights.yaml"
     script:
         "../scripts/weight_dynamics.py"
