@@ -581,6 +581,15 @@ def weight_dynamics_cores(wildcards):
     return [(s, w["density_k"], percent_label(w["keep"])) for s in weight_snapshots(wildcards.model)]
 
 
+def weight_dynamics_inputs(wildcards):
+    """Named inputs ``graphs``, ``dense``, ``barcodes``, ``summaries``: those files of the
+    dynamics' dense core of every snapshot, in training order."""
+    cores = weight_dynamics_cores(wildcards)
+    files = {"graphs": "mapper.zarr", "dense": "dense.zarr", "barcodes": "barcode.npz",
+             "summaries": "summary.json"}
+    return {name: weight_core_files(wildcards, file, cores) for name, file in files.items()}
+
+
 def weights_outputs():
     """Per weight-space (model, layer): the sweep table and barcodes, the dynamics strip,
     and every dense core's graph figure."""

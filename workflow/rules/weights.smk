@@ -153,14 +153,7 @@ rule weight_sweep:
 
 rule weight_dynamics:
     input:
-        graphs=lambda wildcards: weight_core_files(wildcards, "mapper.zarr",
-                                                   weight_dynamics_cores(wildcards)),
-        dense=lambda wildcards: weight_core_files(wildcards, "dense.zarr",
-                                                  weight_dynamics_cores(wildcards)),
-        barcodes=lambda wildcards: weight_core_files(wildcards, "barcode.npz",
-                                                     weight_dynamics_cores(wildcards)),
-        summaries=lambda wildcards: weight_core_files(wildcards, "summary.json",
-                                                      weight_dynamics_cores(wildcards)),
+        unpack(weight_dynamics_inputs),
     output:
         report(
             f"{RESULTS}/weights/{{model}}/{{layer}}/dynamics.png",

@@ -482,6 +482,12 @@ def point_sources(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     if store_kind(path) == "weights":
         group = open_store(path, "weights")
         seed = group["seed"][...]
-        return seed, np.searchsorted(np.asarray(group.attrs["seeds"]), seed)
+        return seed, training_rank(seed, group.attrs["seeds"])
     group = open_store(path, "activations")
     return group["image"][...], group["label"][...]
+
+
+def training_rank(seed: np.ndarray, seeds) -> np.ndarray:
+    """The label of each weight-space point: the rank of its training's seed in ``seeds``
+    (the class ``training {seed}`` of the graphs and the explorer)."""
+    return np.searchsorted(np.asarray(seeds), np.asarray(seed))

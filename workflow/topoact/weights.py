@@ -463,7 +463,7 @@ def core_for_points(points_path, out: dict[str, str], *, k: int, keep: float, ma
                              device=device)
     index, graph = topology.index, topology.graph
     seeds = [int(s) for s in attrs["seeds"]]
-    seed_rank = np.searchsorted(seeds, arrays["seed"][index])
+    seed_rank = store.training_rank(arrays["seed"][index], seeds)
     classes = [f"training {s}" for s in seeds]
     params = {"density_k": k, "keep": keep, "lens": lens, "intervals": intervals,
               "overlap": overlap, "min_samples": min_samples, "cover": cover}
@@ -531,7 +531,7 @@ def sweep_summary(summary_paths: Sequence[str], barcode_paths: dict[str, str], o
 
     ``barcode_paths`` maps a panel title (``X(15, 30%)``) to its barcode npz.
     """
-    import pandas as pd
+    import pandas as pd  # here: every other weight-space job would pay its import
 
     rows = []
     for path in summary_paths:
