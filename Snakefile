@@ -23,6 +23,7 @@ include: "workflow/rules/mapper.smk"
 include: "workflow/rules/homology.smk"
 include: "workflow/rules/featurevis.smk"
 include: "workflow/rules/weights.smk"
+include: "workflow/rules/profiles.smk"
 include: "workflow/rules/explorer.smk"
 
 
@@ -36,4 +37,5 @@ rule all:
         explorer_outputs(),
         noise_outputs(),
         weights_outputs(),
+        profiles_outputs(),
     default_target: True

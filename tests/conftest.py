@@ -31,6 +31,7 @@ def tiny_config(**activations) -> dict:
         "featurevis": {"samplings": ["random"], "steps": 3, "examples_per_class": 1,
                        "top_classes": 2},
         "weights": {"analyses": []},  # tests/test_weights.py runs that stage
+        "profiles": {"neurons": []},  # tests/test_profiles.py runs that stage
     }
 
 

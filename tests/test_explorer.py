@@ -347,3 +347,46 @@ def test_weight_space_graphs_are_a_run_whose_nodes_show_their_mean_filter(tmp_pa
     page.wait_for_function("[...document.querySelectorAll('#average-image img')]"
                            ".every(i => i.complete && i.naturalWidth === 48)")  # 3×3 × 16
     assert problems == []
+
+
+def test_profiles_page_shows_each_example_with_its_sizes_and_persistence_image(
+        tmp_path, browser, trained_model, digits_store):
+    """The header links the run's profiles; each profiled example has its thumbnail, its
+    profile size per layer and its persistence image, under the class-level figures."""
+    from topoact import profiles
+
+    base = tmp_path / "profiles"
+    profiles.profile_store(trained_model, digits_store, base / "profiles.zarr", per_class=1)
+    profiles.topology_for_store(base / "profiles.zarr", base / "topology.npz",
+                                base / "persistence-images.png", profiles.MetricSettings(),
+                                profiles.ImageGrid())
+    profiles.similarity_for_store(base / "profiles.zarr", base, permutations=10)
+    graph = tmp_path / "graph.zarr"
+    cloud = synthetic_graph(graph, 6, WORDS)
+    site = tmp_path / "site"
+    hostile = "<b>m</b>"
+    explorer.build_explorer(
+        [explorer.GraphSource(dataset="digits", model=hostile, seed=0, sampling="random",
+                              layer="fc1", parameters="overlap-30-epsilon-fixed",
+                              graph=str(graph), points=str(cloud))],
+        site, progress=False,
+        profile_sources=[explorer.ProfileSource(
+            dataset="digits", model=hostile, seed=0, neuron="channel",
+            profiles=str(base / "profiles.zarr"), topology=str(base / "topology.npz"),
+            images=str(digits_store))])
+    page, problems, _ = open_page(browser, site)
+    link = page.locator("#profiles-link")
+    assert link.is_visible() and link.text_content() == f"profiles of digits/{hostile}/seed-0"
+    link.click()
+    page.wait_for_load_state()
+    assert "profiles/index.html#digits-" in page.url
+    cards = page.locator(".card")
+    assert cards.count() == 10
+    assert page.locator("b").count() == 0  # the model name is text, not markup
+    page.wait_for_function("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    assert page.locator(".card .sizes rect").count() == 10 * 10  # 10 layers each
+    first = cards.first.locator(".caption").text_content()
+    assert "neurons" in first and "H1 bars" in first
+    assert page.locator("figure img").count() == 4
+    page.screenshot(path=str(ARTIFACTS / "explorer-profiles.png"), full_page=False)
+    assert problems == []

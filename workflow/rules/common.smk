@@ -48,6 +48,7 @@ wildcard_constraints:
     snapshot=r"(iteration-\d+|final)(-update)?",
     k=r"\d+",
     keep=r"\d+(\.\d+)?",
+    neuron="channel|element",
 
 
 RESULTS = "results"
@@ -428,7 +429,7 @@ def weight_explorer_sources():
 
 def explorer_inputs(wildcards=None):
     """The files of every explorer source (so the explorer waits for all of them)."""
-    files = set()
+    files = set(profile_explorer_files())
     for source in explorer_sources():
         files.update([source["graph"], source["points"]])
         if source["node_images"]:
@@ -601,4 +602,54 @@ def weights_outputs():
             files += [WEIGHT_CORE.format(model=a["model"], layer=layer, snapshot=s, k=k,
                                          keep=keep) + "mapper.png"
                       for s, k, keep in weight_cores(a["model"])]
+    return files
+
+
+# --------------------------------------------------------------------------- profiles
+
+PROFILES = f"{RESULTS}/profiles/{{dataset}}/{{model}}/seed-{{seed}}/{{neuron}}"
+
+
+def profile_settings():
+    """The persistence-image grid and the graph metric of the run (every profile's)."""
+    graph, image = config["profiles"]["graph"], config["profiles"]["image"]
+    return {"weighting": graph["weighting"], "kernel": graph["kernel"],
+            "cap_factor": graph["disconnected_factor"],
+            "birth_range": list(image["birth_range"]), "pers_range": list(image["pers_range"]),
+            "pixel_size": image["pixel_size"], "spread": image["spread"]}
+
+
+def profiles_outputs():
+    """Per analysis (dataset, model, seed) and neuron kind: the store, the persistence
+    images and the similarity tables and figures."""
+    files = []
+    for dataset, model, seed in analysis_grid(noisy=False):
+        for neuron in config["profiles"]["neurons"]:
+            base = PROFILES.format(dataset=dataset, model=model, seed=seed, neuron=neuron)
+            files += [f"{base}/persistence-images.png", f"{base}/within-across.tsv",
+                      f"{base}/class-jaccard.png"]
+    return files
+
+
+def profile_explorer_sources(wildcards=None):
+    """The analyses whose profiles the explorer's profiles page shows (ProfileSource fields)."""
+    sources = []
+    for dataset, model, seed in analysis_grid(noisy=False):
+        for neuron in config["profiles"]["neurons"]:
+            base = PROFILES.format(dataset=dataset, model=model, seed=seed, neuron=neuron)
+            sources.append({"dataset": dataset, "model": model, "seed": int(seed),
+                            "neuron": neuron, "profiles": f"{base}/profiles.zarr",
+                            "topology": f"{base}/topology.npz",
+                            "images": f"{RESULTS}/data/{dataset}.zarr"})
+    return sources
+
+
+def profile_explorer_files():
+    """Every file the profiles page reads (stores, topology, the class-level figures)."""
+    files = []
+    for source in profile_explorer_sources():
+        base = source["profiles"].rsplit("/", 1)[0]
+        files += [source["profiles"], source["topology"], source["images"],
+                  *(f"{base}/{name}" for name in ("persistence-images.png", "class-jaccard.png",
+                                                   "within-across.png", "sizes.png"))]
     return files

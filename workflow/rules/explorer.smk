@@ -9,6 +9,7 @@ rule build_explorer:
     params:
         sources=explorer_sources,
         layer_order=model_layer_orders,
+        profile_sources=profile_explorer_sources,
     threads: 1
     resources:
         mem_mb=4000,

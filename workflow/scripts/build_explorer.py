@@ -1,16 +1,19 @@
 """The explorer page over every graph of the grid (rule build_explorer)."""
 
-import sys
 
 from topoact import explorer
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     sources = [
         explorer.GraphSource(**{**source, "examples": tuple(source["examples"])
                                 if source["examples"] else None})
         for source in snakemake.params.sources
     ]
+    profile_sources = [explorer.ProfileSource(**source)
+                       for source in snakemake.params.profile_sources]
     manifest = explorer.build_explorer(sources, snakemake.output[0],
-                                       layer_order=snakemake.params.layer_order)
-    print(f"{len(manifest['graphs'])} graphs; open {snakemake.output[0]}/index.html", file=log)
+                                       layer_order=snakemake.params.layer_order,
+                                       profile_sources=profile_sources)
+    print(f"{len(manifest['graphs'])} graphs, {len(profile_sources)} profile analyses; "
+          f"open {snakemake.output[0]}/index.html", file=log)

@@ -1,13 +1,12 @@
 """One mapper graph of the grid (rule build_mapper)."""
 
-import sys
 
 import torch
 
 from topoact import engine, epsilon, mapper, models
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
     w, params = snakemake.wildcards, snakemake.params
     eps = (epsilon.read_epsilon(snakemake.input.epsilon) if w.epsilon == "adaptive"

@@ -1,13 +1,12 @@
 """Every graph of one layer's grid in one engine pass (rule build_mapper_grid)."""
 
-import sys
 
 import torch
 
 from topoact import engine, epsilon, mapper, models
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
     w, params, output = snakemake.wildcards, snakemake.params, snakemake.output
     eps = {"fixed": params.fixed_epsilon}

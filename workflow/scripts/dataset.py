@@ -1,11 +1,10 @@
 """Write one dataset's images store (rule dataset)."""
 
-import sys
 
 from topoact import data, store
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     options = dict(snakemake.params.options)
     loader = options.pop("loader")
     source = data.load_dataset(loader, **options)

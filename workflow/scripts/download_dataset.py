@@ -1,11 +1,10 @@
 """Download a dataset into its root (rule download_dataset, a local rule)."""
 
-import sys
 
 from topoact import data
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     options = dict(snakemake.params.options)
     loader = options.pop("loader")
     folder = data.DOWNLOADERS[loader](**options)

@@ -3,11 +3,10 @@
 Rule download_segmentation_weights, a local rule: it needs the network.
 """
 
-import sys
 
 from topoact import foreground
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     foreground.save_deeplab_weights(snakemake.output[0])
     print(f"saved {snakemake.output[0]}", file=log)

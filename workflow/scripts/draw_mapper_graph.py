@@ -1,11 +1,10 @@
 """Figure of one mapper graph (rule draw_mapper_graph)."""
 
-import sys
 
 from topoact import mapper, plots
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     w = snakemake.wildcards
     plots.draw_graph_store(
         snakemake.input[0], snakemake.output[0],

@@ -1,11 +1,10 @@
 """Adaptive ε of one (sampling, layer) cloud (rule estimate_epsilon)."""
 
-import sys
 
 from topoact import epsilon
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     w, params = snakemake.wildcards, snakemake.params
     estimate = epsilon.epsilon_for_store(
         snakemake.input.points, snakemake.output.record, snakemake.output.plot,

@@ -1,13 +1,12 @@
 """Extract one (layer, sampling) activation store (rule extract_activations)."""
 
-import sys
 
 import torch
 
 from topoact import activations, foreground, models, sampling, store
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
     params, wildcards = snakemake.params, snakemake.wildcards
     device = models.resolve_device(params.device)

@@ -1,13 +1,12 @@
 """Foreground masks of a dataset by grabCut or DeepLabV3 (rule foreground_masks)."""
 
-import sys
 
 import torch
 
 from topoact import foreground, models, plots, store
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
     params = snakemake.params
     device = models.resolve_device(params.device)

@@ -1,11 +1,10 @@
 """Purity table of one mapper graph (rule graph_purity)."""
 
-import sys
 
 from topoact import mapper, purity, store
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     w = snakemake.wildcards
     table = purity.purity_table_for_graph(
         snakemake.input.graph, snakemake.input.points,

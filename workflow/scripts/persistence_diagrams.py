@@ -1,11 +1,10 @@
 """Persistence diagrams of one layer's top-l2 cloud over the batches."""
 
-import sys
 
 from topoact import homology
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     w, params = snakemake.wildcards, snakemake.params
     homology.diagrams_for_store(
         snakemake.input.points, snakemake.input.images, snakemake.output.diagrams,

@@ -1,11 +1,10 @@
 """Activation images and input thumbnails of a layer's data examples (render_data_examples)."""
 
-import sys
 
 from topoact import featurevis
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     params = snakemake.params
     featurevis.prepare_render_process(params.device, snakemake.threads)
     index = featurevis.render_examples(

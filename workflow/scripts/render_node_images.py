@@ -1,11 +1,10 @@
 """Averaged activation image of every node of one graph (rule render_node_images)."""
 
-import sys
 
 from topoact import featurevis
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     params = snakemake.params
     featurevis.prepare_render_process(params.device, snakemake.threads)
     index = featurevis.render_graph_nodes(

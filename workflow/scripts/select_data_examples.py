@@ -1,11 +1,10 @@
 """Data examples of every node of one layer's graphs (rule select_data_examples)."""
 
-import sys
 
 from topoact import featurevis
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     graphs = {name: path for name, path in snakemake.input.items() if name != "points"}
     selection = featurevis.select_layer_examples(
         graphs, snakemake.input.points, snakemake.output[0], top=snakemake.params.top,

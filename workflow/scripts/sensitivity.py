@@ -1,11 +1,10 @@
 """Sensitivity test: top principal components deleted vs. the cross-seed baseline."""
 
-import sys
 
 from topoact import homology
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     params = snakemake.params
     homology.sensitivity_for_model(
         dict(zip(params.layers, snakemake.input.points, strict=True)),

@@ -1,11 +1,10 @@
 """Specificity test across model seeds (rule specificity)."""
 
-import sys
 
 from topoact import homology
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     seeds = snakemake.params.seeds
     table = homology.specificity_for_model(
         {seed: list(snakemake.input[f"seed-{seed}"]) for seed in seeds},

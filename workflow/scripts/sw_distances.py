@@ -1,11 +1,10 @@
 """Sliced-Wasserstein distances between the layers of one model (rule sw_distances)."""
 
-import sys
 
 from topoact import homology
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     w = snakemake.wildcards
     homology.sw_distances_for_model(
         list(snakemake.input), snakemake.output.table, snakemake.output.heatmap,

@@ -1,13 +1,12 @@
 """Train one (model, seed) on its dataset's train split, or take given weights (train_model)."""
 
-import sys
 
 import torch
 
 from topoact import models
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
     params = snakemake.params
     if params.weights is not None:  # given weights (ImageNet or a checkpoint): no training

@@ -1,13 +1,12 @@
 """One dense core X(k, p) of a weight cloud: barcode, mapper graph, figures (rule weight_core)."""
 
-import sys
 
 import torch
 
 from topoact import models, weights
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
     params = snakemake.params
     topology = weights.core_for_points(

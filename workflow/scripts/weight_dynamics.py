@@ -1,11 +1,10 @@
 """The learning-dynamics strip of one layer (rule weight_dynamics)."""
 
-import sys
 
 from topoact import weights
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     w, files = snakemake.wildcards, snakemake.input
     snapshots = {
         label: {"graph": graph, "dense": dense, "barcode": barcode, "summary": summary}

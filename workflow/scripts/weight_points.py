@@ -1,12 +1,11 @@
 """One layer's normalised filters at one snapshot, or their update since the
 initialisation (rule weight_points)."""
 
-import sys
 
 from topoact import weights
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     w, params = snakemake.wildcards, snakemake.params
     weights.points_for_snapshot(
         snakemake.input.snapshot, snakemake.output[0], layer=w.layer, slice_mode=params.slice,

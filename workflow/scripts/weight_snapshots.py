@@ -1,14 +1,13 @@
 """Weight snapshots of one model: its trainings' conv weights at every snapshot, or its
 given weights (rules train_weight_snapshots and given_weight_snapshot)."""
 
-import sys
 
 import torch
 
 from topoact import models, weights
+from topoact.jobs import job_log
 
-with open(snakemake.log[0], "w") as log:
-    sys.stderr = log
+with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
     params = snakemake.params
     outputs = {path.rstrip("/").split("/")[-1].removesuffix(".zarr"): path

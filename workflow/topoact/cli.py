@@ -136,6 +136,42 @@ def _barcode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _profile(args: argparse.Namespace) -> int:
+    import torch
+
+    from topoact import data, profiles
+    from topoact.store import write_json
+
+    model, size = profiles.model_for_profiling(args.arch, args.weights, args.classes)
+    size = args.size or size
+    if not Path(args.image).is_file():
+        raise FileNotFoundError(f"{args.image}: no such image")
+    pixels = data.resize_crop(Path(args.image), round(size * 256 / 224), size)
+    x = torch.from_numpy(pixels.copy()).permute(2, 0, 1).unsqueeze(0).float() / 255
+    (profile,), layers = profiles.profile_images(model, x, threshold=args.threshold,
+                                                 neuron=args.neuron,
+                                                 inplace_add=args.inplace_add)
+    traced, _ = profiles.layer_plan(model)
+    shapes = profiles.activation_shapes(traced, layers, x)
+    payload = profiles.profile_payload(profile, layers, shapes)
+    with torch.no_grad():
+        predicted = int(model(x).argmax())
+    weights = args.weights or "random weights (seed 0)"
+    print(f"{args.arch} ({weights}) on {args.image}, predicted class {predicted}: "
+          f"{len(payload['neurons'])} neurons, {len(payload['synapses'])} synapses over "
+          f"{len(layers)} layers ({args.neuron}, threshold {args.threshold})")
+    for record in payload["layers"]:
+        print(f"  {record['index']:>3} {record['kind']:<8} {record['name']:<28} "
+              f"{record['profile_neurons']:>5} neurons")
+    if args.json:
+        write_json(args.json, {"architecture": args.arch, "image": str(args.image),
+                               "weights": str(args.weights) if args.weights else None,
+                               "neuron": args.neuron, "threshold": args.threshold,
+                               "inplace_add": args.inplace_add, "predicted": predicted,
+                               **payload})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``topoact`` (one subcommand per task)."""
     parser = argparse.ArgumentParser(
@@ -201,6 +237,24 @@ def build_parser() -> argparse.ArgumentParser:
     barcode.add_argument("--json", help="write the bars and diagrams here")
     barcode.add_argument("--plot", help="write the barcode figure (PNG) here")
     barcode.set_defaults(run=_barcode)
+
+    profile = commands.add_parser(
+        "profile", help="the DeepDataProfiler profile of one image (neurons and synapses)")
+    profile.add_argument("--arch", required=True,
+                         help="an architecture of `topoact layers` or a torchvision model name")
+    profile.add_argument("--weights", help="a checkpoint (the workflow's seed-N.pt or a "
+                                           "state_dict); default: random weights (seed 0)")
+    profile.add_argument("--classes", type=int, default=1000,
+                         help="classes of the checkpoint's model (default 1000)")
+    profile.add_argument("--image", required=True, help="an image file (any PIL format)")
+    profile.add_argument("--size", type=int, help="input side (default: the model's)")
+    profile.add_argument("--neuron", default="channel", help="channel (default) or element")
+    profile.add_argument("--threshold", type=float, default=0.1,
+                         help="DDP's share of the total kept, plus one more (default 0.1)")
+    profile.add_argument("--inplace-add", action="store_true",
+                         help="read residual adds as DDP 2.0.1 does on torchvision ResNets")
+    profile.add_argument("--json", help="write the profile here")
+    profile.set_defaults(run=_profile)
 
     check = commands.add_parser("check-config", help="validate a workflow config file")
     check.add_argument("config", help="path of a config YAML")

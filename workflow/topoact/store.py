@@ -34,6 +34,10 @@ REQUIRED_ARRAYS = {
     "masks": ("masks",),
     "weight-snapshot": (),
     "weights": ("points", "seed", "out_channel", "in_channel"),
+    "profiles": ("image", "label", "neurons_image", "neurons_layer", "neurons_neuron",
+                 "neurons_count", "neurons_weight", "synapses_image", "synapses_source_layer",
+                 "synapses_source", "synapses_target_layer", "synapses_target",
+                 "synapses_weight"),
     "mapper": ("indptr", "indices", "interval", "lens", "cover_lower", "cover_upper", "edges",
                "intersection", "jaccard", "size", "mean_lens", "class_counts", "mean_activation"),
 }
@@ -491,3 +495,23 @@ def training_rank(seed: np.ndarray, seeds) -> np.ndarray:
     """The label of each weight-space point: the rank of its training's seed in ``seeds``
     (the class ``training {seed}`` of the graphs and the explorer)."""
     return np.searchsorted(np.asarray(seeds), np.asarray(seed))
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+def write_profiles(path: str | os.PathLike, tables: dict[str, np.ndarray],
+                   attrs: dict[str, Any]) -> None:
+    """Write a profiles store: per image ``image`` (dataset index) and ``label``; sparse
+    ``neurons_*`` and ``synapses_*`` tables whose ``*_image`` column is the image's row."""
+    with atomic_group(path, "profiles", attrs) as group:
+        for name, values in tables.items():
+            values = np.asarray(values)
+            group.create_array(name, shape=values.shape, dtype=values.dtype,
+                               chunks=(max(len(values), 1),))[...] = values
+
+
+def read_profiles(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
+    """A profiles store's tables (every array) and attributes."""
+    group = open_store(path, "profiles")
+    return {name: group[name][...] for name in group.array_keys()}, dict(group.attrs)

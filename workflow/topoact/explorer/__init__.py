@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from topoact.explorer.profile_pages import ProfileSource, write_profile_pages
+
 ASSETS = Path(__file__).parent / "assets"
 ASSET_FILES = ("index.html", "explorer.js", "explorer.css")
 
@@ -249,7 +251,8 @@ def _script(variable: str, key: str | None, payload: Any) -> str:
 
 def build_explorer(sources: Sequence[GraphSource], out_dir: str | os.PathLike,
                    layer_order: dict[str, list[str]] | None = None,
-                   title: str = "TopoAct explorer", progress: bool = True) -> dict[str, Any]:
+                   title: str = "TopoAct explorer", progress: bool = True,
+                   profile_sources: Sequence[ProfileSource] = ()) -> dict[str, Any]:
     """Write the explorer for ``sources`` into ``out_dir`` (replaced atomically).
 
     Parameters
@@ -263,6 +266,10 @@ def build_explorer(sources: Sequence[GraphSource], out_dir: str | os.PathLike,
         follow it); layers not listed follow in name order.
     title
         Page title.
+    profile_sources
+        Analyses whose profiles get the page ``profiles/index.html`` (linked from the
+        header): each profiled data example with its profile size per layer and its
+        persistence image.
 
     Returns
     -------
@@ -283,7 +290,7 @@ def build_explorer(sources: Sequence[GraphSource], out_dir: str | os.PathLike,
         return (source.run, source.sampling, source.parameters, rank, source.layer)
 
     sources = sorted(sources, key=depth)
-    manifest: dict[str, Any] = {"title": title, "graphs": [], "layers": {}}
+    manifest: dict[str, Any] = {"title": title, "graphs": [], "layers": {}, "profiles": []}
     with store.atomic_directory(out_dir) as tmp:
         for name in ASSET_FILES:
             shutil.copyfile(ASSETS / name, tmp / name)
@@ -318,5 +325,7 @@ def build_explorer(sources: Sequence[GraphSource], out_dir: str | os.PathLike,
             order = layer_order.get(model, [])
             layers.sort(key=lambda la, order=order: (order.index(la) if la in order
                                                      else len(order), la))
+        if profile_sources:
+            manifest["profiles"] = write_profile_pages(profile_sources, tmp)
         (tmp / "data" / "manifest.js").write_text(_script("TOPOACT_MANIFEST", None, manifest))
     return manifest

@@ -177,7 +177,18 @@
   function isSelected(graph, node) {
     return state.selected && state.selected.layer === graph.layer && state.selected.id === node.id;
   }
+  // The header's link to the profiles page, at the current run's section when it has one.
+  function updateProfilesLink() {
+    const pages = manifest.profiles || [];
+    const link = $("profiles-link");
+    link.hidden = !pages.length;
+    if (!pages.length) return;
+    const mine = pages.find((p) => p.run === state.run);
+    link.href = mine ? mine.page : "profiles/index.html";
+    link.textContent = mine ? `profiles of ${state.run}` : "profiles of data examples";
+  }
   async function draw() {
+    updateProfilesLink();
     const started = performance.now();
     const layers = shownLayers();
     const loaded = await Promise.all(layers.map((l) => load(entryFor(l))));

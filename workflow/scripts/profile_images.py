@@ -1,0 +1,22 @@
+"""Profile one analysis's held-out images (rule profile_images)."""
+
+
+import torch
+
+from topoact import models, profiles, store
+from topoact.jobs import job_log
+
+with job_log(snakemake.log[0]) as log:
+    torch.set_num_threads(snakemake.threads)
+    params, wildcards = snakemake.params, snakemake.wildcards
+    sources = {"images": snakemake.input.images, "weights": snakemake.input.weights}
+    settings = {"neuron": wildcards.neuron, "threshold": params.threshold,
+                "split": params.split, "per_class": params.per_class,
+                "inplace_add": params.inplace_add}
+    profiles.profile_store(
+        snakemake.input.weights, snakemake.input.images, snakemake.output[0],
+        split=params.split, per_class=params.per_class, threshold=params.threshold,
+        neuron=wildcards.neuron, batch_size=params.batch_size,
+        inplace_add=params.inplace_add, device=models.resolve_device(params.device), log=log,
+        attrs=store.provenance(settings, sources, None),
+    )

@@ -1,0 +1,10 @@
+"""Jaccard similarity of one store's class and image profiles (rule profile_similarity)."""
+
+from pathlib import Path
+
+from topoact import profiles
+from topoact.jobs import job_log
+
+with job_log(snakemake.log[0]) as log:
+    profiles.similarity_for_store(snakemake.input[0], Path(snakemake.output.table).parent,
+                                  permutations=snakemake.params.permutations)
