@@ -35,6 +35,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/featurevis.py
 	$(BIN)/python bench/explorer.py --screenshot test-artifacts/explorer-bench.png
 	$(BIN)/python bench/weights.py
+	$(BIN)/python bench/profiles.py
 
 clean:
 	rm -rf results .snakemake

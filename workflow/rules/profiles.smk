@@ -26,7 +26,7 @@ rule profile_images:
     benchmark:
         f"{RESULTS}/benchmarks/profiles/{{dataset}}/{{model}}/seed-{{seed}}/{{neuron}}/profiles.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/profiles.yaml"
     script:
         "../scripts/profile_images.py"
 
@@ -54,7 +54,7 @@ rule profile_topology:
     benchmark:
         f"{RESULTS}/benchmarks/profiles/{{dataset}}/{{model}}/seed-{{seed}}/{{neuron}}/topology.tsv"
     conda:
-        "../../envs/homology.yaml"
+        "../../envs/profiles.yaml"
     script:
         "../scripts/profile_topology.py"
 
@@ -98,6 +98,6 @@ rule profile_similarity:
     benchmark:
         f"{RESULTS}/benchmarks/profiles/{{dataset}}/{{model}}/seed-{{seed}}/{{neuron}}/similarity.tsv"
     conda:
-        "../../envs/homology.yaml"
+        "../../envs/profiles.yaml"
     script:
         "../scripts/profile_similarity.py"

@@ -172,6 +172,27 @@ def _profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_profile_parser(commands) -> None:
+    """``topoact profile``: the DeepDataProfiler profile of one image."""
+    profile = commands.add_parser(
+        "profile", help="the DeepDataProfiler profile of one image (neurons and synapses)")
+    profile.add_argument("--arch", required=True,
+                         help="an architecture of `topoact layers` or a torchvision model name")
+    profile.add_argument("--weights", help="a checkpoint (the workflow's seed-N.pt or a "
+                                           "state_dict); default: random weights (seed 0)")
+    profile.add_argument("--classes", type=int, default=1000,
+                         help="classes of the checkpoint's model (default 1000)")
+    profile.add_argument("--image", required=True, help="an image file (any PIL format)")
+    profile.add_argument("--size", type=int, help="input side (default: the model's)")
+    profile.add_argument("--neuron", default="channel", help="channel (default) or element")
+    profile.add_argument("--threshold", type=float, default=0.1,
+                         help="DDP's share of the total kept, plus one more (default 0.1)")
+    profile.add_argument("--inplace-add", action="store_true",
+                         help="read residual adds as DDP 2.0.1 does on torchvision ResNets")
+    profile.add_argument("--json", help="write the profile here")
+    profile.set_defaults(run=_profile)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``topoact`` (one subcommand per task)."""
     parser = argparse.ArgumentParser(
@@ -238,23 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     barcode.add_argument("--plot", help="write the barcode figure (PNG) here")
     barcode.set_defaults(run=_barcode)
 
-    profile = commands.add_parser(
-        "profile", help="the DeepDataProfiler profile of one image (neurons and synapses)")
-    profile.add_argument("--arch", required=True,
-                         help="an architecture of `topoact layers` or a torchvision model name")
-    profile.add_argument("--weights", help="a checkpoint (the workflow's seed-N.pt or a "
-                                           "state_dict); default: random weights (seed 0)")
-    profile.add_argument("--classes", type=int, default=1000,
-                         help="classes of the checkpoint's model (default 1000)")
-    profile.add_argument("--image", required=True, help="an image file (any PIL format)")
-    profile.add_argument("--size", type=int, help="input side (default: the model's)")
-    profile.add_argument("--neuron", default="channel", help="channel (default) or element")
-    profile.add_argument("--threshold", type=float, default=0.1,
-                         help="DDP's share of the total kept, plus one more (default 0.1)")
-    profile.add_argument("--inplace-add", action="store_true",
-                         help="read residual adds as DDP 2.0.1 does on torchvision ResNets")
-    profile.add_argument("--json", help="write the profile here")
-    profile.set_defaults(run=_profile)
+    _add_profile_parser(commands)
 
     check = commands.add_parser("check-config", help="validate a workflow config file")
     check.add_argument("config", help="path of a config YAML")

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 from PIL import Image
 
@@ -69,8 +70,6 @@ def _save_image(pixels: np.ndarray, path: Path) -> None:
 
 def _coloured(image: np.ndarray, top: float) -> np.ndarray:
     """A persistence image as RGB (magma, 0..top), birth across, persistence up."""
-    import matplotlib
-
     scaled = np.clip(image.T[::-1] / (top or 1.0), 0, 1)
     return (matplotlib.colormaps["magma"](scaled)[..., :3] * 255).astype(np.uint8)
 
