@@ -597,31 +597,30 @@ def assemble(layers: list[ProfileLayer], influence: dict[int, Influence],
     A neuron counts 1 if influential, plus 1 per synapse it is the source of (DDP's
     neuron counts); its weight is its influence weight.
     """
-    syn_parts = [(np.full(len(s.source), layer, np.int64),
-                  np.asarray(layers[layer].preds, np.int64)[s.pred.astype(np.int64)],
-                  s) for layer, s in synapses.items()]
+    def cat(parts: list[np.ndarray], dtype) -> np.ndarray:
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+
+    found = list(synapses.items())
     synapse_table = {
-        "source_layer": np.concatenate([p[1] for p in syn_parts] or [np.zeros(0, np.int64)]),
-        "source": np.concatenate([p[2].source for p in syn_parts] or [np.zeros(0, np.int64)]),
-        "target_layer": np.concatenate([p[0] for p in syn_parts] or [np.zeros(0, np.int64)]),
-        "target": np.concatenate([p[2].target for p in syn_parts] or [np.zeros(0, np.int64)]),
-        "weight": np.concatenate([p[2].weight for p in syn_parts] or [np.zeros(0)]),
+        "source_layer": cat([np.asarray(layers[t].preds)[s.pred.astype(np.int64)]
+                             for t, s in found], np.int64),
+        "source": cat([s.source for _, s in found], np.int64),
+        "target_layer": cat([np.full(len(s.source), t) for t, s in found], np.int64),
+        "target": cat([s.target for _, s in found], np.int64),
+        "weight": cat([s.weight for _, s in found], np.float64),
     }
     synapse_table["count"] = np.ones(len(synapse_table["source"]), np.int64)
-    layer_of = [np.full(len(inf.neurons), layer, np.int64) for layer, inf in influence.items()]
-    neuron_layer = np.concatenate([*layer_of, synapse_table["source_layer"]])
-    neuron = np.concatenate([*(inf.neurons.cpu().numpy() for inf in influence.values()),
-                             synapse_table["source"]])
-    weight = np.concatenate([*(inf.weights.double().cpu().numpy()
-                               for inf in influence.values()),
+    # influential neurons (count 1, their weight) and synapse sources (count 1, weight 0)
+    keys = np.concatenate([
+        *(_key(np.full(len(i.neurons), layer), i.neurons.cpu().numpy())
+          for layer, i in influence.items()),
+        _key(synapse_table["source_layer"], synapse_table["source"])])
+    weight = np.concatenate([*(i.weights.double().cpu().numpy() for i in influence.values()),
                              np.zeros(len(synapse_table["source"]))])
-    # a neuron's weight is its influence weight, not a mean over its synapses
-    keys = _key(neuron_layer, neuron)
     unique, inverse = np.unique(keys, return_inverse=True)
-    count = np.bincount(inverse, minlength=len(unique))
-    total_weight = np.bincount(inverse, weights=weight, minlength=len(unique))
     neurons = {"layer": unique >> 40, "neuron": unique & ((1 << 40) - 1),
-               "count": count.astype(np.int64), "weight": total_weight}
+               "count": np.bincount(inverse, minlength=len(unique)).astype(np.int64),
+               "weight": np.bincount(inverse, weights=weight, minlength=len(unique))}
     return Profile(neurons, synapse_table)
 
 
@@ -960,7 +959,7 @@ def heldout_images(images_path: str | os.PathLike, split: str, per_class: int, l
     start, stop = store.split_range(info, split, images_path)
     labels = group["labels"][start:stop].astype(np.int64)
     chosen = select_images(labels, per_class, len(info.classes), log)
-    pixels = group["images"][start:stop][chosen]
+    pixels = group["images"].oindex[start + chosen]  # only the chosen images are read
     return pixels, start + chosen, labels[chosen], info.classes
 
 
