@@ -14,6 +14,7 @@ rule extract_activations:
         chunk_mb=config["activations"]["chunk_mb"],
         noise_sigma=lambda wildcards: noise_of(wildcards.dataset),
         noise_seed=config["activations"]["noise_seed"],
+        skip_tokens=config["activations"]["skip_tokens"],
         device=config["device"],
     threads: 2
     resources:

@@ -3,7 +3,8 @@ import re
 
 from topoact.foreground import DEEPLAB_WEIGHTS
 from topoact.mapper import EPSILON_MODES, percent_label
-from topoact.models import IMAGENET_WEIGHTS, get_architecture, layer_module
+from topoact.models import (IMAGENET_WEIGHTS, architecture_of, is_user_architecture,
+                            layer_module)
 from topoact.sampling import SAMPLING_PATTERN, masked_sampling
 
 
@@ -155,8 +156,22 @@ def model_inputs(wildcards):
     return {"weights": model["weights"]}
 
 
+def model_spec(wildcards):
+    """A built-in's name, or a user model's entry (architecture, kwargs, input_size,
+    normalize): what builds it, so that a change of kwargs reruns its jobs."""
+    model = model_config(wildcards)
+    if not is_user_architecture(model["architecture"]):
+        return model["architecture"]
+    return {k: model[k] for k in ("architecture", "kwargs", "input_size", "normalize")}
+
+
+def model_architecture(model):
+    """The Architecture of a model's config entry (built-in or user)."""
+    return architecture_of(model)
+
+
 def layer_module_path(wildcards):
-    return layer_module(model_config(wildcards)["architecture"], wildcards.layer)
+    return layer_module(model_config(wildcards), wildcards.layer)
 
 
 def trained_models():
@@ -274,9 +289,20 @@ def graph_fixed_epsilon(wildcards):
     return config["mapper"]["fixed_epsilon"] if wildcards.epsilon == "fixed" else None
 
 
+def model_layer_names(name):
+    """A model's layers in depth order: a built-in's readable names; a user model's module
+    paths in the order the config lists them."""
+    architecture = model_architecture(config["models"][name])
+    if architecture.spec is None:
+        return list(architecture.layers)
+    listed = [layer for a in [*config["analyses"], *config["weights"]["analyses"]]
+              if a["model"] == name for layer in a["layers"]]
+    return list(dict.fromkeys(listed))
+
+
 def layer_order(wildcards):
     """Layers of the model's architecture in depth order (for purity plots)."""
-    return list(get_architecture(model_config(wildcards)["architecture"]).layers)
+    return model_layer_names(wildcards.model)
 
 
 
@@ -325,7 +351,7 @@ def reference_top_l2_stores(wildcards):
 def render_settings(wildcards):
     """Feature-visualization settings (a small dict: every key changes the images)."""
     fv = config["featurevis"]
-    size = fv["image_size"] or get_architecture(model_config(wildcards)["architecture"]).input_size
+    size = fv["image_size"] or model_architecture(model_config(wildcards)).input_size
     return {
         "steps": fv["steps"], "batch_size": fv["batch_size"], "image_size": size,
         "power": fv["power"], "learning_rate": fv["learning_rate"], "seed": fv["seed"],
@@ -442,8 +468,7 @@ def explorer_inputs(wildcards=None):
 def model_layer_orders(wildcards=None):
     """Per model, its architecture's layers in depth order."""
     return {
-        name: list(get_architecture(model["architecture"]).layers)
-        for name, model in config["models"].items()
+        name: model_layer_names(name) for name in config["models"]
     }
 
 
@@ -494,8 +519,8 @@ def trained_snapshot_stores():
 
 def weight_layer_paths(wildcards):
     """Readable layer → module path of every weight-space layer of a model."""
-    architecture = get_architecture(model_config(wildcards)["architecture"])
-    return {layer: architecture.layers[layer]
+    model = model_config(wildcards)
+    return {layer: layer_module(model, layer)
             for a in config["weights"]["analyses"] if a["model"] == wildcards.model
             for layer in a["layers"]}
 

@@ -21,7 +21,7 @@ rule train_model:
         weights=f"{RESULTS}/models/{{model}}/seed-{{seed}}.pt",
         sidecar=f"{RESULTS}/models/{{model}}/seed-{{seed}}.json",
     params:
-        architecture=lambda wildcards: model_config(wildcards)["architecture"],
+        architecture=model_spec,
         weights=lambda wildcards: model_config(wildcards)["weights"],
         epochs=lambda wildcards: model_config(wildcards)["epochs"],
         batch_size=lambda wildcards: model_config(wildcards)["batch_size"],

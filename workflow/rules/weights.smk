@@ -9,7 +9,7 @@ rule train_weight_snapshots:
     output:
         [directory(path) for path in trained_snapshot_stores()],
     params:
-        architecture=lambda wildcards: model_config(wildcards)["architecture"],
+        architecture=model_spec,
         layers=weight_layer_paths,
         seeds=weight_seeds(),
         snapshots=sorted(config["weights"]["snapshots"]),
@@ -38,7 +38,7 @@ rule given_weight_snapshot:
     output:
         directory(SNAPSHOT_STORE.replace("{snapshot}", "final")),
     params:
-        architecture=lambda wildcards: model_config(wildcards)["architecture"],
+        architecture=model_spec,
         layers=weight_layer_paths,
         seeds=[0],
         snapshots=[],

@@ -15,7 +15,7 @@ with job_log(snakemake.log[0]) as log:
         sampling=wildcards.sampling, seed=int(wildcards.seed), border=params.border,
         split=params.split, batch_size=params.batch_size,
         chunk_bytes=int(params.chunk_mb * 2**20), noise_sigma=params.noise_sigma,
-        noise_seed=params.noise_seed,
+        noise_seed=params.noise_seed, skip_tokens=params.skip_tokens,
     )
     sources = {"images": snakemake.input.images, "weights": snakemake.input.weights}
     scorer = None

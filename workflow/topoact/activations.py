@@ -13,8 +13,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from topoact import models, store
 from topoact import sampling as sampling_mod
-from topoact import store
 
 
 class _LayerReached(Exception):
@@ -40,9 +40,7 @@ def capture_layer(model: nn.Module, module_path: str, stop: bool = True) -> Iter
     dict
         ``captured["output"]`` holds the latest output after each :func:`run_to_layer`.
     """
-    modules = dict(model.named_modules())
-    if module_path not in modules:
-        raise ValueError(f"model has no module {module_path!r}")
+    module = models.find_module(model, module_path)
     captured: dict[str, torch.Tensor] = {}
 
     def hook(_module, _inputs, output):
@@ -50,7 +48,7 @@ def capture_layer(model: nn.Module, module_path: str, stop: bool = True) -> Iter
         if stop:
             raise _LayerReached
 
-    handle = modules[module_path].register_forward_hook(hook)
+    handle = module.register_forward_hook(hook)
     try:
         yield captured
     finally:
@@ -91,6 +89,7 @@ class ExtractionSettings:
     chunk_bytes: int = 4 << 20
     noise_sigma: float = 0.0
     noise_seed: int = 0
+    skip_tokens: int = 0  # leading tokens left out of a (B, N, C) layer
 
 
 def add_noise(x: torch.Tensor, sigma: float, seed: int, first: int) -> torch.Tensor:
@@ -151,14 +150,17 @@ def extract_activations(model: nn.Module, module_path: str, images_path: str | o
 
     with capture_layer(model, module_path) as captured:
         # One image tells the layer's shape, hence P, before anything is written.
-        probe = run_to_layer(model, to_input(images[start:start + 1], device), captured)
-        _, channels, height, width = sampling_mod.as_spatial(probe).shape
+        probe = sampling_mod.as_spatial(
+            run_to_layer(model, to_input(images[start:start + 1], device), captured),
+            settings.skip_tokens, module_path)
+        _, channels, height, width = probe.shape
         if scorer is not None and scorer.fields.layer_shape != (height, width):
             raise ValueError(f"receptive fields are for a {scorer.fields.layer_shape} layer but "
                              f"{module_path} outputs {height}×{width} positions")
         per_image = sampling_mod.points_per_image(settings.sampling, height, width)
         layer_attrs = {
             "layer_shape": list(probe.shape[1:]),
+            "skip_tokens": settings.skip_tokens,
             "points_per_image": per_image,
             "image_range": [start, stop],
             "border": sampling_mod.effective_border(height, width, settings.border)
@@ -176,7 +178,8 @@ def extract_activations(model: nn.Module, module_path: str, images_path: str | o
             for first, batch in image_batches(images, start, stop, settings.batch_size):
                 x = add_noise(to_input(batch, device), settings.noise_sigma,
                               settings.noise_seed, first)
-                output = run_to_layer(model, x, captured)
+                output = sampling_mod.as_spatial(run_to_layer(model, x, captured),
+                                                 settings.skip_tokens, module_path)
                 index = np.arange(first, first + len(batch))
                 scores = scorer.scores(first, len(batch)) if scorer is not None else None
                 b, rows, cols = sampling_mod.select_positions(

@@ -13,6 +13,8 @@ SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yam
 def _layers(args: argparse.Namespace) -> int:
     from topoact import models
 
+    if args.model or args.spec:
+        return _module_paths(args)
     names = [args.architecture] if args.architecture else sorted(models.ARCHITECTURES)
     for name in names:
         arch = models.get_architecture(name)
@@ -20,6 +22,36 @@ def _layers(args: argparse.Namespace) -> int:
         print(f"{name}: {arch.description}")
         for layer, module in arch.layers.items():
             print(f"  {layer:<12} module {module:<16} activation {tuple(shapes[layer])}")
+    return 0
+
+
+def _module_paths(args: argparse.Namespace) -> int:
+    """Every module path of a configured or described model, with its output shape."""
+    import yaml
+
+    from topoact import models
+    from topoact.config import validate_config
+
+    if args.model:
+        config = yaml.safe_load(Path(args.config).read_text())
+        validate_config(config, SCHEMA, args.config)
+        if args.model not in config["models"]:
+            raise ValueError(f"{args.config}: no model {args.model!r}; it defines "
+                             f"{sorted(config['models'])}")
+        entry = config["models"][args.model]
+    else:
+        entry = {"architecture": args.spec, "kwargs": json.loads(args.kwargs),
+                 "input_size": args.input_size, "weights": args.weights,
+                 "normalize": None}
+    arch = models.architecture_of(entry)
+    model = arch.build(10)
+    if entry.get("weights") and arch.spec is not None:
+        models.load_weights(getattr(model, "net", model) if arch.prefix else model,
+                            entry["weights"])
+    size = entry.get("input_size") or arch.input_size
+    print(f"{arch.name}: module paths and output shapes for a {size} px input")
+    for path, kind, shape in models.module_shapes(model, size, arch.prefix):
+        print(f"  {path:<40} {kind:<22} {shape}")
     return 0
 
 
@@ -203,6 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     layers = commands.add_parser("layers", help="list the readable layer names of architectures")
     layers.add_argument("architecture", nargs="?", help="one architecture (default: all)")
+    layers.add_argument("--model", help="list every module path of this model of --config")
+    layers.add_argument("--config", default="config.yaml", help="config of --model")
+    layers.add_argument("--spec", help="or of this architecture: package.module:callable, "
+                                       "timm:NAME or a built-in")
+    layers.add_argument("--kwargs", default="{}", help="JSON keyword arguments of --spec")
+    layers.add_argument("--weights", help="a state_dict for --spec")
+    layers.add_argument("--input-size", type=int, default=224, help="input side for --spec")
     layers.set_defaults(run=_layers)
 
     info = commands.add_parser("info", help="summarise a zarr store (images, activations, ...)")

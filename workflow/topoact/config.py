@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator, validators
 
-from topoact.models import IMAGENET_WEIGHTS, get_architecture
+from topoact.models import IMAGENET_WEIGHTS, get_architecture, is_user_architecture
 
 
 class ConfigError(ValueError):
@@ -96,6 +96,9 @@ def reference_errors(config: dict) -> Iterator[str]:
             yield (f"config key datasets.{name}.download: loader {dataset['loader']!r} "
                    "downloads nothing (only cifar10 and imagenette do)")
     for name, model in models.items():
+        if is_user_architecture(model["architecture"]) and not model["input_size"]:
+            yield (f"config key models.{name}.input_size: a user model "
+                   f"({model['architecture']!r}) needs the side of its square input")
         if model["weights"] == "imagenet" and model["architecture"] not in IMAGENET_WEIGHTS:
             yield (f"config key models.{name}.weights: no ImageNet weights for "
                        f"{model['architecture']!r}; they exist for {sorted(IMAGENET_WEIGHTS)}")
@@ -116,7 +119,10 @@ def model_layer_errors(analysis: dict, models: dict, where: str) -> Iterator[str
         yield (f"config key {where}.model: unknown model {analysis['model']!r}; "
                f"defined models: {sorted(models)}")
         return
-    architecture = get_architecture(models[analysis["model"]]["architecture"])
+    name = models[analysis["model"]]["architecture"]
+    if is_user_architecture(name):
+        return  # module paths: checked when the model is built (`topoact layers` lists them)
+    architecture = get_architecture(name)
     for layer in analysis["layers"]:
         if layer not in architecture.layers:
             yield (f"config key {where}.layers: unknown layer {layer!r} of model "

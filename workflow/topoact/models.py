@@ -7,8 +7,12 @@ same pixels whatever the architecture.
 
 from __future__ import annotations
 
+import difflib
+import importlib
 import json
 import os
+import pickle
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -81,6 +85,12 @@ class Architecture:
         Readable layer name to the module path whose output is the layer's activation.
     input_size
         Side of the square RGB input the model expects.
+    prefix
+        Module paths of the network as users know it start here in the built model
+        (``net.`` behind an input normalization): ``layer3.1.conv2`` is
+        ``net.layer3.1.conv2``.
+    spec
+        For a user model, its config entry (architecture, kwargs, input_size, normalize).
     """
 
     name: str
@@ -88,6 +98,8 @@ class Architecture:
     layers: dict[str, str]
     input_size: int
     description: str = ""
+    prefix: str = ""  # where the user-visible network's module paths start ("net.")
+    spec: dict | None = None  # a user model's config entry (rebuilds it from the sidecar)
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -194,26 +206,27 @@ IMAGENET_WEIGHTS = {"resnet18": "ResNet18_Weights", "googlenet": "GoogLeNet_Weig
 
 ARCHITECTURES.update({
     "resnet18": Architecture(
-        name="resnet18", build=build_resnet18, layers=_resnet18_layers(), input_size=224,
+        name="resnet18", build=build_resnet18, prefix="net.", layers=_resnet18_layers(),
+        input_size=224,
         description="torchvision ResNet-18 (ImageNet); conv1–conv17 as in Purvine et al."),
     "resnet18-cifar10": Architecture(
-        name="resnet18-cifar10", build=build_resnet18_cifar, layers=_resnet18_layers(),
-        input_size=32,
+        name="resnet18-cifar10", build=build_resnet18_cifar, prefix="net.",
+        layers=_resnet18_layers(), input_size=32,
         description="ResNet-18 for 32 px input (Purvine et al.'s CIFAR-10 model), trained by "
                     "the workflow"),
     "googlenet": Architecture(
-        name="googlenet", build=build_googlenet,
+        name="googlenet", build=build_googlenet, prefix="net.",
         layers={"conv1": "net.conv1", "conv2": "net.conv2", "conv3": "net.conv3",
                 **GOOGLENET_MIXED, "avgpool": "net.avgpool", "fc": "net.fc"},
         input_size=224,
         description="torchvision GoogLeNet (InceptionV1); TopoAct's mixed3a–mixed5b are its "
                     "inception blocks"),
     "inception_v3": Architecture(
-        name="inception_v3", build=build_inception_v3,
+        name="inception_v3", build=build_inception_v3, prefix="net.",
         layers={**INCEPTION_V3_MIXED, "avgpool": "net.avgpool", "fc": "net.fc"},
         input_size=299, description="torchvision Inception-v3"),
     "alexnet": Architecture(
-        name="alexnet", build=build_alexnet,
+        name="alexnet", build=build_alexnet, prefix="net.",
         layers={"conv1": "net.features.1", "conv2": "net.features.4", "conv3": "net.features.7",
                 "conv4": "net.features.9", "conv5": "net.features.11",
                 "fc6": "net.classifier.2", "fc7": "net.classifier.5", "fc8": "net.classifier.6"},
@@ -266,19 +279,137 @@ def get_architecture(name: str) -> Architecture:
     return ARCHITECTURES[name]
 
 
-def layer_module(architecture: str, layer: str) -> str:
-    """Module path of a readable layer name.
+def is_user_architecture(name: str) -> bool:
+    """``package.module:callable`` or ``timm:name`` (not one of the built-ins)."""
+    return ":" in name
+
+
+def _import_callable(spec: str) -> Callable[..., Any]:
+    """The callable an import path ``package.module:name`` names (the working directory is
+    searched first, as a user's model file sits beside their config)."""
+    module_name, _, attribute = spec.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f"architecture {spec!r}: cannot import {module_name!r} ({error}); "
+                         "the module must be importable from the working directory or the "
+                         "installed environment") from None
+    if not callable(getattr(module, attribute, None)):
+        raise ValueError(f"architecture {spec!r}: {module_name!r} has no callable "
+                         f"{attribute!r}")
+    return getattr(module, attribute)
+
+
+def _user_network(spec: dict) -> nn.Module:
+    """Build a user model's network from its config entry (no input normalization)."""
+    name, kwargs = spec["architecture"], dict(spec.get("kwargs") or {})
+    if name.startswith("timm:"):
+        try:
+            import timm
+        except ImportError:
+            raise ValueError(f"architecture {name!r} needs timm: pip install -e '.[timm]'"
+                             ) from None
+        network = timm.create_model(name[len("timm:"):], pretrained=False, **kwargs)
+    else:
+        build = _import_callable(name)
+        try:
+            network = build(**kwargs)
+        except TypeError as error:  # most often kwargs the callable does not take
+            raise ValueError(f"architecture {name!r} called with kwargs {kwargs}: {error}"
+                             ) from None
+    if not isinstance(network, nn.Module):
+        raise ValueError(f"architecture {name!r} returned {type(network).__name__}, not a "
+                         "torch.nn.Module")
+    return network
+
+
+def user_architecture(spec: dict) -> Architecture:
+    """The :class:`Architecture` of a user model's config entry: its network (built by
+    the import path's callable with ``kwargs``, or by timm) behind ``normalize`` when it
+    has one; layers are module paths of the network."""
+    if not spec.get("input_size"):
+        raise ValueError(f"model with architecture {spec['architecture']!r}: input_size is "
+                         "required for a user model")
+    normalize = spec.get("normalize")
+
+    def build(num_classes: int) -> nn.Module:  # the network sets its own class count
+        network = _user_network(spec)
+        if normalize is None:
+            return network
+        return WithNormalize(network, tuple(normalize["mean"]), tuple(normalize["std"]))
+
+    keys = ("architecture", "kwargs", "input_size", "normalize")
+    return Architecture(name=spec["architecture"], build=build, layers={},
+                        input_size=int(spec["input_size"]), prefix="" if normalize is None
+                        else "net.", spec={k: spec.get(k) for k in keys},
+                        description="a user model (layers are module paths)")
+
+
+def architecture_of(model: dict | str) -> Architecture:
+    """The architecture of a model's config entry (or of a built-in's name)."""
+    name = model if isinstance(model, str) else model["architecture"]
+    if isinstance(model, dict) and is_user_architecture(name):
+        return user_architecture(model)
+    return get_architecture(name)
+
+
+def layer_module(model: dict | str, layer: str) -> str:
+    """Module path of a layer: a built-in's readable name, else a module path of the
+    network as the user knows it (``layer3.1.conv2``), under the model's prefix.
 
     Raises
     ------
     ValueError
-        If the layer is not one of the architecture's (the message lists them).
+        For a built-in, if the layer is not one of its readable names (the message lists
+        them); a user model's paths are checked when the model is built.
     """
-    layers = get_architecture(architecture).layers
-    if layer not in layers:
-        raise ValueError(f"unknown layer {layer!r} of architecture {architecture!r}; "
-                         f"valid layers: {list(layers)}")
-    return layers[layer]
+    arch = architecture_of(model)
+    if arch.spec is not None:
+        return arch.prefix + layer
+    if layer not in arch.layers:
+        raise ValueError(f"unknown layer {layer!r} of architecture {arch.name!r}; "
+                         f"valid layers: {list(arch.layers)}")
+    return arch.layers[layer]
+
+
+def find_module(model: nn.Module, module_path: str) -> nn.Module:
+    """The module at a dotted path, or an error naming the nearest paths."""
+    modules = dict(model.named_modules())
+    if module_path in modules:
+        return modules[module_path]
+    nearest = difflib.get_close_matches(module_path, [m for m in modules if m], n=5)
+    raise ValueError(f"model has no module {module_path!r}; nearest: {nearest or 'none'} "
+                     "(`topoact layers` lists them all)")
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
+    """Load a state_dict file (``weights_only=True``) into a model, strictly.
+
+    Raises
+    ------
+    ValueError
+        For a pickled whole module (refused: unpickling runs arbitrary code), a file that
+        is not a state_dict, or missing / unexpected keys (the first few are listed).
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: weights file not found") from None
+    except pickle.UnpicklingError:
+        raise ValueError(f"{path}: not a state_dict; a pickled whole module is refused "
+                         "because loading it runs arbitrary code. Save "
+                         "`torch.save(model.state_dict(), path)` instead") from None
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: holds a {type(state).__name__}, not a state_dict")
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"{path}: does not fit the model: missing keys {missing[:5]}, "
+                         f"unexpected keys {unexpected[:5]}")
+    return model
 
 
 def resolve_device(device: str) -> torch.device:
@@ -449,7 +580,7 @@ def load_model(weights_path: str | os.PathLike, device: torch.device | str = "cp
     if not side.exists():
         raise FileNotFoundError(f"{side}: model sidecar missing (expected beside {weights_path})")
     metadata = json.loads(side.read_text())
-    architecture = get_architecture(metadata["architecture"])
+    architecture = architecture_of(metadata.get("spec") or metadata["architecture"])
     model = architecture.build(int(metadata["num_classes"]))
     state = torch.load(weights_path, map_location="cpu", weights_only=True)
     model.load_state_dict(state)
@@ -478,6 +609,35 @@ def layer_shapes(model: nn.Module, layers: dict[str, str], input_size: int) -> d
     return shapes
 
 
+@torch.no_grad()
+def module_shapes(model: nn.Module, input_size: int, prefix: str = ""
+                  ) -> list[tuple[str, str, str]]:
+    """Every module under ``prefix`` with its type and output shape (without the batch
+    axis), in the order the forward pass reaches them (one dry pass; never-called modules
+    last, shape ``-``). Paths are given without the prefix, as users write them."""
+    order: dict[str, str] = {}
+    handles = []
+    for path, module in model.named_modules():
+        if path and path.startswith(prefix) and path != prefix.rstrip("."):
+            def hook(_module, _inputs, output, path=path):
+                shape = tuple(output.shape[1:]) if torch.is_tensor(output) else \
+                    type(output).__name__
+                order.setdefault(path, str(shape))
+            handles.append(module.register_forward_hook(hook))
+    try:
+        model.eval()(torch.zeros(1, 3, input_size, input_size))
+    finally:
+        for handle in handles:
+            handle.remove()
+    types = {path: type(m).__name__ for path, m in model.named_modules()}
+    rows = [(path[len(prefix):], types[path], shape) for path, shape in order.items()]
+    called = set(order)
+    rows += [(path[len(prefix):], types[path], "-") for path in types
+             if path.startswith(prefix) and path and path not in called
+             and path != prefix.rstrip(".")]
+    return rows
+
+
 def train_test_split(group, images_path: str | os.PathLike = ""
                      ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray],
                                 list[str]]:
@@ -494,7 +654,21 @@ def train_test_split(group, images_path: str | os.PathLike = ""
     return (pixels[a:b], labels[a:b]), (pixels[c:d], labels[c:d]), list(info.classes)
 
 
-def train_from_store(images_path: str | os.PathLike, architecture: str, *, seed: int,
+@torch.no_grad()
+def check_logits(model: nn.Module, arch: Architecture, num_classes: int) -> None:
+    """Refuse to train a model whose output is not one logit per class."""
+    was_training = model.training
+    model.eval()
+    output = model(torch.zeros(2, 3, arch.input_size, arch.input_size))
+    model.train(was_training)
+    if not torch.is_tensor(output) or tuple(output.shape) != (2, num_classes):
+        shape = tuple(output.shape) if torch.is_tensor(output) else type(output).__name__
+        raise ValueError(f"architecture {arch.name!r} outputs {shape} for a batch of 2; the "
+                         f"workflow trains models with one logit per class ({num_classes}); "
+                         "give weights: PATH to use it as it is")
+
+
+def train_from_store(images_path: str | os.PathLike, architecture: str | dict, *, seed: int,
                      epochs: int, batch_size: int, learning_rate: float, weight_decay: float,
                      device: torch.device) -> tuple[nn.Module, dict[str, Any]]:
     """Train an architecture on an images store's train split; evaluate on its test split.
@@ -510,14 +684,16 @@ def train_from_store(images_path: str | os.PathLike, architecture: str, *, seed:
     torch.manual_seed(seed)
     train, heldout, classes = train_test_split(store.open_store(images_path, "images"),
                                                images_path)
-    arch = get_architecture(architecture)
+    arch = architecture_of(architecture)
     model = arch.build(len(classes))
+    check_logits(model, arch, len(classes))
     record = train_classifier(model, train, heldout,
                               epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                               weight_decay=weight_decay, seed=seed, device=device)
     metadata = model_metadata(model, arch, classes, vars(record), store.provenance(
-        {"architecture": arch.name, "epochs": epochs, "batch_size": batch_size,
-         "learning_rate": learning_rate, "weight_decay": weight_decay},
+        {"architecture": arch.name, "kwargs": (arch.spec or {}).get("kwargs"),
+         "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+         "weight_decay": weight_decay},
         {"images": str(images_path)}, seed))
     return model, metadata
 
@@ -529,7 +705,8 @@ def model_metadata(model: nn.Module, arch: Architecture, classes: list[str],
     and activation shapes (from one forward pass), training record and provenance."""
     shapes = layer_shapes(model, arch.layers, arch.input_size)
     return {
-        "architecture": arch.name, "num_classes": len(classes), "classes": list(classes),
+        "architecture": arch.name, "spec": arch.spec,
+        "num_classes": len(classes), "classes": list(classes),
         "input_size": arch.input_size,
         "layers": {name: {"module": path, "shape": shapes[name]}
                    for name, path in arch.layers.items()},
@@ -546,7 +723,14 @@ def save_imagenet_weights(architecture: str, path: str | os.PathLike) -> None:
                              "classes": classes, "source": "torchvision ImageNet weights"})
 
 
-def pretrained_from_file(architecture: str, weights: str, source_path: str | os.PathLike
+@torch.no_grad()
+def _output_width(model: nn.Module, input_size: int) -> int:
+    """The number of outputs of a model (its classes when it is a classifier)."""
+    output = model.eval()(torch.zeros(1, 3, input_size, input_size))
+    return int(output.reshape(1, -1).shape[1]) if torch.is_tensor(output) else 0
+
+
+def pretrained_from_file(architecture: str | dict, weights: str, source_path: str | os.PathLike
                          ) -> tuple[nn.Module, dict[str, Any]]:
     """A model with given weights instead of training: ``weights`` is ``imagenet`` (the
     file saved by :func:`save_imagenet_weights`) or the path of a user checkpoint.
@@ -555,8 +739,15 @@ def pretrained_from_file(architecture: str, weights: str, source_path: str | os.
     """
     from topoact import store
 
-    arch = get_architecture(architecture)
-    if weights == "imagenet":
+    arch = architecture_of(architecture)
+    if arch.spec is not None:  # a user model: its state_dict, its own classes
+        model = arch.build(0)
+        load_weights(getattr(model, "net", model) if arch.prefix else model, source_path)
+        side = sidecar_path(source_path)
+        classes = json.loads(side.read_text()).get("classes") if side.exists() else None
+        outputs = _output_width(model, arch.input_size)
+        classes = classes or [str(k) for k in range(outputs)]
+    elif weights == "imagenet":
         model, saved = load_model(source_path)
         classes = list(saved["classes"])
     else:

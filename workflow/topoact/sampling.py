@@ -37,13 +37,29 @@ def masked_sampling(name: str) -> tuple[str, int] | None:
     return (match[1], int(match[2])) if match else None
 
 
-def as_spatial(activations: torch.Tensor) -> torch.Tensor:
-    """View a layer output as ``(B, C, H, W)``: linear layers get one position."""
+def as_spatial(activations: torch.Tensor, skip_tokens: int = 0, layer: str = "") -> torch.Tensor:
+    """View a layer output as ``(B, C, H, W)``: a linear layer's (B, C) is one position; a
+    sequence of tokens (B, N, C) is one row of N − ``skip_tokens`` positions (the leading
+    tokens left out, e.g. a CLS token).
+
+    Raises
+    ------
+    ValueError
+        For any other output (a tuple, a dict, another rank), naming the layer and shape.
+    """
+    accepted = "accepted: a tensor (B, C, H, W), (B, C) or tokens (B, N, C)"
+    if not torch.is_tensor(activations):
+        raise ValueError(f"layer {layer!r} outputs a {type(activations).__name__}; {accepted}")
     if activations.dim() == 2:
         return activations[:, :, None, None]
+    if activations.dim() == 3:
+        tokens = activations[:, skip_tokens:, :]
+        if tokens.shape[1] == 0:
+            raise ValueError(f"layer {layer!r} outputs {activations.shape[1]} tokens and "
+                             f"activations.skip_tokens leaves out {skip_tokens}: none is left")
+        return tokens.transpose(1, 2)[:, :, None, :]
     if activations.dim() != 4:
-        raise ValueError(f"expected a (B, C) or (B, C, H, W) activation, got shape "
-                         f"{tuple(activations.shape)}")
+        raise ValueError(f"layer {layer!r} outputs shape {tuple(activations.shape)}; {accepted}")
     return activations
 
 

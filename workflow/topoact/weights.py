@@ -355,7 +355,7 @@ def train_snapshots(images_path: str | os.PathLike, architecture: str, layers: d
     kept: dict[str, dict[str, list[np.ndarray]]] = {s: {la: [] for la in layers} for s in labels}
     for seed in tqdm(list(seeds), desc="weight-space trainings", unit="training"):
         torch.manual_seed(seed)
-        model = models.get_architecture(architecture).build(len(classes))
+        model = models.architecture_of(architecture).build(len(classes))
         convs = {la: dict(model.named_modules())[conv_module_path(model, la, path)]
                  for la, path in layers.items()}
 
