@@ -218,3 +218,27 @@ def test_a_user_model_with_given_weights_reruns_when_the_file_changes(user_packa
     torch.manual_seed(1)
     torch.save(models.architecture_of(MINE).build(10).state_dict(), user_package / "mine.pt")
     assert "train_model" in planned_outputs(user_package, user_package / "config.yaml", target)
+
+
+def test_a_timm_architecture_with_a_local_checkpoint(tmp_path, digits_store):
+    import timm
+
+    net = timm.create_model("resnet18", pretrained=False, num_classes=10)
+    torch.save(net.state_dict(), tmp_path / "timm.pt")
+    spec = {"architecture": "timm:resnet18", "kwargs": {"num_classes": 10}, "input_size": 32,
+            "normalize": {"mean": [0.31] * 3, "std": [0.32] * 3}}
+    model, metadata = models.pretrained_from_file(spec, str(tmp_path / "timm.pt"),
+                                                  tmp_path / "timm.pt")
+    assert metadata["spec"]["architecture"] == "timm:resnet18" and len(metadata["classes"]) == 10
+    for key, value in net.state_dict().items():
+        torch.testing.assert_close(model.net.state_dict()[key], value)
+    path = models.layer_module(spec, "layer3.1.conv2")
+    assert path == "net.layer3.1.conv2"
+    x = torch.rand(2, 3, 32, 32)
+    with activations.capture_layer(model, path) as captured:
+        output = activations.run_to_layer(model, x, captured)
+    hooked = {}
+    net.eval().layer3[1].conv2.register_forward_hook(lambda m, i, o: hooked.update(o=o))
+    with torch.no_grad():
+        net((x - 0.31) / 0.32)
+    torch.testing.assert_close(output, hooked["o"])
