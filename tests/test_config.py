@@ -33,7 +33,7 @@ def test_unknown_key_is_named_with_the_valid_keys():
     message = _error({"activations": {"sampling": ["random"]}})
     assert "'sampling' under activations not known" in message
     assert ("valid keys: batch_size, border, chunk_mb, foreground, noise_seed, noise_sigmas, "
-            "samplings, split") in message
+            "samplings, skip_tokens, split") in message
 
 
 def test_wrong_type_and_out_of_range_values_are_named():

@@ -199,7 +199,7 @@ def test_a_vision_transformer_through_extraction_mapper_and_purity(user_package)
     top = store.open_store(user_package / "results/activations/digits/mine/seed-0/top-l2/"
                            f"{layers[1]}.zarr", "activations")
     # 16 patch tokens are the positions, the CLS token left out; one point per image
-    assert top.attrs["layer_shape"] == [32, 1, 16] and top.attrs["skip_tokens"] == 1
+    assert top.attrs["layer_shape"] == [17, 32] and top.attrs["skip_tokens"] == 1
     assert top["points"].shape == (1797, 32) and top["position"][:, 1].max() < 16
 
 

@@ -150,16 +150,15 @@ def extract_activations(model: nn.Module, module_path: str, images_path: str | o
 
     with capture_layer(model, module_path) as captured:
         # One image tells the layer's shape, hence P, before anything is written.
-        probe = sampling_mod.as_spatial(
-            run_to_layer(model, to_input(images[start:start + 1], device), captured),
-            settings.skip_tokens, module_path)
+        raw = run_to_layer(model, to_input(images[start:start + 1], device), captured)
+        probe = sampling_mod.as_spatial(raw, settings.skip_tokens, module_path)
         _, channels, height, width = probe.shape
         if scorer is not None and scorer.fields.layer_shape != (height, width):
             raise ValueError(f"receptive fields are for a {scorer.fields.layer_shape} layer but "
                              f"{module_path} outputs {height}×{width} positions")
         per_image = sampling_mod.points_per_image(settings.sampling, height, width)
         layer_attrs = {
-            "layer_shape": list(probe.shape[1:]),
+            "layer_shape": list(raw.shape[1:]),
             "skip_tokens": settings.skip_tokens,
             "points_per_image": per_image,
             "image_range": [start, stop],
