@@ -384,3 +384,18 @@ def test_cli_profiles_one_image(tmp_path, trained_model, capsys):
     assert cli.main(["profile", "--arch", "no-such-net", "--image",
                      str(tmp_path / "digit.png")]) == 2
     assert "unknown architecture 'no-such-net'" in capsys.readouterr().err
+
+
+def test_a_torchscript_model_is_refused_by_name():
+    scripted = torch.jit.script(nn.Sequential(nn.Conv2d(3, 2, 1), nn.ReLU()))
+    with pytest.raises(profiles.ProfileError, match="'net' is a TorchScript module"):
+        profiles.layer_plan(_Wrapped(scripted))
+
+
+class _Wrapped(nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net(x)

@@ -242,3 +242,41 @@ def test_a_timm_architecture_with_a_local_checkpoint(tmp_path, digits_store):
     with torch.no_grad():
         net((x - 0.31) / 0.32)
     torch.testing.assert_close(output, hooked["o"])
+
+
+def test_a_torchscript_model_gives_the_same_activations(user_package, digits_store, tmp_path,
+                                                        capsys):
+    """The user model scripted and saved, loaded by torch.jit.load: its layers by module
+    path (captured through its compiled forward, cut at the call) equal the original's."""
+    original = models.architecture_of(MINE).build(10).eval()
+    torch.jit.script(original).save(str(tmp_path / "mine.ts"))
+    spec = {"architecture": "torchscript", "weights": str(tmp_path / "mine.ts"),
+            "input_size": 32, "normalize": None}
+    scripted = models.architecture_of(spec).build(10).eval()
+    assert models.layer_module(spec, "3") == "net.3"
+    settings = activations.ExtractionSettings(sampling="full", split="test", batch_size=100)
+    for model, path, out in ((original, "3", "a.zarr"), (scripted, "net.3", "b.zarr")):
+        activations.extract_activations(model, path, digits_store, tmp_path / out, settings,
+                                        torch.device("cpu"), progress=False)
+    a, b = (store.read_activations(tmp_path / name) for name in ("a.zarr", "b.zarr"))
+    np.testing.assert_allclose(b.points, a.points, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(b.position, a.position)
+    x = torch.rand(2, 3, 32, 32)
+    torch.testing.assert_close(scripted(x), original(x))  # the tap is put back
+    config = user_config({**spec, "weights": str(tmp_path / "mine.ts")}, ["3"])
+    assert cli.main(["layers", "--model", "mine", "--config",
+                     str(write_config(user_package, config))]) == 0
+    assert "(16, 16, 16)" in capsys.readouterr().out
+
+
+def test_feature_visualization_of_a_token_layer_aims_at_its_middle_token():
+    from topoact import featurevis
+
+    tokens = torch.arange(2 * 5 * 3, dtype=torch.float32).reshape(2, 5, 3)
+    torch.testing.assert_close(featurevis.centre_activation(tokens), tokens[:, 2, :])
+    torch.manual_seed(0)
+    vit = models.architecture_of(VIT).build(10).eval()
+    result = featurevis.render_batch(
+        vit, "net.encoder.layers.encoder_layer_1", torch.randn(3, 32),
+        featurevis.RenderSettings(steps=16, batch_size=3, image_size=32), seed=0)
+    assert (result.cosine_end > result.cosine_start + 0.1).all()

@@ -162,7 +162,7 @@ def model_spec(wildcards):
     model = model_config(wildcards)
     if not is_user_architecture(model["architecture"]):
         return model["architecture"]
-    return {k: model[k] for k in ("architecture", "kwargs", "input_size", "normalize")}
+    return {k: model[k] for k in ("architecture", "kwargs", "input_size", "normalize", "weights")}
 
 
 def model_architecture(model):

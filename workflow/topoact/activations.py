@@ -40,7 +40,7 @@ def capture_layer(model: nn.Module, module_path: str, stop: bool = True) -> Iter
     dict
         ``captured["output"]`` holds the latest output after each :func:`run_to_layer`.
     """
-    module = models.find_module(model, module_path)
+    models.find_module(model, module_path)
     captured: dict[str, torch.Tensor] = {}
 
     def hook(_module, _inputs, output):
@@ -48,11 +48,45 @@ def capture_layer(model: nn.Module, module_path: str, stop: bool = True) -> Iter
         if stop:
             raise _LayerReached
 
-    handle = module.register_forward_hook(hook)
+    scripted = _scripted_owner(model, module_path)
+    if scripted is not None:  # a TorchScript module takes no Python hooks: tap it instead
+        with _script_tap(model, *scripted, lambda output: hook(None, None, output)):
+            yield captured
+        return
+    handle = models.find_module(model, module_path).register_forward_hook(hook)
     try:
         yield captured
     finally:
         handle.remove()
+
+
+def _scripted_owner(model: nn.Module, module_path: str) -> tuple[str, str] | None:
+    """(path of the TorchScript module that holds ``module_path``, the rest of the path),
+    or None when no TorchScript module is on the way."""
+    parts = module_path.split(".")
+    for k in range(len(parts)):
+        prefix = ".".join(parts[:k])
+        owner = model.get_submodule(prefix) if prefix else model
+        if isinstance(owner, torch.jit.ScriptModule):
+            return prefix, ".".join(parts[k:])
+    return None
+
+
+@contextmanager
+def _script_tap(model: nn.Module, prefix: str, rest: str, on_output) -> Iterator[None]:
+    """Put a :class:`topoact.models.ScriptTap` in place of the TorchScript module at
+    ``prefix`` for the duration of the block (the model itself cannot be replaced)."""
+    if not prefix:
+        raise ValueError("a TorchScript model is captured behind a Python wrapper (give it "
+                         "a normalize, or wrap it)")
+    parent_path, _, name = prefix.rpartition(".")
+    parent = model.get_submodule(parent_path) if parent_path else model
+    scripted = getattr(parent, name)
+    setattr(parent, name, models.ScriptTap(scripted, rest, on_output))
+    try:
+        yield
+    finally:
+        setattr(parent, name, scripted)
 
 
 def run_to_layer(model: nn.Module, x: torch.Tensor, captured: dict) -> torch.Tensor:

@@ -45,7 +45,7 @@ def _module_paths(args: argparse.Namespace) -> int:
                  "normalize": None}
     arch = models.architecture_of(entry)
     model = arch.build(10)
-    if entry.get("weights") and arch.spec is not None:
+    if entry.get("weights") and arch.spec is not None and arch.name != models.TORCHSCRIPT:
         models.load_weights(getattr(model, "net", model) if arch.prefix else model,
                             entry["weights"])
     size = entry.get("input_size") or arch.input_size

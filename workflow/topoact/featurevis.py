@@ -109,7 +109,10 @@ def lucent_modules(device: torch.device):
 
 
 def centre_activation(layer_t: torch.Tensor) -> torch.Tensor:
-    """(B, C) activation at the centre position (lucent's choice), or the vector itself."""
+    """(B, C) activation at the centre position (lucent's choice): of a conv map, its
+    centre; of tokens (B, N, C), the middle token; a vector is itself."""
+    if layer_t.dim() == 3:
+        return layer_t[:, layer_t.shape[1] // 2, :]
     if layer_t.dim() == 4:
         _extract_act_pos = _lucent()[4]
         return _extract_act_pos(layer_t)[:, :, 0, 0]

@@ -279,9 +279,12 @@ def get_architecture(name: str) -> Architecture:
     return ARCHITECTURES[name]
 
 
+TORCHSCRIPT = "torchscript"
+
+
 def is_user_architecture(name: str) -> bool:
-    """``package.module:callable`` or ``timm:name`` (not one of the built-ins)."""
-    return ":" in name
+    """``package.module:callable``, ``timm:name`` or ``torchscript`` (not a built-in)."""
+    return ":" in name or name == TORCHSCRIPT
 
 
 def _import_callable(spec: str) -> Callable[..., Any]:
@@ -305,6 +308,13 @@ def _import_callable(spec: str) -> Callable[..., Any]:
 def _user_network(spec: dict) -> nn.Module:
     """Build a user model's network from its config entry (no input normalization)."""
     name, kwargs = spec["architecture"], dict(spec.get("kwargs") or {})
+    if name == TORCHSCRIPT:
+        if not spec.get("weights"):
+            raise ValueError("architecture torchscript needs weights: the TorchScript file")
+        try:
+            return torch.jit.load(spec["weights"], map_location="cpu")
+        except (RuntimeError, ValueError) as error:
+            raise ValueError(f"{spec['weights']}: not a TorchScript file ({error})") from None
     if name.startswith("timm:"):
         try:
             import timm
@@ -334,17 +344,88 @@ def user_architecture(spec: dict) -> Architecture:
                          "required for a user model")
     normalize = spec.get("normalize")
 
+    scripted = spec["architecture"] == TORCHSCRIPT
+
     def build(num_classes: int) -> nn.Module:  # the network sets its own class count
         network = _user_network(spec)
+        if normalize is None and scripted:  # captures need a Python module around it
+            return WithNormalize(network, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
         if normalize is None:
             return network
         return WithNormalize(network, tuple(normalize["mean"]), tuple(normalize["std"]))
 
-    keys = ("architecture", "kwargs", "input_size", "normalize")
+    keys = ("architecture", "kwargs", "input_size", "normalize", "weights")
     return Architecture(name=spec["architecture"], build=build, layers={},
-                        input_size=int(spec["input_size"]), prefix="" if normalize is None
-                        else "net.", spec={k: spec.get(k) for k in keys},
+                        input_size=int(spec["input_size"]),
+                        prefix="" if normalize is None and not scripted else "net.",
+                        spec={k: spec.get(k) for k in keys},
                         description="a user model (layers are module paths)")
+
+
+def _call_chain(node, self_value) -> list[str] | None:
+    """The attribute path a ``prim::CallMethod`` node's module comes from (``["layers",
+    "0"]`` for ``self.layers[0]``), or None when it is not an attribute of ``self``."""
+    chain, value = [], node.inputsAt(0)
+    while value.unique() != self_value.unique():
+        owner = value.node()
+        if owner.kind() != "prim::GetAttr":
+            return None
+        chain.insert(0, owner.s("name"))
+        value = owner.inputsAt(0)
+    return chain
+
+
+def _call_inputs(module, path: list[str], args: tuple) -> tuple[int, tuple]:
+    """Run a TorchScript module's forward up to its first call of a submodule on ``path``
+    (a prefix of it); return how many path parts that call covers and its inputs."""
+    graph = module.forward.graph.copy()
+    self_value = next(graph.inputs())
+    for node in graph.nodes():
+        if node.kind() != "prim::CallMethod" or node.s("name") != "forward":
+            continue
+        chain = _call_chain(node, self_value)
+        if chain and path[:len(chain)] == chain:
+            inputs = list(node.inputs())[1:]
+            while list(graph.outputs()):
+                graph.eraseOutput(0)
+            packed = graph.create("prim::TupleConstruct", inputs, 1)
+            packed.output().setType(torch._C.TupleType([v.type() for v in inputs]))
+            graph.insertNode(packed)
+            packed.moveAfter(node)
+            graph.registerOutput(packed.output())
+            torch._C._jit_pass_dce(graph)
+            tap = torch._C._create_function_from_graph("tap", graph)
+            return len(chain), tuple(tap(module._c, *args))
+    raise ValueError(f"the TorchScript module's forward never calls {'.'.join(path)!r}")
+
+
+def scripted_output(module: torch.jit.ScriptModule, path: str, *args) -> Any:
+    """The output of the submodule at ``path`` of a TorchScript module run on ``args``.
+
+    A loaded TorchScript module cannot take Python hooks; instead its compiled forward is
+    copied and cut at the call of the submodule (``prim::CallMethod``), giving that call's
+    inputs, and the submodule is run on them (descending level by level).
+    """
+    parts = path.split(".")
+    while parts:
+        covered, args = _call_inputs(module, parts, args)
+        for part in parts[:covered]:
+            module = getattr(module, part)
+        parts = parts[covered:]
+    return module(*args)
+
+
+class ScriptTap(nn.Module):
+    """Stands in for a TorchScript module during a capture: runs it to ``path``, hands
+    the output to ``on_output`` (which may stop the pass), else runs the whole module."""
+
+    def __init__(self, scripted: torch.jit.ScriptModule, path: str, on_output):
+        super().__init__()
+        self.scripted, self.path, self.on_output = scripted, path, on_output
+
+    def forward(self, *args):
+        self.on_output(scripted_output(self.scripted, self.path, *args))
+        return self.scripted(*args)
 
 
 def architecture_of(model: dict | str) -> Architecture:
@@ -615,6 +696,9 @@ def module_shapes(model: nn.Module, input_size: int, prefix: str = ""
     """Every module under ``prefix`` with its type and output shape (without the batch
     axis), in the order the forward pass reaches them (one dry pass; never-called modules
     last, shape ``-``). Paths are given without the prefix, as users write them."""
+    scripted = model.get_submodule(prefix.rstrip(".")) if prefix else model
+    if isinstance(scripted, torch.jit.ScriptModule):
+        return _scripted_shapes(model, scripted, input_size, prefix)
     order: dict[str, str] = {}
     handles = []
     for path, module in model.named_modules():
@@ -635,6 +719,28 @@ def module_shapes(model: nn.Module, input_size: int, prefix: str = ""
     rows += [(path[len(prefix):], types[path], "-") for path in types
              if path.startswith(prefix) and path and path not in called
              and path != prefix.rstrip(".")]
+    return rows
+
+
+@torch.no_grad()
+def _scripted_shapes(model: nn.Module, scripted: torch.jit.ScriptModule, input_size: int,
+                     prefix: str) -> list[tuple[str, str, str]]:
+    """:func:`module_shapes` of a TorchScript network: each path's output by a tap (its
+    compiled forward cut at that call); paths its forward never calls get ``-``."""
+    x = torch.zeros(1, 3, input_size, input_size)
+    if prefix:  # the input normalization in front of the network
+        x = getattr(model, "normalize", nn.Identity())(x)
+    rows = []
+    for path, module in scripted.named_modules():
+        if not path:
+            continue
+        try:
+            output = scripted_output(scripted, path, x)
+            shape = str(tuple(output.shape[1:])) if torch.is_tensor(output) else \
+                type(output).__name__
+        except (ValueError, RuntimeError):
+            shape = "-"
+        rows.append((path, module.original_name, shape))
     return rows
 
 
@@ -742,7 +848,8 @@ def pretrained_from_file(architecture: str | dict, weights: str, source_path: st
     arch = architecture_of(architecture)
     if arch.spec is not None:  # a user model: its state_dict, its own classes
         model = arch.build(0)
-        load_weights(getattr(model, "net", model) if arch.prefix else model, source_path)
+        if arch.name != TORCHSCRIPT:  # a TorchScript file carries its weights
+            load_weights(getattr(model, "net", model) if arch.prefix else model, source_path)
         side = sidecar_path(source_path)
         classes = json.loads(side.read_text()).get("classes") if side.exists() else None
         outputs = _output_width(model, arch.input_size)

@@ -134,6 +134,11 @@ class _Tracer(fx.Tracer):
 
 def trace_model(model: nn.Module) -> fx.GraphModule:
     """The model as a ``torch.fx`` graph module (sharing the model's parameters)."""
+    for path, module in model.named_modules():
+        if isinstance(module, torch.jit.ScriptModule):
+            raise ProfileError(f"unsupported module: {path or 'the model'!r} is a TorchScript "
+                               "module, which torch.fx cannot look into; profile the Python "
+                               "model it was scripted from")
     try:
         graph = _Tracer().trace(model)
         return fx.GraphModule(model, graph, type(model).__name__)
