@@ -321,7 +321,9 @@ def _user_network(spec: dict) -> nn.Module:
         except ImportError:
             raise ValueError(f"architecture {name!r} needs timm: pip install -e '.[timm]'"
                              ) from None
-        network = timm.create_model(name[len("timm:"):], pretrained=False, **kwargs)
+        # kwargs: {pretrained: true} takes timm's weights (downloaded: needs the network)
+        pretrained = bool(kwargs.pop("pretrained", False))
+        network = timm.create_model(name[len("timm:"):], pretrained=pretrained, **kwargs)
     else:
         build = _import_callable(name)
         try:
@@ -337,13 +339,12 @@ def _user_network(spec: dict) -> nn.Module:
 
 def user_architecture(spec: dict) -> Architecture:
     """The :class:`Architecture` of a user model's config entry: its network (built by
-    the import path's callable with ``kwargs``, or by timm) behind ``normalize`` when it
-    has one; layers are module paths of the network."""
+    the import path's callable with ``kwargs``, by timm, or loaded from a TorchScript
+    file) behind ``normalize`` when it has one; layers are module paths of the network."""
     if not spec.get("input_size"):
         raise ValueError(f"model with architecture {spec['architecture']!r}: input_size is "
                          "required for a user model")
     normalize = spec.get("normalize")
-
     scripted = spec["architecture"] == TORCHSCRIPT
 
     def build(num_classes: int) -> nn.Module:  # the network sets its own class count
