@@ -237,8 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     layers.add_argument("architecture", nargs="?", help="one architecture (default: all)")
     layers.add_argument("--model", help="list every module path of this model of --config")
     layers.add_argument("--config", default="config.yaml", help="config of --model")
-    layers.add_argument("--spec", help="or of this architecture: package.module:callable, "
-                                       "timm:NAME or a built-in")
+    layers.add_argument("--architecture", "--spec", dest="spec",
+                        help="or of this architecture: package.module:callable, timm:NAME, "
+                             "torchscript (with --weights) or a built-in")
     layers.add_argument("--kwargs", default="{}", help="JSON keyword arguments of --spec")
     layers.add_argument("--weights", help="a state_dict for --spec")
     layers.add_argument("--input-size", type=int, default=224, help="input side for --spec")
