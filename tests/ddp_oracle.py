@@ -88,3 +88,17 @@ def assert_same(ours: Profile, theirs: Profile, atol: float = 1e-5) -> None:
     for key in s1:
         assert s1[key][0] == s2[key][0], (key, s1[key], s2[key])
         assert abs(s1[key][1] - s2[key][1]) <= atol, (key, s1[key], s2[key])
+
+
+def recounted(theirs: Profile) -> Profile:
+    """DDP's profile with each neuron's count recomputed from DDP's own influential neurons
+    and synapses (1 if influential + 1 per synapse it is the source of)."""
+    neurons, synapses = as_dicts(theirs)
+    counts = {key: 1 for key, (_, weight) in neurons.items() if weight}
+    for source_layer, source, _, _ in synapses:
+        counts[(source_layer, source)] = counts.get((source_layer, source), 0) + 1
+    keys = sorted(counts)
+    table = {"layer": np.array([k[0] for k in keys]), "neuron": np.array([k[1] for k in keys]),
+             "count": np.array([counts[k] for k in keys]),
+             "weight": np.array([neurons.get(k, (0, 0.0))[1] for k in keys])}
+    return Profile(table, theirs.synapses)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 import torchvision
-from ddp_oracle import as_dicts, assert_same, ddp_tables, import_ddp
+from ddp_oracle import as_dicts, assert_same, ddp_tables, import_ddp, recounted
 from torch import nn
 
 from conftest import planned_outputs, snakemake, tiny_config, write_config
@@ -40,20 +40,6 @@ def ddp_profiles(model: nn.Module, x: torch.Tensor, neuron: str, threshold: floa
     profiler = (ddp.ChannelProfiler if neuron == "channel" else ddp.ElementProfiler)(model)
     return [ddp_tables(profiler.create_profile(x[i:i + 1], threshold=threshold),
                        profiler.pred_dict) for i in range(len(x))]
-
-
-def recounted(theirs: profiles.Profile) -> profiles.Profile:
-    """DDP's profile with each neuron's count recomputed from DDP's own influential neurons
-    and synapses (1 if influential + 1 per synapse it is the source of)."""
-    neurons, synapses = as_dicts(theirs)
-    counts = {key: 1 for key, (_, weight) in neurons.items() if weight}
-    for source_layer, source, _, _ in synapses:
-        counts[(source_layer, source)] = counts.get((source_layer, source), 0) + 1
-    keys = sorted(counts)
-    table = {"layer": np.array([k[0] for k in keys]), "neuron": np.array([k[1] for k in keys]),
-             "count": np.array([counts[k] for k in keys]),
-             "weight": np.array([neurons.get(k, (0, 0.0))[1] for k in keys])}
-    return profiles.Profile(table, theirs.synapses)
 
 
 # --------------------------------------------------------------------------- the oracle
