@@ -40,7 +40,7 @@ def capture_layer(model: nn.Module, module_path: str, stop: bool = True) -> Iter
     dict
         ``captured["output"]`` holds the latest output after each :func:`run_to_layer`.
     """
-    models.find_module(model, module_path)
+    module = models.find_module(model, module_path)
     captured: dict[str, torch.Tensor] = {}
 
     def hook(_module, _inputs, output):
@@ -53,7 +53,7 @@ def capture_layer(model: nn.Module, module_path: str, stop: bool = True) -> Iter
         with _script_tap(model, *scripted, lambda output: hook(None, None, output)):
             yield captured
         return
-    handle = models.find_module(model, module_path).register_forward_hook(hook)
+    handle = module.register_forward_hook(hook)
     try:
         yield captured
     finally:

@@ -46,8 +46,7 @@ def _module_paths(args: argparse.Namespace) -> int:
     arch = models.architecture_of(entry)
     model = arch.build(10)
     if entry.get("weights") and arch.spec is not None and arch.name != models.TORCHSCRIPT:
-        models.load_weights(getattr(model, "net", model) if arch.prefix else model,
-                            entry["weights"])
+        models.load_weights(arch.network(model), entry["weights"])
     size = entry.get("input_size") or arch.input_size
     print(f"{arch.name}: module paths and output shapes for a {size} px input")
     for path, kind, shape in models.module_shapes(model, size, arch.prefix):
@@ -183,9 +182,7 @@ def _profile(args: argparse.Namespace) -> int:
     (profile,), layers = profiles.profile_images(model, x, threshold=args.threshold,
                                                  neuron=args.neuron,
                                                  inplace_add=args.inplace_add)
-    traced, _ = profiles.layer_plan(model)
-    shapes = profiles.activation_shapes(traced, layers, x)
-    payload = profiles.profile_payload(profile, layers, shapes)
+    payload = profiles.profile_payload(profile, layers)
     with torch.no_grad():
         predicted = int(model(x).argmax())
     weights = args.weights or "random weights (seed 0)"

@@ -101,6 +101,10 @@ class Architecture:
     prefix: str = ""  # where the user-visible network's module paths start ("net.")
     spec: dict | None = None  # a user model's config entry (rebuilds it from the sidecar)
 
+    def network(self, model: nn.Module) -> nn.Module:
+        """The network as users know it inside a built model (behind the normalization)."""
+        return model.get_submodule(self.prefix.rstrip(".")) if self.prefix else model
+
 
 ARCHITECTURES: dict[str, Architecture] = {
     "small-cnn": Architecture(
@@ -850,7 +854,7 @@ def pretrained_from_file(architecture: str | dict, weights: str, source_path: st
     if arch.spec is not None:  # a user model: its state_dict, its own classes
         model = arch.build(0)
         if arch.name != TORCHSCRIPT:  # a TorchScript file carries its weights
-            load_weights(getattr(model, "net", model) if arch.prefix else model, source_path)
+            load_weights(arch.network(model), source_path)
         side = sidecar_path(source_path)
         classes = json.loads(side.read_text()).get("classes") if side.exists() else None
         outputs = _output_width(model, arch.input_size)

@@ -106,6 +106,8 @@ class ProfileLayer:
         Predecessor layer indices, ascending (two for an add).
     module
         The starting module (None for the input and an add).
+    shape
+        The head's output shape without the batch axis (set by the first profiled batch).
     """
 
     index: int
@@ -115,6 +117,7 @@ class ProfileLayer:
     tail: str
     preds: tuple[int, ...] = ()
     module: nn.Module | None = field(default=None, repr=False)
+    shape: tuple[int, ...] | None = None
 
 
 def _module_path(node: fx.Node) -> str:
@@ -664,6 +667,8 @@ def profile_batch(traced: fx.GraphModule, layers: list[ProfileLayer], x: torch.T
     ``inplace_add`` as in :func:`capture`."""
     check_settings(threshold, neuron)
     acts = capture(traced, layers, x, inplace_add)
+    for layer in layers:
+        layer.shape = tuple(acts[layer.head].shape[1:])
     influence: list[dict[int, Influence]] = [{} for _ in range(len(x))]
     synapses: list[dict[int, Synapses]] = [{} for _ in range(len(x))]
     with torch.no_grad():
@@ -700,13 +705,6 @@ def profile_images(model: nn.Module, images: np.ndarray | torch.Tensor, *,
                                 dtype=torch.float32, device=device)
         profiles.extend(profile_batch(traced, layers, batch, threshold, neuron, inplace_add))
     return profiles, layers
-
-
-def activation_shapes(traced: fx.GraphModule, layers: list[ProfileLayer], x: torch.Tensor
-                      ) -> list[tuple[int, ...]]:
-    """Each layer's head shape without the batch axis (one forward pass)."""
-    acts = capture(traced, layers, x[:1])
-    return [tuple(acts[layer.head].shape[1:]) for layer in layers]
 
 
 def layer_sizes(profile: Profile, n_layers: int) -> np.ndarray:
@@ -927,11 +925,11 @@ def from_tables(tables: dict[str, np.ndarray]) -> list[Profile]:
     return [Profile(n, s) for n, s in zip(split["neurons"], split["synapses"], strict=True)]
 
 
-def layer_records(layers: list[ProfileLayer], shapes: list[tuple[int, ...]]) -> list[dict]:
+def layer_records(layers: list[ProfileLayer]) -> list[dict]:
     """The layers as JSON-able records (index, kind, name, predecessors, shape)."""
     return [{"index": layer.index, "kind": layer.kind, "name": layer.name,
-             "preds": list(layer.preds), "shape": list(shape)}
-            for layer, shape in zip(layers, shapes, strict=True)]
+             "preds": list(layer.preds), "shape": list(layer.shape or ())}
+            for layer in layers]
 
 
 def select_images(labels: np.ndarray, per_class: int, n_classes: int, log=None) -> np.ndarray:
@@ -981,14 +979,12 @@ def profile_store(weights_path: str | os.PathLike, images_path: str | os.PathLik
     found, layers = profile_images(model, x, threshold=threshold, neuron=neuron,
                                    batch_size=batch_size, inplace_add=inplace_add,
                                    device=device, progress=True)
-    traced, _ = layer_plan(model)
-    shapes = activation_shapes(traced, layers, x[:1].to(device))
     tables = {"image": index.astype(np.int64), "label": labels.astype(np.int16),
               **to_tables(found)}
     store.write_profiles(out_path, tables, {
         **(attrs or {}), "neuron": neuron, "threshold": float(threshold),
         "inplace_add": bool(inplace_add), "classes": list(classes),
-        "layers": layer_records(layers, shapes)})
+        "layers": layer_records(layers)})
     if log is not None:
         sizes = [len(p.neurons["layer"]) for p in found]
         print(f"{len(found)} images profiled over {len(layers)} layers; neurons per "
@@ -1111,11 +1107,10 @@ def model_for_profiling(arch: str, weights: str | os.PathLike | None = None,
     return models.WithNormalize(net).eval(), 299 if arch == "inception_v3" else 224
 
 
-def profile_payload(profile: Profile, layers: list[ProfileLayer],
-                    shapes: list[tuple[int, ...]]) -> dict:
+def profile_payload(profile: Profile, layers: list[ProfileLayer]) -> dict:
     """One profile as JSON: its layers (with neurons per layer), neurons and synapses."""
     sizes = layer_sizes(profile, len(layers))
-    records = layer_records(layers, shapes)
+    records = layer_records(layers)
     for record, size in zip(records, sizes, strict=True):
         record["profile_neurons"] = int(size)
     n, s = profile.neurons, profile.synapses
