@@ -84,6 +84,30 @@ def test_exact_cover_spans_the_range_with_the_requested_overlap():
     assert mapper.kmapper_cover(lens, 5, 0.3).lower[0] < 2.0  # KeplerMapper reaches past
 
 
+@pytest.mark.parametrize("n,p", [(30, 0.3), (7, 0.5), (12, 0.0)])
+def test_balanced_cover_intervals_hold_equal_counts(n, p):
+    lens = np.random.default_rng(n).lognormal(0, 1, 4001)  # skewed: exact counts differ
+    counts = np.array([len(m) for m in mapper.balanced_cover(lens, n, p).members(lens)])
+    expected = (len(lens) - 1) / (n - (n - 1) * p)  # L·(N−1) ranks: that many or one more
+    assert counts.max() - counts.min() <= 1 and np.abs(counts - expected).max() <= 1
+    members = mapper.balanced_cover(lens, n, p).members(lens)
+    shared = [len(np.intersect1d(a, b)) for a, b in zip(members, members[1:], strict=False)]
+    np.testing.assert_allclose(shared, p * expected, atol=2)  # p of each interval's points
+    exact = [len(m) for m in mapper.exact_cover(lens, n, p).members(lens)]
+    assert max(exact) - min(exact) > 10 * len(lens) / n / 10  # the exact cover is uneven here
+
+
+def test_balanced_cover_is_the_exact_cover_on_a_uniform_lens():
+    lens = np.linspace(-2.0, 5.0, 1000)
+    for n, p in [(10, 0.25), (30, 0.3), (70, 0.5)]:
+        balanced, exact = mapper.balanced_cover(lens, n, p), mapper.exact_cover(lens, n, p)
+        np.testing.assert_allclose(balanced.lower, exact.lower, atol=1e-12)
+        np.testing.assert_allclose(balanced.upper, exact.upper, atol=1e-12)
+        assert balanced.mode == "balanced"
+    graph = mapper.build_mapper(blobs_and_ring(), 10, 0.3, 0.6, cover="balanced")
+    assert graph.params["cover"] == "balanced" and graph.n_nodes > 5
+
+
 def test_interval_membership_is_closed_and_uses_the_one_lens():
     lens = np.array([0.0, 1.0, 2.0, 3.0], dtype=np.float32)
     cover = mapper.exact_cover(lens, 3, 0.0)  # [0,1], [1,2], [2,3]
@@ -177,6 +201,9 @@ def test_grid_names_and_percent_labels():
     assert mapper.percent_label(30) == mapper.percent_label(30.0) == mapper.percent_label("30")
     assert mapper.percent_label(12.5) == "12.5"
     assert mapper.grid_name(30.0, "adaptive") == "overlap-30-epsilon-adaptive"
+    assert mapper.grid_name(30, "adaptive", "kmapper") == "overlap-30-epsilon-adaptive"
+    assert (mapper.grid_name(30, "fixed", "balanced")
+            == "cover-balanced-overlap-30-epsilon-fixed")
     with pytest.raises(ValueError, match="unknown ε mode 'auto'"):
         mapper.grid_name(30, "auto")
 

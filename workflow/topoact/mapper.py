@@ -6,13 +6,16 @@ of the weight space). A lens of dimension d is covered by the product of d inter
 covers, one per coordinate (KeplerMapper's hypercubes: n intervals per dimension, n^d
 cubes, the first coordinate varying slowest).
 
-Two covers of the lens range R = max f − min f by n intervals with overlap fraction p:
+Three covers of the lens range R = max f − min f by n intervals with overlap fraction p:
 
 - ``exact``: n closed intervals of equal length L = R / (n − (n−1)p), adjacent ones
   overlapping by exactly pL, the first starting at min f and the last ending at max f.
 - ``kmapper``: KeplerMapper 2.x's ``Cover(n_cubes=n, perc_overlap=p)`` reproduced
   operation for operation (centres ``linspace(min + R/2n, max − R/2n, n)``, radius
   R / (2n(1−p)), closed intervals, so it reaches past [min, max]; computed in float64).
+- ``balanced``: the exact cover laid on the lens's quantiles instead of its values, so
+  every interval holds the same number of points (±1) and adjacent intervals share the
+  fraction p of each interval's points; on a uniformly spaced lens it is the exact cover.
 
 Each interval's points (in their original index order) are clustered with exactly
 scikit-learn's DBSCAN semantics by the tiled engine of :mod:`topoact.engine` (bounded
@@ -31,7 +34,7 @@ import numpy as np
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-COVERS = ("exact", "kmapper")
+COVERS = ("exact", "kmapper", "balanced")
 LENSES = ("l2", "pca1", "pca2", "codensity")
 
 
@@ -179,6 +182,24 @@ def kmapper_cover(lens: np.ndarray, n_intervals: int, overlap: float) -> Cover:
     return Cover(centers - radius, centers + radius, "kmapper")
 
 
+def balanced_cover(lens: np.ndarray, n_intervals: int, overlap: float) -> Cover:
+    """The exact cover of the quantile range [0, 1], mapped through the lens's quantiles.
+
+    Interval i is ``[Q(a_i), Q(b_i)]`` with ``[a_i, b_i]`` the exact cover's i-th interval
+    of [0, 1] and Q the empirical quantile function (linear between order statistics), so
+    each interval holds L·(N−1) + 1 points, ±1, where L = 1 / (n − (n−1)p). Tied lens
+    values cannot be split: an interval holds all points of a value it reaches.
+    """
+    _check_cover_args(n_intervals, overlap)
+    values = np.asarray(lens, dtype=np.float64)
+    fractions = exact_cover(np.array([0.0, 1.0]), n_intervals, overlap)
+    if values.min() == values.max():
+        return Cover(np.array([values.min()]), np.array([values.max()]), "balanced")
+    lower = np.quantile(values, np.clip(fractions.lower, 0.0, 1.0))
+    upper = np.quantile(values, np.clip(fractions.upper, 0.0, 1.0))
+    return Cover(lower, upper, "balanced")
+
+
 def _check_cover_args(n_intervals: int, overlap: float) -> None:
     if int(n_intervals) != n_intervals or n_intervals < 1:
         raise ValueError(f"intervals must be a positive integer, got {n_intervals!r}")
@@ -188,12 +209,12 @@ def _check_cover_args(n_intervals: int, overlap: float) -> None:
 
 
 def make_cover(lens: np.ndarray, n_intervals: int, overlap: float, mode: str = "exact") -> Cover:
-    """The cover of the given mode (``exact`` or ``kmapper``).
+    """The cover of the given mode (``exact``, ``kmapper`` or ``balanced``).
 
     A (N, d) lens gets the product of the d coordinates' covers (n^d cubes, the first
     coordinate varying slowest, as KeplerMapper's ``itertools.product`` orders them).
     """
-    builders = {"exact": exact_cover, "kmapper": kmapper_cover}
+    builders = {"exact": exact_cover, "kmapper": kmapper_cover, "balanced": balanced_cover}
     if mode not in builders:
         raise ValueError(f"unknown cover {mode!r}; choose one of {list(COVERS)}")
     values = np.asarray(lens)
@@ -322,7 +343,7 @@ def build_mapper(points: np.ndarray, n_intervals: int = 70, overlap: float = 0.3
         DBSCAN parameters (core = ≥ min_samples points within distance ≤ eps, itself
         included).
     cover
-        ``exact`` or ``kmapper`` (see the module docstring).
+        ``exact``, ``kmapper`` or ``balanced`` (see the module docstring).
     lens
         Precomputed lens values, (N,) or (N, d); by default ‖x‖₂ in the points' dtype.
         A d-dimensional lens is covered by n^d cubes (see :func:`make_cover`).
@@ -366,23 +387,41 @@ def build_mapper_grid(points: np.ndarray, n_intervals: int, overlaps: list[float
     dict
         ``{(overlap, eps): MapperGraph}``, each equal to :func:`build_mapper`'s.
     """
-    from topoact.engine import cluster_grid
-
     points = np.asarray(points)
     if points.ndim != 2:
         raise ValueError(f"points must be a 2-D (N, C) array, got shape {points.shape}")
-    for eps in epsilons:
-        if not np.isfinite(eps) or eps <= 0:
-            raise ValueError(f"DBSCAN ε must be a positive number, got {eps!r}")
-    if int(min_samples) != min_samples or min_samples < 1:
-        raise ValueError(f"min_samples must be a positive integer, got {min_samples!r}")
     check_finite(points, "points")
     if len(points) == 0:
         raise ValueError("the point cloud is empty")
     lens = l2_lens(points) if lens is None else check_lens(lens, len(points))
     covers = [make_cover(lens, n_intervals, overlap, cover) for overlap in overlaps]
+    grid = cluster_covers(points, lens, covers, epsilons, min_samples, progress, device, tile,
+                          stats)
+    for (p, e), graph in grid.items():
+        graph.params = {"intervals": int(n_intervals), "overlap": float(overlaps[p]),
+                        "eps": float(epsilons[e]), "min_samples": int(min_samples),
+                        "cover": cover, "lens": lens_name}
+    return {(overlaps[p], epsilons[e]): graph for (p, e), graph in grid.items()}
+
+
+def cluster_covers(points: np.ndarray, lens: np.ndarray, covers: list[Cover],
+                   epsilons: list[float], min_samples: int, progress: bool = False,
+                   device: str = "cpu", tile: int | None = None, stats=None
+                   ) -> dict[tuple[int, int], MapperGraph]:
+    """The graphs of given covers × ε: DBSCAN per interval in one engine pass.
+
+    ``points`` (N, C) and ``lens`` are checked by the caller. Graphs come without
+    ``params``; keys are (cover number, ε number).
+    """
+    from topoact.engine import cluster_grid
+
+    for eps in epsilons:
+        if not np.isfinite(eps) or eps <= 0:
+            raise ValueError(f"DBSCAN ε must be a positive number, got {eps!r}")
+    if int(min_samples) != min_samples or min_samples < 1:
+        raise ValueError(f"min_samples must be a positive integer, got {min_samples!r}")
     members = [c.members(lens) for c in covers]
-    found = {(p, e): ([], []) for p in range(len(overlaps)) for e in range(len(epsilons))}
+    found = {(p, e): ([], []) for p in range(len(covers)) for e in range(len(epsilons))}
     for i, labels in cluster_grid(points, members, list(epsilons), min_samples, device, tile,
                                   progress, stats):
         for (p, e), (node_members, node_interval) in found.items():
@@ -398,15 +437,27 @@ def build_mapper_grid(points: np.ndarray, n_intervals: int, overlaps: list[float
         indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         indices = (np.concatenate(node_members) if node_members else np.zeros(0)).astype(np.int64)
         edges, intersection, jaccard = graph_edges(indptr, indices, len(points))
-        graphs[overlaps[p], epsilons[e]] = MapperGraph(
+        graphs[p, e] = MapperGraph(
             indptr=indptr, indices=indices, interval=np.asarray(node_interval, dtype=np.int32),
             cover=covers[p], lens=lens, edges=edges, intersection=intersection,
-            jaccard=jaccard,
-            params={"intervals": int(n_intervals), "overlap": float(overlaps[p]),
-                    "eps": float(epsilons[e]), "min_samples": int(min_samples), "cover": cover,
-                    "lens": lens_name},
-        )
+            jaccard=jaccard)
     return graphs
+
+
+def rebuild(graph: MapperGraph, points: np.ndarray, lens: np.ndarray, device: str = "cpu",
+            tile: int | None = None, stats=None) -> MapperGraph:
+    """The graph of another cloud with ``graph``'s cover, ε and min_samples.
+
+    The cover's intervals are kept as they are (not refitted to the new lens range): the
+    bootstrap of :mod:`topoact.stability` rebuilds a graph on resampled points this way.
+    """
+    points = np.asarray(points)
+    lens = check_lens(lens, len(points))
+    grid = cluster_covers(points, lens, [graph.cover], [graph.params["eps"]],
+                          graph.params["min_samples"], device=device, tile=tile, stats=stats)
+    rebuilt = grid[0, 0]
+    rebuilt.params = dict(graph.params)
+    return rebuilt
 
 
 @dataclass
@@ -528,11 +579,20 @@ def percent_label(percent: float) -> str:
     return format(value, "g")
 
 
-def grid_name(overlap_percent: float, epsilon: str) -> str:
-    """TopoAct's name of a parameter set, e.g. ``overlap-30-epsilon-adaptive``."""
+def cover_prefix(cover: str) -> str:
+    """What a graph's name starts with: ``cover-balanced-`` for the balanced cover, else
+    nothing (the exact and kmapper covers keep TopoAct's names)."""
+    if cover not in COVERS:
+        raise ValueError(f"unknown cover {cover!r}; choose one of {list(COVERS)}")
+    return "cover-balanced-" if cover == "balanced" else ""
+
+
+def grid_name(overlap_percent: float, epsilon: str, cover: str = "exact") -> str:
+    """TopoAct's name of a parameter set, e.g. ``overlap-30-epsilon-adaptive``
+    (``cover-balanced-overlap-30-epsilon-adaptive`` with the balanced cover)."""
     if epsilon not in EPSILON_MODES:
         raise ValueError(f"unknown ε mode {epsilon!r}; choose one of {list(EPSILON_MODES)}")
-    return f"overlap-{percent_label(overlap_percent)}-epsilon-{epsilon}"
+    return f"{cover_prefix(cover)}overlap-{percent_label(overlap_percent)}-epsilon-{epsilon}"
 
 
 def load_points(path) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:

@@ -1,0 +1,215 @@
+"""Stability of mapper graphs: extended persistence (gudhi and an independent reduction),
+bootstrap significance on known shapes, graph distances, bad input."""
+
+import gudhi
+import numpy as np
+import persim
+import pytest
+
+from topoact import mapper, stability
+
+# gudhi's extended_persistence lists, in its order, as our kinds.
+GUDHI_KINDS = {0: "downward branch", 1: "upward branch", 2: "component", 3: "loop"}
+
+
+def reduced_extended_diagram(n_nodes, edges, values):
+    """Extended persistence by the textbook route, without gudhi: the cone filtration
+    (cone vertex, sublevel simplices ascending, then the cone over each simplex in
+    descending order of its lowest value) reduced over Z/2; pairs read by where they
+    live (ordinary, extended, relative) and their dimension."""
+    cone = n_nodes
+    simplices = [(v,) for v in range(n_nodes)] + [tuple(sorted(e)) for e in edges]
+    high = {s: max(values[v] for v in s) for s in simplices}
+    low = {s: min(values[v] for v in s) for s in simplices}
+    ordinary = sorted(simplices, key=lambda s: (high[s], len(s), s))
+    relative = sorted(simplices, key=lambda s: (-low[s], len(s), s))
+    order = [(cone,)] + ordinary + [tuple(sorted(s + (cone,))) for s in relative]
+    index = {s: i for i, s in enumerate(order)}
+    columns = []
+    for s in order:
+        faces = [s[:k] + s[k + 1:] for k in range(len(s))] if len(s) > 1 else []
+        columns.append({index[f] for f in faces})
+    pivot_of = {}
+    pairs = []
+    for j, column in enumerate(columns):
+        while column and max(column) in pivot_of:
+            column ^= columns[pivot_of[max(column)]]
+        if column:
+            pivot_of[max(column)] = j
+            pairs.append((max(column), j))
+    found = []
+    for i, j in pairs:
+        born, dies = order[i], order[j]
+        value = lambda s: (min(values[v] for v in s if v != cone) if cone in s  # noqa: E731
+                           else max(values[v] for v in s))
+        if cone in born:
+            kind = "upward branch"
+        elif cone not in dies:
+            kind = "downward branch"
+        else:
+            kind = "component" if len(born) == 1 else "loop"
+        if value(born) != value(dies):
+            found.append((kind, value(born), value(dies)))
+    return sorted(found)
+
+
+def ours(n_nodes, edges, values):
+    d = stability.extended_diagram(n_nodes, np.array(edges).reshape(-1, 2), values)
+    return sorted((stability.KINDS[k], b, e) for k, b, e in zip(d.kind, d.birth, d.death,
+                                                              strict=True))
+
+
+def gudhis(n_nodes, edges, values):
+    tree = gudhi.SimplexTree()
+    for v in range(n_nodes):
+        tree.insert([v], values[v])
+    for a, b in edges:
+        tree.insert([a, b], max(values[a], values[b]))
+    tree.extend_filtration()
+    lists = tree.extended_persistence()
+    return sorted((GUDHI_KINDS[t], b, d) for t, points in enumerate(lists)
+                  for _, (b, d) in points)
+
+
+def random_graph(seed, n_nodes=14, n_edges=20):
+    rng = np.random.default_rng(seed)
+    pairs = {tuple(sorted(rng.choice(n_nodes, 2, replace=False))) for _ in range(n_edges)}
+    return n_nodes, sorted(pairs), rng.permutation(n_nodes).astype(float) + rng.uniform(0, .5)
+
+
+def assert_same_diagrams(a, b, atol=0.0):
+    assert [k for k, *_ in a] == [k for k, *_ in b]
+    np.testing.assert_allclose([x[1:] for x in a], [x[1:] for x in b], atol=atol)
+
+
+def test_hand_made_graphs_have_their_known_diagrams():
+    # A square 0-1-2-3 with a tail 2-4: one component [0, 3] and one loop from 2 down to 0.
+    square = (5, [(0, 1), (1, 2), (2, 3), (3, 0), (2, 4)], np.array([0, 1, 2, 1.5, 3.0]))
+    assert ours(*square) == [("component", 0.0, 3.0), ("loop", 2.0, 0.0)]
+    # A Y around a centre at 1: a branch down to 0.5 and one up to 2.5.
+    y_down = (4, [(0, 1), (0, 2), (0, 3)], np.array([1.0, 0.0, 0.5, 2.0]))
+    assert ours(*y_down) == [("component", 0.0, 2.0), ("downward branch", 0.5, 1.0)]
+    y_up = (4, [(0, 1), (0, 2), (0, 3)], np.array([1.0, 0.0, 3.0, 2.5]))
+    assert ours(*y_up) == [("component", 0.0, 3.0), ("upward branch", 2.5, 1.0)]
+    # Two components; an isolated node is a component of zero persistence (not listed).
+    two = (5, [(0, 1), (2, 3)], np.array([0.0, 1.0, 5.0, 7.0, 9.0]))
+    assert ours(*two) == [("component", 0.0, 1.0), ("component", 5.0, 7.0)]
+    assert len(stability.extended_diagram(0, np.zeros((0, 2)), np.zeros(0))) == 0
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_diagrams_equal_gudhis_and_an_independent_reduction(seed):
+    graph = random_graph(seed)
+    mine = ours(*graph)
+    assert_same_diagrams(mine, reduced_extended_diagram(*graph))
+    assert_same_diagrams(mine, gudhis(*graph), atol=1e-9)  # gudhi rescales its values
+    assert {k for k, *_ in mine} >= {"component", "loop"}
+
+
+def test_feature_nodes_are_the_loop_the_branch_and_the_component():
+    values = np.array([0, 1, 2, 1.5, 3.0, 0.5])
+    edges = np.array([(0, 1), (1, 2), (2, 3), (3, 0), (2, 4), (1, 5)])
+    d = stability.extended_diagram(6, edges, values, representatives=True)
+    nodes = {stability.KINDS[k]: n.tolist() for k, n in zip(d.kind, d.nodes, strict=True)}
+    assert nodes == {"component": [0, 1, 2, 3, 4, 5], "loop": [0, 1, 2, 3],
+                     "downward branch": [5]}
+    # Upward branch: the nodes above the value where it merges.
+    d = stability.extended_diagram(5, np.array([(0, 1), (1, 2), (2, 3), (1, 4)]),
+                                   np.array([0, 1, 2, 3, 1.5]), representatives=True)
+    assert [n.tolist() for k, n in zip(d.kind, d.nodes, strict=True) if k == 2] == [[4]]
+
+
+def test_bottleneck_agrees_between_gudhi_and_persim():
+    rng = np.random.default_rng(3)
+    for seed in range(6):
+        a = stability.extended_diagram(*random_graph(seed))
+        b = stability.extended_diagram(*random_graph(seed + 100))
+        for kind in range(len(stability.KINDS)):
+            pa, pb = a.points(kind), b.points(kind)
+            if len(pa) and len(pb):
+                assert gudhi.bottleneck_distance(pa, pb, 0) == pytest.approx(
+                    persim.bottleneck(pa, pb), abs=1e-9)
+        shifted = stability.Diagram(a.kind, a.birth + rng.uniform(-.1, .1, len(a)),
+                                    a.death, a.nodes)
+        assert 0 < stability.bottleneck(a, shifted) <= 0.1
+    assert stability.bottleneck(a, a) == 0
+
+
+def test_distance_and_confidence_follow_gudhis_rules():
+    distances = np.arange(100, 0, -1, dtype=float)  # 1 … 100, unsorted
+    assert stability.distance_at_confidence(distances, 0.9) == 91.0  # sorted[⌊0.9·100⌋]
+    assert stability.distance_at_confidence(distances, 0.05) == 6.0
+    assert stability.confidence_at_distance(distances, 45.5) == 0.45
+
+
+def noisy_circle(rng, n, centre=(0.0, 0.0), noise=0.05):
+    angle = rng.uniform(0, 2 * np.pi, n)
+    return np.stack([centre[0] + np.cos(angle), centre[1] + np.sin(angle)], axis=1) \
+        + rng.normal(0, noise, (n, 2))
+
+
+def significant(points, intervals, overlap, eps, bootstrap=100):
+    graph = mapper.build_mapper(points, intervals, overlap, eps, 5, lens=points[:, 0])
+    result = stability.graph_stability(graph, points, bootstrap, 0.9, seed=1)
+    rows = stability.feature_rows(result)
+    return [r["kind"] for r in rows if r["significant"]], rows, result
+
+
+def test_a_noisy_circles_loop_is_significant():
+    kinds, rows, result = significant(noisy_circle(np.random.default_rng(1), 800), 10, 0.4, 0.2)
+    assert kinds.count("loop") == 1
+    loop = next(r for r in rows if r["kind"] == "loop")
+    assert loop["persistence"] / 2 > result.d_alpha and loop["confidence"] >= 0.9
+    assert len(loop["nodes"]) >= 10  # the cycle runs round the graph
+
+
+def test_a_figure_eights_two_loops_are_significant():
+    rng = np.random.default_rng(2)
+    points = np.concatenate([noisy_circle(rng, 800, (-1, 0)), noisy_circle(rng, 800, (1, 0))])
+    kinds, _, _ = significant(points, 16, 0.4, 0.2)
+    assert kinds.count("loop") == 2
+
+
+def test_a_gaussian_blob_has_no_significant_loop():
+    rng = np.random.default_rng(3)
+    kinds, rows, _ = significant(rng.normal(0, 1, (800, 2)), 12, 0.3, 0.25)
+    assert "loop" not in kinds
+    assert "component" in kinds
+
+
+def test_bad_input_and_a_graph_without_nodes():
+    points = noisy_circle(np.random.default_rng(0), 100)
+    graph = mapper.build_mapper(points, 5, 0.3, 0.3, lens=points[:, 0])
+    with pytest.raises(ValueError, match="bootstrap B must be a positive integer, got 0"):
+        stability.graph_stability(graph, points, bootstrap=0)
+    for alpha in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match="confidence α must be in \\(0, 1\\)"):
+            stability.graph_stability(graph, points, confidence=alpha)
+    with pytest.raises(ValueError, match="50 points, but the graph was built on 100"):
+        stability.bootstrap_distances(graph, points[:50], 3)
+    empty = mapper.build_mapper(points, 5, 0.3, 1e-6, min_samples=5, lens=points[:, 0])
+    assert empty.n_nodes == 0
+    result = stability.graph_stability(empty, points, bootstrap=5)
+    assert stability.feature_rows(result) == [] and np.isnan(result.d_alpha)
+    assert stability.stability_record(result)["d_alpha"] is None
+
+
+def test_membership_similarity_known_answers():
+    points = noisy_circle(np.random.default_rng(0), 300)
+    a = mapper.build_mapper(points, 8, 0.3, 0.3, lens=points[:, 0])
+    assert stability.membership_similarity(a, a) == 1.0
+    # Hand-made: A = {0,1,2,3}, {4,5}; B = {0,1}, {2,3,4,5}.
+    def graph(nodes):
+        indptr = np.cumsum([0] + [len(n) for n in nodes])
+        members = np.concatenate(nodes) if nodes else np.zeros(0, np.int64)
+        return mapper.MapperGraph(indptr, members, np.zeros(len(nodes)),
+                                  a.cover, np.zeros(6), np.zeros((0, 2)), np.zeros(0),
+                                  np.zeros(0))
+    ga, gb = graph([np.arange(4), np.array([4, 5])]), graph([np.array([0, 1]), np.arange(2, 6)])
+    forward = (4 * max(2 / 4, 2 / 6) + 2 * (2 / 4)) / 6  # A's nodes' best Jaccard in B
+    backward = (2 * (2 / 4) + 4 * max(2 / 6, 2 / 4)) / 6
+    assert stability.membership_similarity(ga, gb) == pytest.approx((forward + backward) / 2)
+    assert stability.membership_similarity(ga, graph([])) == 0.0
+    comparison = stability.compare_graphs({"a": ga, "b": gb, "a2": ga})
+    assert comparison.similarity[0, 2] == 1.0 and comparison.bottleneck[0, 2] == 0.0
+    assert len(comparison.rows()) == 3
