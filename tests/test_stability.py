@@ -213,3 +213,23 @@ def test_membership_similarity_known_answers():
     comparison = stability.compare_graphs({"a": ga, "b": gb, "a2": ga})
     assert comparison.similarity[0, 2] == 1.0 and comparison.bottleneck[0, 2] == 0.0
     assert len(comparison.rows()) == 3
+
+
+@pytest.mark.parametrize("histogram_bins", [1 << 22, 16])
+def test_resampled_graphs_equal_a_rebuild_of_each_resample(monkeypatch, histogram_bins):
+    from topoact import engine
+
+    # 16 bins: the neighbour counts take the pair-by-pair path of many patterns.
+    monkeypatch.setattr(engine, "_HISTOGRAM_BINS", histogram_bins)
+    rng = np.random.default_rng(5)
+    points = np.concatenate([noisy_circle(rng, 300), rng.normal(0, 0.3, (100, 2))])
+    points = np.concatenate([points, points[:30]]).astype(np.float32)  # exact duplicates
+    for cover in ("exact", "kmapper"):
+        graph = mapper.build_mapper(points, 9, 0.35, 0.15, 4, cover=cover, lens=points[:, 0])
+        samples = [np.sort(rng.integers(0, len(points), len(points))) for _ in range(6)]
+        batched = mapper.resampled_graphs(graph, points, samples)
+        for sample, mine in zip(samples, batched, strict=True):
+            one = mapper.rebuild(graph, points[sample], graph.lens[sample])
+            for name in ("indptr", "indices", "interval", "edges", "intersection"):
+                np.testing.assert_array_equal(getattr(mine, name), getattr(one, name))
+            assert mine.n_nodes > 5 and mine.params == graph.params

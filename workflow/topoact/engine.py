@@ -252,6 +252,8 @@ class _Interval:
         sizes = np.array([(self.blocks[b][1] - self.blocks[b][0])
                           * (self.blocks[c][1] - self.blocks[c][0]) / (1 + (b == c))
                           for b, c in pairs])
+        if sizes.sum() <= samples:  # a small interval: every pair is a bound cheaper than
+            return float(sizes.sum())  # a sample (a bootstrap rebuilds many of them)
         rng = np.random.default_rng(0)
         chosen = rng.choice(len(pairs), samples, p=sizes / sizes.sum())
         block_pairs = np.array(pairs)[chosen]
@@ -488,37 +490,37 @@ def _join_roots(root: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.T
     return torch.where(root >= 0, new_root[root.clamp_min(0)], root)
 
 
-def _neighbour_counts(edges: _EdgeList, member: torch.Tensor, weight: torch.Tensor
-                      ) -> torch.Tensor:
+def _neighbour_counts(edges: _EdgeList, multiplicity: torch.Tensor) -> torch.Tensor:
     """Weighted neighbour counts of every (cover, ε) graph, ``(P, k, n)``, each point
     counting itself, from one read of the edge list per group of levels.
 
-    A point's covers form a *pattern* (at most 2P + 1 of them: the covers' intervals
-    are ranges of one lens), so the counts are one histogram of (point, level, the
-    neighbour's pattern), filled by ``bincount`` over both ends of each pair, summed
-    over levels ≤ each ε's and over the patterns that hold each cover."""
-    n = member.shape[1]
+    A point's multiplicities in the P covers form a *pattern* (at most 2P + 1 of them
+    when the covers' intervals are ranges of one lens), so the counts are one histogram
+    of (point, level, the neighbour's pattern), filled by ``bincount`` over both ends of
+    each pair, summed over levels ≤ each ε's and weighted by the patterns. Where the
+    patterns are too many for the histogram (the resampled covers of a bootstrap), the
+    neighbours' multiplicities are added pair by pair instead."""
+    n = multiplicity.shape[1]
     k = len(edges.smaller)
-    # (m, P) distinct patterns (as 0/1 numbers) and each point's pattern number.
-    pattern, code = torch.unique(member.T.to(torch.uint8), dim=0, return_inverse=True)
+    # (m, P) distinct patterns and each point's pattern number.
+    pattern, code = torch.unique(multiplicity.T, dim=0, return_inverse=True)
     m = len(pattern)
-    unit = bool((weight == 1).all())  # unweighted bincount: exact and several times faster
-    counts = (member * weight).double()[:, None, :].repeat(1, k, 1)             # (P, k, n)
-    below = torch.zeros(n, m, dtype=torch.float64, device=member.device)        # levels < l
+    counts = multiplicity.double()[:, None, :].repeat(1, k, 1)                  # (P, k, n)
+    if n * m > _HISTOGRAM_BINS:
+        return _added_neighbour_counts(edges, multiplicity.double(), counts)
+    below = torch.zeros(n, m, dtype=torch.float64, device=multiplicity.device)  # levels < l
     group = max(1, _HISTOGRAM_BINS // (n * m))  # levels counted per read of the list
     for first in range(0, k, group):
         last = min(k, first + group)
         bins = n * (last - first) * m
-        histogram = torch.zeros(bins, dtype=torch.int64 if unit else torch.float64,
-                                device=member.device)
+        histogram = torch.zeros(bins, dtype=torch.int64, device=multiplicity.device)
         for gi, gj, level in edges.chunks():
             if first > 0 or last < k:
                 keep = ((level >= first) & (level < last)).nonzero().squeeze(1)
                 gi, gj, level = gi[keep], gj[keep], level[keep]
             for point, neighbour in ((gi, gj), (gj, gi)):
                 key = (point * (last - first) + (level - first)) * m + code[neighbour]
-                histogram += torch.bincount(
-                    key, weights=None if unit else weight[neighbour].double(), minlength=bins)
+                histogram += torch.bincount(key, minlength=bins)
         histogram = histogram.view(n, last - first, m)
         for level in range(first, last):
             below += histogram[:, level - first]
@@ -527,19 +529,33 @@ def _neighbour_counts(edges: _EdgeList, member: torch.Tensor, weight: torch.Tens
     return counts
 
 
-def _labels_from_edges(part: _Interval, edges: _EdgeList, member: torch.Tensor,
-                       weight: torch.Tensor, min_samples: int, labels: np.ndarray) -> None:
+def _added_neighbour_counts(edges: _EdgeList, multiplicity: torch.Tensor,
+                            counts: torch.Tensor) -> torch.Tensor:
+    """:func:`_neighbour_counts` pair by pair: each end of a pair adds the other's
+    multiplicity in every cover (float64, exact for counts), once per ε it is within."""
+    for gi, gj, level in edges.chunks():
+        for e, smaller in enumerate(edges.smaller):
+            keep = (level <= smaller).nonzero().squeeze(1)
+            a, b = gi[keep], gj[keep]
+            counts[:, e].index_add_(1, a, multiplicity[:, b])
+            counts[:, e].index_add_(1, b, multiplicity[:, a])
+    return counts
+
+
+def _labels_from_edges(part: _Interval, edges: _EdgeList, multiplicity: torch.Tensor,
+                       order: np.ndarray, min_samples: int, labels: np.ndarray) -> None:
     """DBSCAN labels of every (cover, ε) graph of the interval from its edge list,
     written into ``labels`` (covers × ε × positions). Passes over chunks of the list
     (counts; union–find of core points; borders) serve every graph at once (graph
     g = cover · k + ε)."""
+    member = multiplicity > 0
     covers, n = member.shape
     k = len(edges.smaller)
     graphs = covers * k
     device = member.device
     # Graph g holds a pair when its level is at most the number of ε below ε_(g mod k).
     smaller = torch.as_tensor(edges.smaller, device=device).repeat(covers)[:, None]  # (G, 1)
-    core = (_neighbour_counts(edges, member, weight) >= min_samples) & member[:, None, :]
+    core = (_neighbour_counts(edges, multiplicity) >= min_samples) & member[:, None, :]
     core = core.view(graphs, n)
     border = member.repeat_interleave(k, dim=0) & ~core                       # (G, n)
 
@@ -562,7 +578,7 @@ def _labels_from_edges(part: _Interval, edges: _EdgeList, member: torch.Tensor,
     for g in range(graphs):
         core_positions = np.flatnonzero(core_np[g])
         flat_labels[g, core_positions] = _number_clusters(component[g, core_positions],
-                                                          part.rows[core_positions])
+                                                          order[g // k, core_positions])
     # Borders: the lowest-numbered cluster among their core neighbours.
     border_any = border.any(dim=0)
     label_t = torch.as_tensor(flat_labels, device=device).flatten()
@@ -588,7 +604,8 @@ def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
                     weight: np.ndarray, membership: np.ndarray, eps: list[float],
                     min_samples: int, tile: int = 2048,
                     stats: EngineStats | None = None,
-                    cache_bytes: int = 256 << 20) -> np.ndarray:
+                    cache_bytes: int = 256 << 20, order: np.ndarray | None = None
+                    ) -> np.ndarray:
     """DBSCAN labels of one interval for every (cover, ε) of a grid, from shared tiles.
 
     Parameters
@@ -603,7 +620,9 @@ def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
     weight
         Multiplicity of each of those rows.
     membership
-        bool ``(P, len(rows))``: which rows the interval holds in each of P covers.
+        ``(P, len(rows))``: which rows the interval holds in each of P covers (bool), or
+        how many times (integers: a bootstrap's resample holds a row 0, 1, 2, … times);
+        a row weighs ``membership · weight`` in a cover.
     eps, min_samples
         DBSCAN's parameters (d ≤ ε; a core point has ≥ min_samples points within ε,
         itself and its duplicates included), one labelling per ε.
@@ -615,6 +634,10 @@ def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
         Largest size of the interval's edge list (about 2 bytes per pair within the widest
         ε) kept from the counting pass for the later passes; denser intervals recompute
         distances in each pass instead.
+    order
+        ``(P, len(rows))``: the index at which each cover's cloud holds each row, which
+        numbers the clusters (default ``rows``). A resample holds a point with duplicates
+        at the first copy it drew, not always at ``rows``.
 
     Returns
     -------
@@ -635,8 +658,11 @@ def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
     part = _Interval(cloud, sqnorm, rows, eps, tile, stats)
     release_free_heap()
     where = np.searchsorted(rows, part.rows)
-    member = torch.as_tensor(membership[:, where], device=device)             # (P, n)
-    w = torch.as_tensor(weight[where], device=device, dtype=torch.float32)
+    # Float32 holds the multiplicities exactly (far below 2**24).
+    multiplicity = torch.as_tensor(np.asarray(membership)[:, where] * np.asarray(weight)[where],
+                                   device=device, dtype=torch.float32)         # (P, n)
+    member = multiplicity > 0
+    order = np.broadcast_to(rows if order is None else order, membership.shape)[:, where]
     pairs = part.tile_pairs()
     for b, c in pairs:
         stats.pairs_in_windows += ((part.blocks[b][1] - part.blocks[b][0])
@@ -656,13 +682,13 @@ def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
     stats.intervals_without_edge_list += edges is None
     if edges is not None:
         release_free_heap()
-        _labels_from_edges(part, edges, member, w, min_samples, labels)
+        _labels_from_edges(part, edges, multiplicity, order, min_samples, labels)
         release_free_heap()
         out = np.empty_like(labels)
         out[:, :, where] = labels
         return out
 
-    member_w = (member.float() * w).T.contiguous()                            # (n, P)
+    member_w = multiplicity.T.contiguous()                                    # (n, P)
     # 1. Weighted neighbour counts within each cover's interval, for each ε. A tile pair
     #    is computed once for both blocks, only for rows that are still below
     #    min_samples in some graph they belong to (the others are known core).
@@ -747,7 +773,7 @@ def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
         core_positions = np.flatnonzero(core[p, e])
         if len(core_positions):
             labels[p, e, core_positions] = _number_clusters(
-                _find(parents[p, e], core_positions), part.rows[core_positions])
+                _find(parents[p, e], core_positions), order[p, core_positions])
 
     # 3. Borders: the lowest-numbered cluster among each non-core member's core neighbours.
     border_t = member[:, None, :] & ~core_t                                  # (P, k, n)
@@ -865,7 +891,8 @@ def cluster_grid(points: np.ndarray, covers: list[list[np.ndarray]], eps: list[f
         ``(N, D)`` cloud (float32 is used as is; other dtypes are converted).
     covers
         For each cover, each interval's member rows, ascending; all covers have the
-        same number of intervals.
+        same number of intervals. A row may repeat (a bootstrap's resample): it then
+        weighs as many points.
     eps, min_samples
         DBSCAN's parameters.
     device
@@ -919,15 +946,23 @@ def cluster_grid(points: np.ndarray, covers: list[list[np.ndarray]], eps: list[f
         union = np.unique(np.concatenate([m for m, u in zip(members, used, strict=True) if u]))
         distinct = np.unique(duplicates.inverse[union])
         rows = duplicates.first[distinct]  # ascending: first occurrences keep index order
-        membership = np.zeros((len(covers), len(rows)), dtype=bool)
+        # How many times each cover holds each distinct point (its duplicates and, in a
+        # resample, its repeats), and the first of its rows each cover holds.
+        membership = np.zeros((len(covers), len(rows)), dtype=np.int64)
+        order = np.tile(rows, (len(covers), 1))
         local = []
         for p, m in enumerate(members):
             position = np.searchsorted(distinct, duplicates.inverse[m])
-            membership[p, position] = used[p]
+            if used[p]:
+                membership[p] = np.bincount(position, minlength=len(rows))
+                first = np.full(len(rows), np.iinfo(np.int64).max)
+                np.minimum.at(first, position, m)
+                order[p] = np.where(membership[p] > 0, first, rows)
             local.append(position)
         own = EngineStats()
-        labels = interval_labels(cloud, sqnorm, rows, duplicates.weight[distinct], membership,
-                                 eps, min_samples, tile, own, cache_bytes // workers)
+        labels = interval_labels(cloud, sqnorm, rows, np.ones(len(rows), np.int64),
+                                 membership, eps, min_samples, tile, own,
+                                 cache_bytes // workers, order)
         release_free_heap()
         return own, [[labels[p, e, local[p]] if used[p] else None for e in range(len(eps))]
                      for p in range(len(covers))]

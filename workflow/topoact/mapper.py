@@ -431,17 +431,20 @@ def cluster_covers(points: np.ndarray, lens: np.ndarray, covers: list[Cover],
             for label in range(interval_labels.max() + 1):
                 node_members.append(members[p][i][interval_labels == label])
                 node_interval.append(i)
-    graphs = {}
-    for (p, e), (node_members, node_interval) in found.items():
-        sizes = np.array([len(m) for m in node_members], dtype=np.int64)
-        indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        indices = (np.concatenate(node_members) if node_members else np.zeros(0)).astype(np.int64)
-        edges, intersection, jaccard = graph_edges(indptr, indices, len(points))
-        graphs[p, e] = MapperGraph(
-            indptr=indptr, indices=indices, interval=np.asarray(node_interval, dtype=np.int32),
-            cover=covers[p], lens=lens, edges=edges, intersection=intersection,
-            jaccard=jaccard)
-    return graphs
+    return {(p, e): _assemble(node_members, node_interval, covers[p], lens)
+            for (p, e), (node_members, node_interval) in found.items()}
+
+
+def _assemble(node_members: list[np.ndarray], node_interval: list[int], cover: Cover,
+              lens: np.ndarray) -> MapperGraph:
+    """A graph (without params) from its nodes' member points and intervals."""
+    sizes = np.array([len(m) for m in node_members], dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    indices = (np.concatenate(node_members) if node_members else np.zeros(0)).astype(np.int64)
+    edges, intersection, jaccard = graph_edges(indptr, indices, len(lens))
+    return MapperGraph(indptr=indptr, indices=indices,
+                       interval=np.asarray(node_interval, dtype=np.int32), cover=cover,
+                       lens=lens, edges=edges, intersection=intersection, jaccard=jaccard)
 
 
 def rebuild(graph: MapperGraph, points: np.ndarray, lens: np.ndarray, device: str = "cpu",
@@ -458,6 +461,49 @@ def rebuild(graph: MapperGraph, points: np.ndarray, lens: np.ndarray, device: st
     rebuilt = grid[0, 0]
     rebuilt.params = dict(graph.params)
     return rebuilt
+
+
+def resampled_graphs(graph: MapperGraph, points: np.ndarray, samples: list[np.ndarray],
+                     device: str = "cpu", tile: int | None = None, progress: bool = False,
+                     stats=None) -> list[MapperGraph]:
+    """The graphs of resamples of a graph's points, in one engine pass.
+
+    Each sample is an ascending array of point indices that may repeat (a draw with
+    replacement); its graph equals ``rebuild(graph, points[s], graph.lens[s])``, nodes
+    and all: points are numbered by their position in the sample. Every resample's
+    interval is a cover of the *original* points where a point counts as many times as
+    it was drawn, so the engine computes each interval's distances once for all the
+    resamples.
+    """
+    from topoact.engine import cluster_grid
+
+    intervals = graph.cover.members(graph.lens)
+    drawn = [np.bincount(s, minlength=graph.n_points) for s in samples]
+    covers = [[np.repeat(m, counts[m]) for m in intervals] for counts in drawn]
+    found = [([], []) for _ in samples]
+    for i, labels in cluster_grid(points, covers, [graph.params["eps"]],
+                                  graph.params["min_samples"], device, tile, progress, stats):
+        for b, (node_members, node_interval) in enumerate(found):
+            if labels[b][0] is None:
+                continue
+            for label in range(labels[b][0].max() + 1):
+                node_members.append(np.unique(covers[b][i][labels[b][0] == label]))
+                node_interval.append(i)
+    graphs = []
+    for sample, counts, (node_members, node_interval) in zip(samples, drawn, found,
+                                                               strict=True):
+        first = np.searchsorted(sample, np.arange(graph.n_points))  # of each point's copies
+        positions = [_ranges(first[rows], counts[rows]) for rows in node_members]
+        rebuilt = _assemble(positions, node_interval, graph.cover, graph.lens[sample])
+        rebuilt.params = dict(graph.params)
+        graphs.append(rebuilt)
+    return graphs
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The concatenation of ``arange(start, start + length)`` for each pair."""
+    ends = np.cumsum(lengths)
+    return np.repeat(starts - ends + lengths, lengths) + np.arange(ends[-1] if len(ends) else 0)
 
 
 @dataclass

@@ -15,7 +15,8 @@ Carrière & Oudot ("Structure and stability of the one-dimensional mapper", 2018
 - **Bootstrap.** The points are resampled with replacement B times; each resample's
   graph is rebuilt by the engine with the same cover intervals, ε and min_samples
   (:func:`topoact.mapper.rebuild`), and its diagram's bottleneck distance to the
-  original's is recorded. The distance at confidence α is gudhi's ``CoverComplex`` rule,
+  original's is recorded (all resamples in one engine pass, see
+  :func:`topoact.mapper.resampled_graphs`). The distance at confidence α is gudhi's ``CoverComplex`` rule,
   the sorted distances' element ⌊αB⌋; a feature is significant when half its
   persistence exceeds it, and its confidence is the share of distances at most half its
   persistence.
@@ -38,7 +39,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from topoact.mapper import MapperGraph, rebuild
+from topoact.mapper import MapperGraph, resampled_graphs
 
 KINDS = ("component", "downward branch", "upward branch", "loop")
 
@@ -227,11 +228,13 @@ def check_bootstrap(bootstrap: int) -> None:
 def bootstrap_distances(graph: MapperGraph, points: np.ndarray, bootstrap: int,
                         seed: int = 0, original: Diagram | None = None,
                         progress: bool = False, device: str = "cpu",
-                        tile: int | None = None) -> np.ndarray:
+                        tile: int | None = None, batch: int = 50) -> np.ndarray:
     """Bottleneck distances from the graphs of B resamples to the original's diagram.
 
     Each resample draws N of the N points with replacement (kept in index order, so
-    DBSCAN's border rule sees them in the original order) and their lens values.
+    DBSCAN's border rule sees them in the original order) with their lens values; its
+    graph is :func:`topoact.mapper.rebuild`'s, built ``batch`` resamples per engine pass
+    (:func:`topoact.mapper.resampled_graphs`).
     """
     from tqdm.auto import tqdm
 
@@ -241,12 +244,15 @@ def bootstrap_distances(graph: MapperGraph, points: np.ndarray, bootstrap: int,
         raise ValueError(f"{len(points)} points, but the graph was built on {graph.n_points}")
     original = original if original is not None else graph_diagram(graph)
     rng = np.random.default_rng(seed)
-    distances = np.zeros(bootstrap)
-    for b in tqdm(range(bootstrap), desc="bootstrap", unit="graph", disable=not progress):
-        sample = np.sort(rng.integers(0, len(points), size=len(points)))
-        rebuilt = rebuild(graph, points[sample], graph.lens[sample], device=device, tile=tile)
-        distances[b] = bottleneck(original, graph_diagram(rebuilt))
-    return distances
+    samples = [np.sort(rng.integers(0, len(points), size=len(points))) for _ in range(bootstrap)]
+    distances = []
+    with tqdm(total=bootstrap, desc="bootstrap", unit="graph", disable=not progress) as bar:
+        for start in range(0, bootstrap, batch):
+            for rebuilt in resampled_graphs(graph, points, samples[start:start + batch],
+                                            device=device, tile=tile):
+                distances.append(bottleneck(original, graph_diagram(rebuilt)))
+                bar.update()
+    return np.array(distances)
 
 
 @dataclass
