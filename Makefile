@@ -36,6 +36,8 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/explorer.py --screenshot test-artifacts/explorer-bench.png
 	$(BIN)/python bench/weights.py
 	$(BIN)/python bench/profiles.py
+	$(BIN)/python bench/stability.py
+	$(BIN)/python bench/stability.py --cloud results/activations/digits/digits-cnn/seed-0/full/conv3.zarr --bootstrap 20 --skip-single
 
 clean:
 	rm -rf results .snakemake

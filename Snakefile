@@ -20,6 +20,7 @@ include: "workflow/rules/model.smk"
 include: "workflow/rules/foreground.smk"
 include: "workflow/rules/activations.smk"
 include: "workflow/rules/mapper.smk"
+include: "workflow/rules/stability.smk"
 include: "workflow/rules/homology.smk"
 include: "workflow/rules/featurevis.smk"
 include: "workflow/rules/weights.smk"
@@ -32,6 +33,7 @@ rule all:
         trained_models(),
         activation_stores(),
         all_mapper_outputs(),
+        stability_outputs(),
         homology_outputs(),
         featurevis_outputs(),
         explorer_outputs(),

@@ -30,6 +30,7 @@ def tiny_config(**activations) -> dict:
         "homology": {"seeds": [0, 2], "images": 60, "batches": 2, "max_removed_components": 4},
         "featurevis": {"samplings": ["random"], "steps": 3, "examples_per_class": 1,
                        "top_classes": 2},
+        "stability": {"samplings": ["random"], "bootstrap": 20},
         "weights": {"analyses": []},  # tests/test_weights.py runs that stage
         "profiles": {"neurons": []},  # tests/test_profiles.py runs that stage
     }

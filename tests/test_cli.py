@@ -60,3 +60,33 @@ def test_mapper_and_epsilon_commands_on_a_npy_cloud(tmp_path):
     assert {n["top_classes"][0] for n in graph["nodes"]} == {"0", "1"}
     result = _topoact("mapper", str(tmp_path / "x.npy"), "--eps", "0", "--out", str(out))
     assert result.returncode != 0 and "ε must be a positive number" in result.stderr
+
+
+def test_stability_command_finds_a_circles_loop(tmp_path):
+    import json
+
+    import numpy as np
+
+    from topoact import mapper, stability
+
+    rng = np.random.default_rng(4)
+    angle = rng.uniform(0, 2 * np.pi, 600)
+    circle = np.stack([3 + np.cos(angle), np.sin(angle)], axis=1) + rng.normal(0, .05, (600, 2))
+    np.save(tmp_path / "circle.npy", circle)
+    args = [str(tmp_path / "circle.npy"), "--intervals", "10", "--overlap", "0.4",
+            "--eps", "0.25", "--lens", "pca1", "--bootstrap", "30"]
+    result = _topoact("stability", *args, "--json", str(tmp_path / "s.json"),
+                      "--plot", str(tmp_path / "s.png"))
+    assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / "s.json").read_text())
+    loops = [f for f in record["features"] if f["kind"] == "loop"]
+    assert len(loops) == 1 and loops[0]["significant"] and record["significant"]["loop"] == 1
+    assert len(record["distances"]) == 30 and (tmp_path / "s.png").stat().st_size > 10_000
+    # The same graph and bootstrap as the library's.
+    graph = mapper.build_mapper(circle, 10, 0.4, 0.25, lens=mapper.make_lens(circle, "pca1"))
+    assert record["d_alpha"] == stability.graph_stability(graph, circle, 30).d_alpha
+    assert "loop" in result.stdout and "significant" in result.stdout
+    for bad, message in ((["--bootstrap", "0"], "bootstrap B must be a positive integer"),
+                         (["--confidence", "1"], "confidence α must be in (0, 1)")):
+        result = _topoact("stability", *args[:-2], *bad)
+        assert result.returncode == 2 and message in result.stderr

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from conftest import ROOT
-from topoact import activations, explorer, featurevis, mapper, models, store
+from topoact import activations, explorer, featurevis, mapper, models, stability, store
 from topoact.mapper import MapperGraph, NodeStats
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -67,11 +67,15 @@ def built(tmp_path_factory, trained_model, digits_store):
                                    work / "examples" / layer, render, selection_path=selection,
                                    device="cpu", progress=False)
         for name in GRIDS:
+            _, record = stability.stability_for_store(graph_paths[name], cloud, bootstrap=20,
+                                                      confidence=0.9, progress=False)
+            store.write_json(work / name / f"{layer}.stability.json", record)
             sources.append(explorer.GraphSource(
                 dataset="words", model="digits-cnn", seed=0, sampling="top-l2", layer=layer,
                 parameters=name, graph=str(graph_paths[name]), points=str(cloud),
                 node_images=str(work / name / layer),
-                examples=(str(selection), str(work / "examples" / layer))))
+                examples=(str(selection), str(work / "examples" / layer)),
+                stability=str(work / name / f"{layer}.stability.json")))
     out = work / "site"
     explorer.build_explorer(sources, out, layer_order={"digits-cnn": LAYERS}, progress=False)
     return out
@@ -215,6 +219,32 @@ def test_partial_class_search_highlights_exactly_the_matching_nodes(built, brows
     zero = WORDS.index("zero")
     expected |= {n["id"] for n in data["nodes"] if any(c == zero for c, _, _ in n["top"])}
     assert page.locator("#viewport .glyph.highlight").count() == len(expected)
+    assert problems == []
+
+
+def test_significant_features_line_and_their_nodes_on_demand(built, browser):
+    page, problems, _ = open_page(browser, built)
+    record = store.read_json(built.parent / "overlap-30-epsilon-fixed" / "conv1.stability.json")
+    significant = [f for f in record["features"] if f["significant"]]
+    assert significant, "no significant feature to show (a component always is)"
+    line = page.locator("#stability-line").text_content()
+    assert line.startswith("significant features: ") and f"of {record['n_features']}" in line
+    assert f"B = {record['bootstrap']}" in line
+    buttons = page.locator("#feature-buttons button")
+    assert buttons.count() == len(significant)
+    # The feature with the fewest nodes, so that highlighting is a real selection.
+    chosen = min(range(len(significant)), key=lambda i: len(significant[i]["nodes"]))
+    buttons.nth(chosen).click()
+    page.wait_for_function("document.querySelectorAll('#viewport .glyph.feature').length > 0")
+    marked = page.locator("#viewport .glyph.feature")
+    assert marked.count() == len(significant[chosen]["nodes"])
+    ids = sorted(int(g.get_attribute("data-node")) for g in marked.all())
+    assert ids == sorted(significant[chosen]["nodes"])
+    total = page.locator("#viewport .glyph").count()
+    assert page.locator("#viewport .glyph.dim").count() == total - len(ids)
+    buttons.nth(chosen).click()  # again: the highlight goes
+    page.wait_for_function("document.querySelectorAll('#viewport .glyph.feature').length == 0")
+    assert page.locator("#viewport .glyph.dim").count() == 0
     assert problems == []
 
 

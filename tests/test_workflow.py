@@ -22,6 +22,9 @@ HOMOLOGY = "results/homology/digits/digits-cnn"
 HOMOLOGY_JOBS = {"persistence_diagrams", "sw_distances", "specificity", "sensitivity"}
 FEATUREVIS = "results/featurevis/digits/digits-cnn/seed-{seed}/random"
 FEATUREVIS_JOBS = {"render_node_images", "select_data_examples", "render_data_examples"}
+STABILITY = "results/stability/digits/digits-cnn/seed-0"
+STABILITY_SUMMARY = [f"{STABILITY}/{name}" for name in
+                     ("grid-distances.tsv", "significant-features.png", "summary.tsv")]
 
 
 def graph_jobs(samplings, layers, overlaps, epsilons):
@@ -49,6 +52,17 @@ def featurevis_jobs(node_layers, overlaps, epsilons, example_layers, seed=0):
     jobs = {"render_node_images": sorted(nodes),
             "select_data_examples": sorted(f"{base}/examples/{la}.json" for la in example_layers),
             "render_data_examples": sorted(f"{base}/examples/{la}" for la in example_layers)}
+    return {rule: outputs for rule, outputs in jobs.items() if outputs}
+
+
+def stability_jobs(layers, overlaps, epsilons, grid_layers=()):
+    """The stability jobs of the random sampling's graphs of the given grid, and the grid
+    distances of ``grid_layers`` (the summary is checked on its own)."""
+    graphs = [f"{STABILITY}/random/overlap-{p}-epsilon-{e}/{layer}.{ext}" for layer in layers
+              for p in overlaps for e in epsilons for ext in ("json", "png", "tsv")]
+    grids = [f"{STABILITY}/random/grid-distances/{layer}.{ext}" for layer in grid_layers
+             for ext in ("png", "tsv")]
+    jobs = {"graph_stability": sorted(graphs), "grid_distances": sorted(grids)}
     return {rule: outputs for rule, outputs in jobs.items() if outputs}
 
 
@@ -128,8 +142,10 @@ def test_adding_a_layer_schedules_only_its_extractions(finished_run):
         for s in ("random", "top-l2") for ext in ("json", "png"))
     assert planned.pop("purity_summary")  # the summary reads every graph
     assert planned.pop("build_explorer") == ["results/explorer"]  # it shows every graph
+    assert planned.pop("stability_summary") == STABILITY_SUMMARY
     assert planned == {**graph_jobs(["random", "top-l2"], ["conv4"], [30], ["adaptive", "fixed"]),
-                       **featurevis_jobs(["conv4"], [30], ["adaptive", "fixed"], ["conv4"])}
+                       **featurevis_jobs(["conv4"], [30], ["adaptive", "fixed"], ["conv4"]),
+                       **stability_jobs(["conv4"], [30], ["adaptive", "fixed"], ["conv4"])}
 
 
 def test_adding_an_overlap_schedules_only_its_graphs_and_the_summary(finished_run):
@@ -139,11 +155,15 @@ def test_adding_an_overlap_schedules_only_its_graphs_and_the_summary(finished_ru
     planned = planned_outputs(directory, write_config(directory, changed, "overlap.yaml"))
     assert len(planned.pop("purity_summary")) == 3
     assert planned.pop("build_explorer") == ["results/explorer"]
-    # The new graphs get node images; each layer's data examples now cover them too.
+    assert planned.pop("stability_summary") == STABILITY_SUMMARY
+    # The new graphs get node images; each layer's data examples now cover them too, and
+    # each layer's grid distances compare them with the others.
     assert planned == {**graph_jobs(["random", "top-l2"], ["conv3", "fc1"], [50],
                                     ["adaptive", "fixed"]),
                        **featurevis_jobs(["conv3", "fc1"], [50], ["adaptive", "fixed"],
-                                         ["conv3", "fc1"])}
+                                         ["conv3", "fc1"]),
+                       **stability_jobs(["conv3", "fc1"], [50], ["adaptive", "fixed"],
+                                        ["conv3", "fc1"])}
 
 
 def test_changing_the_fixed_epsilon_reruns_only_the_fixed_graphs(finished_run):
@@ -153,8 +173,21 @@ def test_changing_the_fixed_epsilon_reruns_only_the_fixed_graphs(finished_run):
     planned = planned_outputs(directory, write_config(directory, changed, "fixed.yaml"))
     assert len(planned.pop("purity_summary")) == 3
     assert planned.pop("build_explorer") == ["results/explorer"]
+    assert planned.pop("stability_summary") == STABILITY_SUMMARY
     assert planned == {**graph_jobs(["random", "top-l2"], ["conv3", "fc1"], [30], ["fixed"]),
-                       **featurevis_jobs(["conv3", "fc1"], [30], ["fixed"], ["conv3", "fc1"])}
+                       **featurevis_jobs(["conv3", "fc1"], [30], ["fixed"], ["conv3", "fc1"]),
+                       **stability_jobs(["conv3", "fc1"], [30], ["fixed"], ["conv3", "fc1"])}
+
+
+def test_changing_the_bootstrap_reruns_only_the_stability_jobs(finished_run):
+    directory, config = finished_run
+    changed = copy.deepcopy(config)
+    changed["stability"]["bootstrap"] = 30
+    planned = planned_outputs(directory, write_config(directory, changed, "bootstrap.yaml"))
+    assert planned.pop("stability_summary") == STABILITY_SUMMARY
+    assert planned.pop("build_explorer") == ["results/explorer"]  # it shows the features
+    # Every graph's bootstrap; not the grid distances, which read the graphs only.
+    assert planned == stability_jobs(["conv3", "fc1"], [30], ["adaptive", "fixed"])
 
 
 def test_changing_the_samplings_schedules_only_the_new_ones(finished_run):
@@ -171,6 +204,8 @@ def test_changing_the_samplings_schedules_only_the_new_ones(finished_run):
         assert all("seed-1" in output for output in planned.pop(rule))
     # Both summaries: seed-0's now reads fewer graphs (Snakemake's input-set trigger).
     assert len(planned.pop("purity_summary")) == 6
+    assert all("seed-1" in output for output in planned.pop("graph_stability"))
+    assert len(planned.pop("stability_summary")) == 6  # seed 0's reads fewer graphs too
     for rule in (*FEATUREVIS_JOBS, "build_explorer"):  # seed 0's examples: fewer graphs
         assert planned.pop(rule)
     assert not HOMOLOGY_JOBS & set(planned)  # homology seeds are their own setting
@@ -190,7 +225,8 @@ def test_changing_an_extraction_parameter_reruns_the_extractions_only(finished_r
     assert len(planned.pop("extract_activations")) == 8  # 6 of seed 0, top-l2 of seed 2
     # Downstream of the changed stores: ε, graphs, summary, homology; nothing upstream.
     assert set(planned) == {"estimate_epsilon", "purity_summary", *MAPPER_JOBS,
-                            *HOMOLOGY_JOBS, *FEATUREVIS_JOBS, "build_explorer"}
+                            *HOMOLOGY_JOBS, *FEATUREVIS_JOBS, "build_explorer",
+                            "graph_stability", "grid_distances", "stability_summary"}
 
 
 def test_changing_render_settings_reruns_the_renders_only(finished_run):
@@ -304,13 +340,38 @@ def test_run_leaves_an_explorer_over_every_graph(finished_run):
     assert any((site / "images").rglob("node-0.png"))
 
 
+def test_run_leaves_stability_tables_figures_and_explorer_lines(finished_run):
+    directory, _ = finished_run
+    summary = pd.read_csv(directory / STABILITY / "summary.tsv", sep="\t")
+    assert len(summary) == 2 * 2  # random sampling: layers × ε
+    assert set(summary["bootstrap"]) == {20} and (summary["d_alpha"] >= 0).all()
+    assert (summary["significant_component"] >= 1).all()  # a graph has a component
+    assert summary["mean_similarity_to_grid"].between(0, 1).all()
+    for layer in ("conv3", "fc1"):
+        base = directory / STABILITY / "random"
+        distances = pd.read_csv(base / "grid-distances" / f"{layer}.tsv", sep="\t")
+        assert distances[["a", "b"]].values.tolist() == [["overlap-30-epsilon-adaptive",
+                                                         "overlap-30-epsilon-fixed"]]
+        for eps in ("adaptive", "fixed"):
+            features = pd.read_csv(base / f"overlap-30-epsilon-{eps}" / f"{layer}.tsv", sep="\t")
+            record = store.read_json(base / f"overlap-30-epsilon-{eps}" / f"{layer}.json")
+            assert len(features) == record["n_features"] and len(record["distances"]) == 20
+            assert list(features["significant"]) == [f["significant"] for f in record["features"]]
+            np.testing.assert_array_equal(features["significant"],
+                                          features["persistence"] / 2 > record["d_alpha"])
+            assert (base / f"overlap-30-epsilon-{eps}" / f"{layer}.png").stat().st_size > 10_000
+    graphs = (directory / "results/explorer/data").glob("graph-*.js")
+    assert sum('"stability":{"d_alpha"' in g.read_text() for g in graphs) == 4
+
+
 def test_report_collects_the_figures(finished_run):
     directory, config = finished_run
     report = directory / "report.html"
     snakemake(directory, write_config(directory, config, "report.yaml"), "--report", str(report))
     text = report.read_text(errors="replace")
     assert report.stat().st_size > 100_000
-    for category in ("Mapper graphs", "Purity", "Persistent homology", "Feature visualization"):
+    for category in ("Mapper graphs", "Purity", "Persistent homology", "Feature visualization",
+                     "Stability"):
         assert category in text
 
 
@@ -321,6 +382,7 @@ def test_noise_variants_and_foreground_sampling_get_graphs_and_purity(tmp_path):
     config["analyses"][0]["layers"] = ["conv3", "fc1"]
     config["mapper"]["samplings"] = ["top-l2", "foreground-top1"]
     config["mapper"]["epsilons"] = ["fixed"]
+    config["stability"]["samplings"] = ["top-l2"]
     config["homology"]["seeds"] = []
     config["featurevis"]["samplings"] = []
     configfile = write_config(tmp_path, config)
@@ -341,6 +403,12 @@ def test_noise_variants_and_foreground_sampling_get_graphs_and_purity(tmp_path):
                    "results/noise/digits-examples.png"):
         assert (tmp_path / figure).stat().st_size > 10_000
     assert not (tmp_path / "results/data/digits-noise-0.5.zarr").exists()
+    moved = pd.read_csv(tmp_path / STABILITY / "noise-distances.tsv", sep="\t")
+    assert sorted(moved["layer"]) == ["conv3", "fc1"] and set(moved["sigma"]) == {0.5}
+    assert (moved["bottleneck"] >= 0).all() and moved["similarity"].between(0, 1).all()
+    assert (tmp_path / STABILITY / "noise-distances.png").stat().st_size > 10_000
+    noisy_summary = STABILITY.replace("/digits/", "/digits-noise-0.5/") + "/summary.tsv"
+    assert len(pd.read_csv(tmp_path / noisy_summary, sep="\t")) == 2  # noisy graphs too
 
     masks = tmp_path / "results/masks/digits.zarr"
     fields = "results/receptive_fields/digits/digits-cnn/seed-0/{layer}.npz"

@@ -2,7 +2,7 @@
 import re
 
 from topoact.foreground import DEEPLAB_WEIGHTS
-from topoact.mapper import EPSILON_MODES, percent_label
+from topoact.mapper import EPSILON_MODES, cover_prefix, grid_name, percent_label
 from topoact.models import (IMAGENET_WEIGHTS, architecture_of, is_user_architecture,
                             layer_module)
 from topoact.sampling import SAMPLING_PATTERN, masked_sampling
@@ -53,19 +53,31 @@ wildcard_constraints:
 
 
 RESULTS = "results"
-# Path templates of the stages' outputs (wildcards in braces).
+# Path templates of the stages' outputs (wildcards in braces). A graph's parameter set is
+# named as TopoAct names it; the balanced cover's names start with cover-balanced-.
+PARAMETERS = f"{cover_prefix(config['mapper']['cover'])}overlap-{{overlap}}-epsilon-{{epsilon}}"
 ACTIVATIONS = f"{RESULTS}/activations/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}.zarr"
 EPSILON = f"{RESULTS}/epsilon/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}"
-GRAPH = (
-    f"{RESULTS}/mapper/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/"
-    "overlap-{overlap}-epsilon-{epsilon}/{layer}"
-)
+GRAPH = f"{RESULTS}/mapper/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}"
 HOMOLOGY = f"{RESULTS}/homology/{{dataset}}/{{model}}"
 FEATUREVIS = f"{RESULTS}/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}"
-NODE_IMAGES = f"{FEATUREVIS}/overlap-{{overlap}}-epsilon-{{epsilon}}/{{layer}}"
+NODE_IMAGES = f"{FEATUREVIS}/{PARAMETERS}/{{layer}}"
 EXAMPLES = f"{FEATUREVIS}/examples/{{layer}}"
 MASKS = f"{RESULTS}/masks/{{dataset}}.zarr"
 RECEPTIVE_FIELDS = f"{RESULTS}/receptive_fields/{{dataset}}/{{model}}/seed-{{seed}}/{{layer}}.npz"
+STABILITY_RUN = f"{RESULTS}/stability/{{dataset}}/{{model}}/seed-{{seed}}"
+STABILITY = f"{STABILITY_RUN}/{{sampling}}/{PARAMETERS}/{{layer}}"
+GRID_DISTANCES = f"{STABILITY_RUN}/{{sampling}}/grid-distances/{{layer}}"
+
+
+def parameters_name(overlap, epsilon):
+    """The name of a graph's parameter set (its folder), e.g. overlap-30-epsilon-adaptive."""
+    return grid_name(overlap, epsilon, config["mapper"]["cover"])
+
+
+def graph_parameters(wildcards):
+    """The parameter-set name of a graph job's wildcards (titles, table columns)."""
+    return parameters_name(wildcards.overlap, wildcards.epsilon)
 
 
 def gpu_request(wildcards=None):
@@ -365,7 +377,7 @@ def model_weights(wildcards):
 def layer_graphs(wildcards):
     """Named inputs: the graph store of every (overlap, ε) of one (sampling, layer)."""
     return {
-        f"overlap-{percent_label(overlap)}-epsilon-{epsilon}": "{}.zarr".format(
+        parameters_name(overlap, epsilon): "{}.zarr".format(
             GRAPH.format(overlap=percent_label(overlap), epsilon=epsilon, **wildcards)
         )
         for overlap in config["mapper"]["overlaps"]
@@ -425,11 +437,13 @@ def explorer_sources(wildcards=None):
                         sources.append({
                             "dataset": dataset, "model": model, "seed": int(seed),
                             "sampling": sampling, "layer": layer,
-                            "parameters": f"overlap-{graph['overlap']}-epsilon-{epsilon}",
+                            "parameters": parameters_name(overlap, epsilon),
                             "graph": f"{base}.zarr", "points": ACTIVATIONS.format(**names),
                             "node_images": NODE_IMAGES.format(**graph) if rendered else None,
                             "examples": [f"{examples}.json", examples]
                             if rendered and examples_on else None,
+                            "stability": STABILITY.format(**graph) + ".json"
+                            if sampling in stability_samplings() else None,
                         })
     return sources + weight_explorer_sources()
 
@@ -462,6 +476,8 @@ def explorer_inputs(wildcards=None):
             files.add(source["node_images"])
         if source["examples"]:
             files.update(source["examples"])
+        if source.get("stability"):
+            files.add(source["stability"])
     return sorted(files)
 
 
@@ -678,3 +694,92 @@ def profile_explorer_files():
                   *(f"{base}/{name}" for name in ("persistence-images.png", "class-jaccard.png",
                                                    "within-across.png", "sizes.png"))]
     return files
+
+
+# --------------------------------------------------------------------------- stability
+
+
+def stability_samplings():
+    """Mapper samplings whose graphs get the stability stage."""
+    return [s for s in config["stability"]["samplings"] if s in config["mapper"]["samplings"]]
+
+
+def stability_graphs(dataset, model, seed, suffix):
+    """The stability files of every graph of one (dataset, model, seed)'s grid."""
+    return [
+        STABILITY.format(dataset=dataset, model=model, seed=seed, sampling=sampling,
+                         layer=layer, overlap=percent_label(overlap), epsilon=epsilon) + suffix
+        for sampling in stability_samplings()
+        for layer in analysis_layers(dataset, model)
+        for overlap, epsilon in layer_grid_parameters()
+    ]
+
+
+def grid_distance_files(dataset, model, seed, suffix):
+    """Per (sampling, layer): the distances between its grid's graphs (with two or more)."""
+    if len(layer_grid_parameters()) < 2:
+        return []
+    return [
+        GRID_DISTANCES.format(dataset=dataset, model=model, seed=seed, sampling=sampling,
+                              layer=layer) + suffix
+        for sampling in stability_samplings()
+        for layer in analysis_layers(dataset, model)
+    ]
+
+
+def stability_outputs():
+    """Per graph its diagram figure; per layer its grid's distances; per (dataset, model,
+    seed) the summary; per clean analysis with noise, the noise distances."""
+    if not stability_samplings():
+        return []
+    files = []
+    for dataset, model, seed in analysis_grid():
+        run = STABILITY_RUN.format(dataset=dataset, model=model, seed=seed)
+        files += stability_graphs(dataset, model, seed, ".png")
+        files += grid_distance_files(dataset, model, seed, ".png")
+        files += [f"{run}/summary.tsv", f"{run}/significant-features.png"]
+    if config["activations"]["noise_sigmas"]:
+        for dataset, model, seed in analysis_grid(noisy=False):
+            run = STABILITY_RUN.format(dataset=dataset, model=model, seed=seed)
+            files.append(f"{run}/noise-distances.png")
+    return files
+
+
+def layer_grid_graph_stores(wildcards):
+    """Named inputs: every graph store of one (sampling, layer)'s grid, by parameter set."""
+    return {
+        parameters_name(overlap, epsilon): GRAPH.format(
+            overlap=percent_label(overlap), epsilon=epsilon, **wildcards) + ".zarr"
+        for overlap, epsilon in layer_grid_parameters()
+    }
+
+
+def stability_summary_inputs(wildcards):
+    return {
+        "records": stability_graphs(wildcards.dataset, wildcards.model, wildcards.seed,
+                                    ".json"),
+        "distances": grid_distance_files(wildcards.dataset, wildcards.model, wildcards.seed,
+                                         ".tsv"),
+    }
+
+
+def noise_graph_pairs(wildcards):
+    """Each stability graph of the clean dataset with its noisy variant at each σ."""
+    pairs = []
+    for variant in noisy_datasets(wildcards.dataset):
+        for sampling in stability_samplings():
+            for layer in analysis_layers(wildcards.dataset, wildcards.model):
+                for overlap, epsilon in layer_grid_parameters():
+                    names = dict(model=wildcards.model, seed=wildcards.seed, sampling=sampling,
+                                 layer=layer, overlap=percent_label(overlap), epsilon=epsilon)
+                    pairs.append({
+                        "sampling": sampling, "layer": layer, "sigma": noise_of(variant),
+                        "parameters": parameters_name(overlap, epsilon),
+                        "clean": GRAPH.format(dataset=wildcards.dataset, **names) + ".zarr",
+                        "noisy": GRAPH.format(dataset=variant, **names) + ".zarr",
+                    })
+    return pairs
+
+
+def noise_graph_inputs(wildcards):
+    return sorted({pair[k] for pair in noise_graph_pairs(wildcards) for k in ("clean", "noisy")})

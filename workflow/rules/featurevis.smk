@@ -11,7 +11,7 @@ rule render_node_images:
             f"{NODE_IMAGES}.contact.png",
             caption="../report/contact_sheet.rst",
             category="Feature visualization",
-            subcategory="{sampling} overlap-{overlap}-epsilon-{epsilon}",
+            subcategory=f"{{sampling}} {PARAMETERS}",
             labels={"layer": "{layer}", "seed": "{seed}", "model": "{model}"},
         ),
     params:
@@ -24,7 +24,7 @@ rule render_node_images:
         runtime="120m",
         gpu=gpu_request,
     log:
-        f"{RESULTS}/logs/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/overlap-{{overlap}}-epsilon-{{epsilon}}/{{layer}}.log",
+        f"{RESULTS}/logs/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}.log",
     conda:
         "../../envs/torch.yaml"
     script:

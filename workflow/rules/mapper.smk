@@ -50,7 +50,7 @@ if config["mapper"]["jobs"] == "graph":
             runtime="120m",
             gpu=gpu_request,
         log:
-            f"{RESULTS}/logs/mapper/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/overlap-{{overlap}}-epsilon-{{epsilon}}/{{layer}}.log",
+            f"{RESULTS}/logs/mapper/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}.log",
         conda:
             "../../envs/mapper.yaml"
         script:
@@ -95,12 +95,14 @@ rule graph_purity:
         points=ACTIVATIONS,
     output:
         f"{GRAPH}.purity.tsv",
+    params:
+        parameters=graph_parameters,
     threads: 1
     resources:
         mem_mb=4000,
         runtime="20m",
     log:
-        f"{RESULTS}/logs/purity/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/overlap-{{overlap}}-epsilon-{{epsilon}}/{{layer}}.log",
+        f"{RESULTS}/logs/purity/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}.log",
     conda:
         "../../envs/mapper.yaml"
     script:
@@ -115,15 +117,17 @@ rule draw_mapper_graph:
             f"{GRAPH}.png",
             caption="../report/mapper_graph.rst",
             category="Mapper graphs",
-            subcategory="{sampling} overlap-{overlap}-epsilon-{epsilon}",
+            subcategory=f"{{sampling}} {PARAMETERS}",
             labels={"layer": "{layer}", "seed": "{seed}", "model": "{model}"},
         ),
+    params:
+        parameters=graph_parameters,
     threads: 1
     resources:
         mem_mb=4000,
         runtime="20m",
     log:
-        f"{RESULTS}/logs/graph-figures/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/overlap-{{overlap}}-epsilon-{{epsilon}}/{{layer}}.log",
+        f"{RESULTS}/logs/graph-figures/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}.log",
     conda:
         "../../envs/mapper.yaml"
     script:

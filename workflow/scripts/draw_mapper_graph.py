@@ -1,7 +1,7 @@
 """Figure of one mapper graph (rule draw_mapper_graph)."""
 
 
-from topoact import mapper, plots
+from topoact import plots
 from topoact.jobs import job_log
 
 with job_log(snakemake.log[0]) as log:
@@ -9,5 +9,5 @@ with job_log(snakemake.log[0]) as log:
     plots.draw_graph_store(
         snakemake.input[0], snakemake.output[0],
         title=f"{w.model} seed {w.seed} · {w.layer} · {w.sampling} · "
-              f"{mapper.grid_name(w.overlap, w.epsilon)}",
+              f"{snakemake.params.parameters}",
     )

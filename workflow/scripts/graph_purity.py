@@ -1,7 +1,7 @@
 """Purity table of one mapper graph (rule graph_purity)."""
 
 
-from topoact import mapper, purity, store
+from topoact import purity, store
 from topoact.jobs import job_log
 
 with job_log(snakemake.log[0]) as log:
@@ -10,6 +10,6 @@ with job_log(snakemake.log[0]) as log:
         snakemake.input.graph, snakemake.input.points,
         {"dataset": w.dataset, "model": w.model, "seed": int(w.seed), "sampling": w.sampling,
          "layer": w.layer, "overlap": w.overlap, "epsilon": w.epsilon,
-         "parameters": mapper.grid_name(w.overlap, w.epsilon)},
+         "parameters": snakemake.params.parameters},
     )
     store.write_tsv(table, snakemake.output[0])

@@ -167,6 +167,57 @@ def _barcode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stability(args: argparse.Namespace) -> int:
+    from topoact import mapper, plots, stability
+    from topoact.models import resolve_device
+    from topoact.store import write_json
+
+    points = mapper.load_points(args.points)[0]
+    lens = mapper.make_lens(points, args.lens, args.density_k)
+    graph = mapper.build_mapper(points, args.intervals, args.overlap, args.eps,
+                                args.min_samples, args.cover, lens=lens,
+                                device=resolve_device(args.device), lens_name=args.lens)
+    result = stability.graph_stability(graph, points, args.bootstrap, args.confidence,
+                                       args.seed, progress=True,
+                                       device=resolve_device(args.device))
+    table = stability.feature_table(result)
+    print(f"{graph.n_nodes} nodes, {len(graph.edges)} edges; d_α = {result.d_alpha:.4g} at "
+          f"{args.confidence:.0%} from {args.bootstrap} resamples")
+    for row in table.itertuples():
+        print(f"  {row.kind:16s} {row.birth:10.4g} -> {row.death:10.4g}  confidence "
+              f"{row.confidence:.2f}  {'significant' if row.significant else ''}")
+    if args.json:
+        write_json(args.json, stability.stability_record(result, {
+            "source": str(args.points), **graph.params}), indent=2)
+    if args.plot:
+        plots.plot_extended_diagram(table, result.distances, result.d_alpha, args.confidence,
+                                    args.plot, title=str(args.points))
+    return 0
+
+
+def _add_stability_parser(commands) -> None:
+    """``topoact stability``: a graph's significant features, for any cloud."""
+    parser = commands.add_parser(
+        "stability", help="bootstrap significance of a mapper graph's loops and branches")
+    parser.add_argument("points", help="an activations store (*.zarr) or an (N, C) .npy array")
+    parser.add_argument("--intervals", type=int, default=30, help="cover intervals (default 30)")
+    parser.add_argument("--overlap", type=float, default=0.3,
+                        help="overlap fraction of adjacent intervals (default 0.3)")
+    parser.add_argument("--eps", type=float, required=True, help="DBSCAN ε")
+    parser.add_argument("--min-samples", type=int, default=5, help="DBSCAN min_samples")
+    parser.add_argument("--cover", choices=["exact", "kmapper", "balanced"], default="exact")
+    parser.add_argument("--lens", choices=["l2", "pca1", "pca2", "codensity"], default="l2",
+                        help="lens: ℓ2 norm (default), first principal component(s), codensity")
+    parser.add_argument("--density-k", type=int, default=15, help="k of the codensity lens")
+    parser.add_argument("--bootstrap", type=int, default=100, help="resamples B (default 100)")
+    parser.add_argument("--confidence", type=float, default=0.9, help="α (default 0.9)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the resampling")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--json", help="write the record (features with their nodes) here")
+    parser.add_argument("--plot", help="write the diagram figure (PNG) here")
+    parser.set_defaults(run=_stability)
+
+
 def _profile(args: argparse.Namespace) -> int:
     import torch
 
@@ -222,6 +273,22 @@ def _add_profile_parser(commands) -> None:
     profile.set_defaults(run=_profile)
 
 
+def _add_barcode_parser(commands) -> None:
+    """``topoact barcode``: ripser's barcode of a cloud or of its dense core."""
+    barcode = commands.add_parser(
+        "barcode", help="persistence barcode (ripser) of a cloud, optionally of its dense core")
+    barcode.add_argument("points", help="a points store (*.zarr) or an (N, C) .npy array")
+    barcode.add_argument("--density-k", type=int, default=15,
+                         help="k of the codensity (distance to the k-th neighbour; default 15)")
+    barcode.add_argument("--keep", type=float, default=1.0,
+                         help="fraction of densest points kept, X(k, p) (default 1 = all)")
+    barcode.add_argument("--maxdim", type=int, default=1, help="highest homology dimension")
+    barcode.add_argument("--json", help="write the bars and diagrams here")
+    barcode.add_argument("--plot", help="write the barcode figure (PNG) here")
+    barcode.set_defaults(run=_barcode)
+
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``topoact`` (one subcommand per task)."""
     parser = argparse.ArgumentParser(
@@ -271,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--eps", type=float, required=True, help="DBSCAN ε")
     graph.add_argument("--min-samples", type=int, default=5, help="DBSCAN min_samples")
     graph.add_argument("--labels", help="(N,) .npy of class labels (a store has its own)")
-    graph.add_argument("--cover", choices=["exact", "kmapper"], default="exact")
+    graph.add_argument("--cover", choices=["exact", "kmapper", "balanced"], default="exact")
     graph.add_argument("--lens", choices=["l2", "pca1", "pca2", "codensity"], default="l2",
                        help="ℓ2 norm (default), first one or two principal components (pca2: "
                             "an intervals × intervals cover), or the codensity")
@@ -284,19 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--out", required=True, help="output JSON path")
     graph.set_defaults(run=_mapper)
 
-    barcode = commands.add_parser(
-        "barcode", help="persistence barcode (ripser) of a cloud, optionally of its dense core")
-    barcode.add_argument("points", help="a points store (*.zarr) or an (N, C) .npy array")
-    barcode.add_argument("--density-k", type=int, default=15,
-                         help="k of the codensity (distance to the k-th neighbour; default 15)")
-    barcode.add_argument("--keep", type=float, default=1.0,
-                         help="fraction of densest points kept, X(k, p) (default 1 = all)")
-    barcode.add_argument("--maxdim", type=int, default=1, help="highest homology dimension")
-    barcode.add_argument("--json", help="write the bars and diagrams here")
-    barcode.add_argument("--plot", help="write the barcode figure (PNG) here")
-    barcode.set_defaults(run=_barcode)
-
+    _add_barcode_parser(commands)
     _add_profile_parser(commands)
+    _add_stability_parser(commands)
 
     check = commands.add_parser("check-config", help="validate a workflow config file")
     check.add_argument("config", help="path of a config YAML")

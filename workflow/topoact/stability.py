@@ -14,9 +14,9 @@ Carrière & Oudot ("Structure and stability of the one-dimensional mapper", 2018
   edge within its height range.
 - **Bootstrap.** The points are resampled with replacement B times; each resample's
   graph is rebuilt by the engine with the same cover intervals, ε and min_samples
-  (:func:`topoact.mapper.rebuild`), and its diagram's bottleneck distance to the
-  original's is recorded (all resamples in one engine pass, see
-  :func:`topoact.mapper.resampled_graphs`). The distance at confidence α is gudhi's ``CoverComplex`` rule,
+  (:func:`topoact.mapper.rebuild`; all resamples in one engine pass, see
+  :func:`topoact.mapper.resampled_graphs`), and its diagram's bottleneck distance to the
+  original's is recorded. The distance at confidence α is gudhi's ``CoverComplex`` rule,
   the sorted distances' element ⌊αB⌋; a feature is significant when half its
   persistence exceeds it, and its confidence is the share of distances at most half its
   persistence.
@@ -36,10 +36,12 @@ from typing import Any
 
 import gudhi
 import numpy as np
+import pandas as pd
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from topoact.mapper import MapperGraph, resampled_graphs
+from topoact import store
+from topoact.mapper import MapperGraph, load_points, resampled_graphs
 
 KINDS = ("component", "downward branch", "upward branch", "loop")
 
@@ -353,6 +355,10 @@ def membership_similarity(a: MapperGraph, b: MapperGraph) -> float:
     return (forward + backward) / 2
 
 
+#: Columns of the grid-distance tables.
+DISTANCE_COLUMNS = ["sampling", "layer", "a", "b", "bottleneck", "similarity"]
+
+
 @dataclass
 class GraphComparison:
     """Pairwise distances of named graphs: bottleneck of extended diagrams and membership
@@ -368,6 +374,11 @@ class GraphComparison:
                  "bottleneck": float(self.bottleneck[i, j]),
                  "similarity": float(self.similarity[i, j])}
                 for i in range(len(self.names)) for j in range(i + 1, len(self.names))]
+
+    def table(self, **where: Any) -> pd.DataFrame:
+        """The pairs as a table, led by the given columns (e.g. sampling and layer)."""
+        return pd.DataFrame([{**where, **row} for row in self.rows()],
+                            columns=[*where, *DISTANCE_COLUMNS[2:]])
 
 
 def compare_graphs(graphs: dict[str, MapperGraph]) -> GraphComparison:
@@ -392,3 +403,88 @@ def compare_to_reference(reference: MapperGraph, others: dict[str, MapperGraph]
     return [{"name": name, "bottleneck": bottleneck(diagram, graph_diagram(graph)),
              "similarity": membership_similarity(reference, graph)}
             for name, graph in others.items()]
+
+
+# --------------------------------------------------------------------------- stores and tables
+
+def feature_table(result: Stability) -> pd.DataFrame:
+    """The features TSV: kind, birth, death, persistence, confidence, significant and the
+    number of nodes of each (the node lists are in the JSON record)."""
+    rows = [{**row, "nodes": len(row["nodes"])} for row in feature_rows(result)]
+    return pd.DataFrame(rows, columns=["kind", "birth", "death", "persistence", "confidence",
+                                       "significant", "nodes"])
+
+
+def stability_for_store(graph_path, points_path, *, bootstrap: int, confidence: float,
+                        seed: int = 0, meta: dict[str, Any] | None = None,
+                        device: str = "cpu", tile: int | None = None,
+                        progress: bool = True, log=None) -> tuple[Stability, dict[str, Any]]:
+    """:func:`graph_stability` of a graph store and the cloud it was built on, with the
+    JSON record to write (``meta`` and the graph's size added). A graph without nodes gets
+    an empty table and a line in ``log``."""
+    graph, _, attrs = store.read_graph(graph_path)
+    points = load_points(points_path)[0]
+    if graph.n_nodes == 0:
+        print(f"{graph_path}: the graph has no nodes, so it has no features and no "
+              "bootstrap; its table is empty", file=log)
+    result = graph_stability(graph, points, bootstrap, confidence, seed, progress, device, tile)
+    record = stability_record(result, {
+        **(meta or {}), "graph": str(graph_path), "points": str(points_path),
+        "name": attrs.get("name"), "nodes": graph.n_nodes, "edges": int(len(graph.edges)),
+        "n_points": graph.n_points})
+    return result, record
+
+
+def compare_graph_stores(paths: dict[str, Any]) -> GraphComparison:
+    """:func:`compare_graphs` of named graph stores (e.g. a layer's grid)."""
+    return compare_graphs({name: store.read_graph(path)[0] for name, path in paths.items()})
+
+
+def read_distance_tables(paths: list[Any]) -> pd.DataFrame:
+    """The grid-distance tables of several layers as one (empty, with its columns, for
+    none)."""
+    tables = [pd.read_csv(path, sep="\t") for path in paths]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(
+        columns=DISTANCE_COLUMNS)
+
+
+def summary_table(records: list[dict[str, Any]], distances: pd.DataFrame) -> pd.DataFrame:
+    """One row per graph: where it sits, its size, d_α, significant features by kind, and
+    its mean bottleneck distance and membership similarity to the other graphs of its
+    layer's grid (``distances``: rows of sampling, layer, a, b, bottleneck, similarity)."""
+    rows = []
+    for record in records:
+        row = {key: record.get(key) for key in ("dataset", "model", "seed", "sampling",
+                                                 "layer", "parameters", "nodes", "edges",
+                                                 "bootstrap", "confidence", "d_alpha")}
+        row["features"] = record["n_features"]
+        for kind in KINDS:
+            row[f"significant_{kind.replace(' ', '_')}"] = record["significant"][kind]
+        mine = distances[(distances["sampling"] == record["sampling"])
+                         & (distances["layer"] == record["layer"])
+                         & ((distances["a"] == record["parameters"])
+                            | (distances["b"] == record["parameters"]))]
+        row["mean_bottleneck_to_grid"] = mine["bottleneck"].mean() if len(mine) else np.nan
+        row["mean_similarity_to_grid"] = mine["similarity"].mean() if len(mine) else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def noise_distances(pairs: list[dict[str, Any]]) -> pd.DataFrame:
+    """How far noisy graphs are from their clean graph: ``pairs`` of sampling, layer,
+    parameters, sigma, clean (graph store) and noisy (graph store); rows of the same
+    with bottleneck distance and membership similarity. Point i of a noisy cloud is point
+    i of the clean one (the same image and position), so membership compares."""
+    rows = []
+    by_clean: dict[str, list[dict[str, Any]]] = {}
+    for pair in pairs:
+        by_clean.setdefault(str(pair["clean"]), []).append(pair)
+    for clean, group in by_clean.items():
+        noisy = {str(p["noisy"]): store.read_graph(p["noisy"])[0] for p in group}
+        found = compare_to_reference(store.read_graph(clean)[0], noisy)
+        for pair, distance in zip(group, found, strict=True):
+            rows.append({key: pair[key] for key in ("sampling", "layer", "parameters", "sigma")}
+                        | {"bottleneck": distance["bottleneck"],
+                           "similarity": distance["similarity"]})
+    return pd.DataFrame(rows, columns=["sampling", "layer", "parameters", "sigma",
+                                       "bottleneck", "similarity"])

@@ -48,6 +48,8 @@ class GraphSource:
     run_name
         The run's name when it is not a (dataset, model, seed), e.g. ``weights/digits-cnn``
         for the weight-space graphs (whose ``points`` is a weights store).
+    stability
+        The graph's stability record (JSON of the stability stage), or None.
     """
 
     dataset: str
@@ -61,6 +63,7 @@ class GraphSource:
     node_images: str | None = None
     examples: tuple[str, str] | None = None
     run_name: str | None = None
+    stability: str | None = None
 
     @property
     def run(self) -> str:
@@ -191,8 +194,23 @@ def graph_payload(source: GraphSource, out_dir: Path, image_prefix: str
                "parameters": source.parameters, "classes": classes,
                "n_points": graph.n_points, "epsilon": float(graph.params.get("eps", 0.0)),
                "nodes": nodes, "links": links,
-               "purity": purity_summary(graph, stats.class_counts, labels, classes)}
+               "purity": purity_summary(graph, stats.class_counts, labels, classes),
+               "stability": _significant_features(source)}
     return payload, node_image_sets(graph, image_of_point)
+
+
+def _significant_features(source: GraphSource) -> dict[str, Any] | None:
+    """The graph's d_α and its significant features with their nodes, from its record."""
+    if source.stability is None:
+        return None
+    from topoact import store
+
+    record = store.read_json(source.stability)
+    features = [{key: feature[key] for key in ("kind", "birth", "death", "confidence", "nodes")}
+                for feature in record["features"] if feature["significant"]]
+    return {"d_alpha": record["d_alpha"], "confidence": record["confidence"],
+            "bootstrap": record["bootstrap"], "features": features,
+            "total": record["n_features"]}
 
 
 def _node_image_files(source: GraphSource, out_dir: Path, prefix: str) -> dict[int, str]:

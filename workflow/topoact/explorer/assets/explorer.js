@@ -18,6 +18,7 @@
     run: null, sampling: null, layer: null, parameters: null,
     colour: "lens", glyph: "circle", jaccard: 0, multilayer: false, crosslinks: false,
     chosen: new Set(), selected: null, view: { x: 0, y: 0, k: 1 },
+    feature: null,  // index of the significant feature whose nodes are highlighted
   };
   const timing = (window.explorerTiming = { draws: 0 });
 
@@ -95,6 +96,12 @@
   }
 
   // ------------------------------------------------------------------ drawing
+  function featureNodes(graph) {
+    const st = graph.stability;
+    if (state.feature === null || !st || !st.features[state.feature] ||
+        graph.layer !== state.layer) return null;
+    return new Set(st.features[state.feature].nodes);
+  }
   function nodeMatches(graph, node) {
     if (!state.chosen.size) return null;
     return node.top.some(([c]) => state.chosen.has(graph.classes[c]));
@@ -150,11 +157,14 @@
     panel.appendChild(edges);
     const radius = radiusScale(graph), colour = colourOf(graph);
     const nodes = svg("g", { class: "nodes" });
+    const feature = featureNodes(graph);
     for (const node of graph.nodes) {
       const x = px(node), y = py(node), r = radius(node.size);
       const matches = nodeMatches(graph, node);
+      const inFeature = feature ? feature.has(node.id) : null;
       const group = svg("g", { class: "glyph" + (matches === true ? " highlight" : "") +
-        (matches === false ? " dim" : "") + (isSelected(graph, node) ? " selected" : ""),
+        (matches === false || inFeature === false ? " dim" : "") +
+        (inFeature ? " feature" : "") + (isSelected(graph, node) ? " selected" : ""),
         "data-node": node.id, "data-layer": graph.layer });
       if (state.glyph === "pie") {
         piePaths(group, node, x, y, r);
@@ -220,6 +230,7 @@
       ` · ${main.nodes.length} nodes`;
     svgRoot.setAttribute("data-drawn", `${state.layer}|${state.parameters}|${loaded.length}`);
     showPurity(main);
+    showStability(main);
     showLegend(main);
     showDirectory(main);
     // Timed once the browser has painted the frame (two animation frames later).
@@ -267,6 +278,31 @@
       table.appendChild(tr);
     }
     box.appendChild(table);
+  }
+  // The "significant features" line, and a button per feature that highlights its nodes.
+  function showStability(graph) {
+    const st = graph.stability;
+    $("stability-panel").hidden = !st;
+    if (!st) return;
+    const counts = {};
+    for (const f of st.features) counts[f.kind] = (counts[f.kind] || 0) + 1;
+    const parts = Object.entries(counts).map(([kind, n]) => `${n} ${kind}${n > 1 ? "s" : ""}`);
+    const band = st.d_alpha === null ? "no bootstrap (no nodes)"
+      : `d_α ${st.d_alpha.toPrecision(3)} at ${Math.round(100 * st.confidence)} %, B = ${st.bootstrap}`;
+    $("stability-line").textContent = `significant features: ${parts.length ? parts.join(", ") : "none"}` +
+      ` of ${st.total} (${band})`;
+    const box = $("feature-buttons");
+    box.replaceChildren(...st.features.map((f, i) => {
+      const button = el("button", { type: "button", class: "feature-button" +
+        (state.feature === i ? " active" : ""), "data-feature": i },
+        `${f.kind}: ${f.birth.toFixed(3)} → ${f.death.toFixed(3)} · ${f.nodes.length} nodes · ` +
+        `confidence ${f.confidence.toFixed(2)}`);
+      button.addEventListener("click", () => {
+        state.feature = state.feature === i ? null : i;
+        draw();
+      });
+      return button;
+    }));
   }
   function showNode(graph, node) {
     $("node-hint").hidden = true;
@@ -425,6 +461,7 @@
   // ------------------------------------------------------------------ controls
   function installControls() {
     const redraw = (change) => () => { change(); syncSelectors(); state.selected = null;
+      state.feature = null;
       $("node-details").hidden = true; $("node-hint").hidden = false; draw(); };
     $("run-select").addEventListener("change", redraw(() => { state.run = $("run-select").value; }));
     $("sampling-select").addEventListener("change", redraw(() => { state.sampling = $("sampling-select").value; }));
