@@ -222,6 +222,16 @@ def test_partial_class_search_highlights_exactly_the_matching_nodes(built, brows
     assert problems == []
 
 
+def test_page_draws_each_graph_at_its_stored_layout(built, browser):
+    page, problems, _ = open_page(browser, built)
+    data = graph_data(page, "conv1", "overlap-30-epsilon-fixed")
+    _, stats, _ = store.read_graph(built.parent / "overlap-30-epsilon-fixed" / "conv1.zarr")
+    assert stats.position is not None and len(stats.position) == len(data["nodes"]) > 3
+    np.testing.assert_allclose([[n["x"], n["y"]] for n in data["nodes"]], stats.position,
+                               atol=1e-5)  # the layout the graph's PNG is drawn at
+    assert problems == []
+
+
 def test_significant_features_line_and_their_nodes_on_demand(built, browser):
     page, problems, _ = open_page(browser, built)
     record = store.read_json(built.parent / "overlap-30-epsilon-fixed" / "conv1.stability.json")

@@ -3,12 +3,13 @@
 import numpy as np
 
 from topoact import plots
+from topoact.layout import graph_layout
 
 
-def test_force_layout_is_deterministic_and_separates_components():
+def test_layout_is_deterministic_and_separates_components():
     edges = np.array([[0, 1], [1, 2], [2, 0], [3, 4], [4, 5], [5, 3]])
-    a = plots.force_layout(6, edges, seed=1)
-    b = plots.force_layout(6, edges, seed=1)
+    a = graph_layout(6, edges, seed=1)
+    b = graph_layout(6, edges, seed=1)
     np.testing.assert_array_equal(a, b)
     assert a.min() >= 0 and a.max() <= 1
     within = np.linalg.norm(a[0] - a[1]), np.linalg.norm(a[3] - a[4])
@@ -17,7 +18,7 @@ def test_force_layout_is_deterministic_and_separates_components():
 
 
 def test_graph_figure_is_written(tmp_path):
-    positions = plots.force_layout(3, np.array([[0, 1], [1, 2]]))
+    positions = graph_layout(3, np.array([[0, 1], [1, 2]]))
     path = tmp_path / "g.png"
     plots.plot_mapper_graph(positions, np.array([10, 5, 1]),
                             np.array([[5, 5, 0], [0, 5, 0], [0, 0, 1]]),

@@ -34,6 +34,8 @@ import numpy as np
 from scipy import sparse
 from scipy.spatial import cKDTree
 
+from topoact.layout import graph_layout
+
 COVERS = ("exact", "kmapper", "balanced")
 LENSES = ("l2", "pca1", "pca2", "codensity")
 
@@ -508,17 +510,19 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 @dataclass
 class NodeStats:
-    """Per-node summaries."""
+    """Per-node summaries, and the graph's layout (``position``, (n, 2) in [0, 1]²; None
+    for a store written before layouts were stored)."""
 
     size: np.ndarray
     mean_lens: np.ndarray
     class_counts: np.ndarray
     mean_activation: np.ndarray
+    position: np.ndarray | None = None
 
 
 def node_stats(graph: MapperGraph, points: np.ndarray, labels: np.ndarray,
                n_classes: int) -> NodeStats:
-    """Size, mean lens, class counts and mean activation vector of every node."""
+    """Size, mean lens, class counts, mean activation vector and layout of every node."""
     membership = graph.membership_matrix()
     size = graph.sizes
     safe = np.maximum(size, 1)[:, None]
@@ -532,6 +536,7 @@ def node_stats(graph: MapperGraph, points: np.ndarray, labels: np.ndarray,
         class_counts=np.asarray((membership @ onehot).todense(), dtype=np.int64),
         mean_activation=(membership @ np.asarray(points, dtype=np.float64) / safe
                          ).astype(np.float32),
+        position=graph_layout(graph.n_nodes, graph.edges, graph.jaccard),
     )
 
 

@@ -15,61 +15,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.collections import LineCollection, PatchCollection  # noqa: E402
 from matplotlib.patches import Wedge  # noqa: E402
 
+from topoact.layout import graph_layout  # noqa: E402
+
 #: Class colours (tab10, then tab20b/c for more classes).
 CLASS_COLOURS = [*plt.get_cmap("tab10").colors, *plt.get_cmap("tab20b").colors,
                  *plt.get_cmap("tab20c").colors]
-
-
-def force_layout(n_nodes: int, edges: np.ndarray, weights: np.ndarray | None = None,
-                 seed: int = 0, iterations: int = 200) -> np.ndarray:
-    """Fruchterman–Reingold positions in [0, 1]², deterministic given ``seed``.
-
-    Edges pull with strength proportional to their weight (Jaccard); a weak pull to the
-    centre keeps components from drifting apart.
-
-    Parameters
-    ----------
-    n_nodes
-        Number of nodes.
-    edges
-        (E, 2) node index pairs.
-    weights
-        Edge weights (default 1).
-    seed
-        Seed of the initial positions.
-    iterations
-        Steps of the cooling schedule.
-    """
-    if n_nodes == 0:
-        return np.zeros((0, 2))
-    rng = np.random.default_rng(seed)
-    pos = rng.random((n_nodes, 2))
-    if n_nodes == 1:
-        return np.full((1, 2), 0.5)
-    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
-    weights = np.ones(len(edges)) if weights is None else np.asarray(weights, dtype=np.float64)
-    k = 1.0 / np.sqrt(n_nodes)
-    temperature = 0.1
-    block = 1024
-    for step in range(iterations):
-        shift = np.zeros_like(pos)
-        for start in range(0, n_nodes, block):
-            delta = pos[start:start + block, None, :] - pos[None, :, :]
-            dist2 = np.maximum((delta ** 2).sum(-1), 1e-9)
-            shift[start:start + block] += (delta * (k * k / dist2)[..., None]).sum(1)
-        if len(edges):
-            delta = pos[edges[:, 0]] - pos[edges[:, 1]]
-            dist = np.sqrt(np.maximum((delta ** 2).sum(-1), 1e-12))
-            pull = delta * (dist * (0.5 + weights) / k)[:, None]
-            np.add.at(shift, edges[:, 0], -pull)
-            np.add.at(shift, edges[:, 1], pull)
-        shift += (0.5 - pos) * (0.05 * n_nodes * k)
-        length = np.sqrt(np.maximum((shift ** 2).sum(-1), 1e-12))
-        pos += shift / length[:, None] * np.minimum(length, temperature)[:, None]
-        temperature = 0.1 * (1 - (step + 1) / iterations) + 1e-3
-    pos -= pos.min(0)
-    pos /= max(pos.max(), 1e-12)
-    return pos
 
 
 def _save(fig, path: str | os.PathLike) -> None:
@@ -182,11 +132,13 @@ def plot_purity_by_layer(table, value: str, path: str | os.PathLike, layer_order
 
 
 def draw_graph_store(graph_path, png_path, title: str = "", seed: int = 0) -> None:
-    """Lay out a mapper graph store and draw it with pie-chart nodes."""
+    """Draw a mapper graph store with pie-chart nodes, at its stored layout (the one the
+    explorer shows; computed here for a store written without one)."""
     from topoact import store
 
     graph, stats, attrs = store.read_graph(graph_path)
-    positions = force_layout(graph.n_nodes, graph.edges, graph.jaccard, seed=seed)
+    positions = (graph_layout(graph.n_nodes, graph.edges, graph.jaccard, seed=seed)
+                 if stats.position is None else stats.position)
     plot_mapper_graph(positions, stats.size, stats.class_counts, graph.edges, graph.jaccard,
                       list(attrs["classes"]), png_path,
                       title or f"{graph.n_nodes} nodes, {len(graph.edges)} edges")
@@ -416,10 +368,12 @@ def plot_barcode_grid(panels: dict[str, list[np.ndarray]], path: str | os.PathLi
 
 
 def draw_filter_graph(ax, graph, mean_filters: np.ndarray, density: np.ndarray,
-                      kernel: tuple[int, int], seed: int = 0) -> None:
+                      kernel: tuple[int, int], positions: np.ndarray | None = None) -> None:
     """A weight-space mapper graph: each node drawn as its mean filter (grey, its own
-    range), framed in the colour of its mean codensity (dark red = dense)."""
-    positions = force_layout(graph.n_nodes, graph.edges, graph.jaccard, seed=seed)
+    range), framed in the colour of its mean codensity (dark red = dense), at the graph's
+    stored layout (``positions``; computed when None)."""
+    if positions is None:
+        positions = graph_layout(graph.n_nodes, graph.edges, graph.jaccard)
     if len(graph.edges):
         segments = positions[np.asarray(graph.edges)]
         ax.add_collection(LineCollection(segments, colors="#999999",
@@ -442,10 +396,11 @@ def draw_filter_graph(ax, graph, mean_filters: np.ndarray, density: np.ndarray,
 
 
 def plot_filter_graph(graph, mean_filters: np.ndarray, density: np.ndarray,
-                      kernel: tuple[int, int], path: str | os.PathLike, title: str = "") -> None:
+                      kernel: tuple[int, int], path: str | os.PathLike, title: str = "",
+                      positions: np.ndarray | None = None) -> None:
     """One weight-space mapper graph (see :func:`draw_filter_graph`)."""
     fig, ax = plt.subplots(figsize=(6.5, 6.5), dpi=110)
-    draw_filter_graph(ax, graph, mean_filters, density, kernel)
+    draw_filter_graph(ax, graph, mean_filters, density, kernel, positions)
     ax.set_title(f"{title}\nnode = mean filter; frame: codensity (dark = dense)", fontsize=9)
     fig.tight_layout()
     _save(fig, path)
@@ -461,7 +416,7 @@ def plot_weight_dynamics(columns: list[dict], path: str | os.PathLike, title: st
                              squeeze=False)
     for number, column in enumerate(columns):
         draw_filter_graph(axes[0, number], column["graph"], column["filters"],
-                          column["density"], column["kernel"])
+                          column["density"], column["kernel"], column.get("positions"))
         summary = column["summary"]
         ratio = summary["h1"]["ratio"] if summary.get("h1") else float("nan")
         axes[0, number].set_title(f"{column['label']}\n{column['graph'].n_nodes} nodes, "

@@ -407,6 +407,7 @@ def write_tsv(table, path: str | os.PathLike) -> None:
 def write_graph(path: str | os.PathLike, graph, stats, attrs: dict[str, Any]) -> None:
     """Write a mapper graph (CSR membership, node stats, edges) as a zarr store."""
     arrays = {
+        **({} if stats.position is None else {"position": stats.position}),
         "indptr": graph.indptr, "indices": graph.indices, "interval": graph.interval,
         "lens": graph.lens, "cover_lower": graph.cover.lower, "cover_upper": graph.cover.upper,
         "edges": graph.edges, "intersection": graph.intersection, "jaccard": graph.jaccard,
@@ -436,7 +437,8 @@ def read_graph(path: str | os.PathLike):
                         lens=a["lens"], edges=a["edges"], intersection=a["intersection"],
                         jaccard=a["jaccard"], params=attrs["graph_params"])
     stats = NodeStats(size=a["size"], mean_lens=a["mean_lens"], class_counts=a["class_counts"],
-                      mean_activation=a["mean_activation"])
+                      mean_activation=a["mean_activation"],
+                      position=group["position"][...] if "position" in group else None)
     return graph, stats, attrs
 
 

@@ -485,7 +485,7 @@ def core_for_points(points_path, out: dict[str, str], *, k: int, keep: float, ma
              f"{len(index)} filters, β1 = {topology.betti[1]} "
              f"(clique complex: {topology.clique_betti1})")
     plot_filter_graph(graph, stats.mean_activation, node_density, tuple(attrs["kernel"]),
-                      out["plot"], title)
+                      out["plot"], title, stats.position)
     write_node_images(stats.mean_activation, tuple(attrs["kernel"]), out["nodes"])
     summary = {"model": attrs["model"], "layer": attrs["layer"], "snapshot": attrs["snapshot"],
                "density_k": k, "keep": keep, "filters": len(points), "core": len(index),
@@ -569,7 +569,8 @@ def dynamics_for_layer(snapshots: dict[str, dict[str, str]], plot_path, title: s
         graph, stats, attrs = store.read_graph(files["graph"])
         _, dense, _ = store.read_weight_points(files["dense"])
         density = node_means(graph, dense["codensity"])
-        columns.append({"label": label, "graph": graph, "filters": stats.mean_activation,
+        columns.append({"label": label, "graph": graph, "positions": stats.position,
+                        "filters": stats.mean_activation,
                         "density": density, "kernel": tuple(attrs["kernel"]),
                         "diagrams": load_barcode(files["barcode"]),
                         "summary": store.read_json(files["summary"])})

@@ -3,8 +3,8 @@
 :func:`build_explorer` writes ``index.html`` with its script and style beside it, one
 JavaScript data file per graph (``data/graph-{i}.js``; script files, not JSON fetched at
 run time, because browsers refuse ``fetch`` on ``file://``), and the activation images and
-input thumbnails the graphs show (``images/``, hard-linked where possible). Layouts are
-computed here (deterministic force-directed), so the page only draws.
+input thumbnails the graphs show (``images/``, hard-linked where possible). Each graph is
+drawn at the layout stored with it (the one its PNG shows), so the page only draws.
 
 Class names are data: the page sets them with ``textContent`` only, never as HTML.
 """
@@ -23,6 +23,7 @@ import numpy as np
 from scipy import sparse
 
 from topoact.explorer.profile_pages import ProfileSource, write_profile_pages
+from topoact.layout import graph_layout
 
 ASSETS = Path(__file__).parent / "assets"
 ASSET_FILES = ("index.html", "explorer.js", "explorer.css")
@@ -80,11 +81,6 @@ def _place(source: Path, target: Path) -> None:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
-
-
-def layout_iterations(n_nodes: int) -> int:
-    """Fewer layout steps for very large graphs (each step is O(n²))."""
-    return 200 if n_nodes <= 1000 else max(30, int(200 * 1000 / n_nodes))
 
 
 def purity_summary(graph, class_counts: np.ndarray, labels: np.ndarray,
@@ -154,7 +150,7 @@ def graph_payload(source: GraphSource, out_dir: Path, image_prefix: str
                   ) -> tuple[dict[str, Any], sparse.csr_matrix]:
     """Everything the page shows of one graph (positions, glyph data, images, purity),
     and its nodes' image sets (for the links between adjacent layers)."""
-    from topoact import plots, store
+    from topoact import store
     from topoact.mapper import top_classes
 
     graph, stats, attrs = store.read_graph(source.graph)
@@ -163,8 +159,8 @@ def graph_payload(source: GraphSource, out_dir: Path, image_prefix: str
         raise ValueError(f"{source.points}: {len(image_of_point)} points, but graph "
                          f"{source.graph} was built on {graph.n_points}")
     classes = [str(c) for c in attrs.get("classes", [])]
-    positions = plots.force_layout(graph.n_nodes, graph.edges, graph.jaccard, seed=0,
-                                   iterations=layout_iterations(graph.n_nodes))
+    positions = (graph_layout(graph.n_nodes, graph.edges, graph.jaccard)
+                 if stats.position is None else stats.position)  # the PNG's layout
     order, percents = top_classes(stats.class_counts, 3)
     distinct = (stats.class_counts > 0).sum(axis=1)
     node_files = _node_image_files(source, out_dir, image_prefix)
