@@ -195,6 +195,30 @@ def _stability(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from topoact import serve
+    from topoact.models import resolve_device
+
+    serve.serve(args.results, args.host, args.port, args.cache_mb,
+                str(resolve_device(args.device)))
+    return 0
+
+
+def _add_serve_parser(commands) -> None:
+    """``topoact serve``: the explorer with a live parameter panel."""
+    parser = commands.add_parser(
+        "serve", help="the explorer plus a local API that rebuilds any graph live")
+    parser.add_argument("results", nargs="?", default="results",
+                        help="the workflow's results folder (default: results)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--cache-mb", type=int, default=1024,
+                        help="memory for loaded clouds and built graphs (default 1024 MB)")
+    parser.add_argument("--device", default="auto", help="the engine's device: auto, cpu, cuda")
+    parser.set_defaults(run=_serve)
+
+
 def _add_stability_parser(commands) -> None:
     """``topoact stability``: a graph's significant features, for any cloud."""
     parser = commands.add_parser(
@@ -354,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_barcode_parser(commands)
     _add_profile_parser(commands)
     _add_stability_parser(commands)
+    _add_serve_parser(commands)
 
     check = commands.add_parser("check-config", help="validate a workflow config file")
     check.add_argument("config", help="path of a config YAML")

@@ -146,25 +146,19 @@ def shared_image_links(a: sparse.csr_matrix, b: sparse.csr_matrix, per_node: int
                                                           strict=True)]
 
 
-def graph_payload(source: GraphSource, out_dir: Path, image_prefix: str
-                  ) -> tuple[dict[str, Any], sparse.csr_matrix]:
-    """Everything the page shows of one graph (positions, glyph data, images, purity),
-    and its nodes' image sets (for the links between adjacent layers)."""
-    from topoact import store
+def graph_view(graph, stats, classes: list[str], labels: np.ndarray,
+               node_files: dict[int, str] | None = None, examples: list | None = None
+               ) -> dict[str, Any]:
+    """What the page draws of one graph: nodes (position, size, mean lens, purity, top
+    classes, pie, image, data examples), links and the purity summary. The static
+    explorer and the live server (:mod:`topoact.serve`) both send this."""
     from topoact.mapper import top_classes
 
-    graph, stats, attrs = store.read_graph(source.graph)
-    image_of_point, labels = store.point_sources(source.points)
-    if len(image_of_point) != graph.n_points:
-        raise ValueError(f"{source.points}: {len(image_of_point)} points, but graph "
-                         f"{source.graph} was built on {graph.n_points}")
-    classes = [str(c) for c in attrs.get("classes", [])]
     positions = (graph_layout(graph.n_nodes, graph.edges, graph.jaccard)
                  if stats.position is None else stats.position)  # the PNG's layout
     order, percents = top_classes(stats.class_counts, 3)
     distinct = (stats.class_counts > 0).sum(axis=1)
-    node_files = _node_image_files(source, out_dir, image_prefix)
-    examples = _node_examples(source, out_dir, image_prefix)
+    node_files = node_files or {}
     nodes = []
     for node in range(graph.n_nodes):
         counts = stats.class_counts[node]
@@ -184,13 +178,30 @@ def graph_payload(source: GraphSource, out_dir: Path, image_prefix: str
         })
     links = [[int(s), int(t), round(float(j), 5), int(i)]
              for (s, t), j, i in zip(graph.edges, graph.jaccard, graph.intersection, strict=True)]
+    return {"lens": graph.params.get("lens", "l2"), "classes": classes,
+            "n_points": graph.n_points, "epsilon": float(graph.params.get("eps", 0.0)),
+            "nodes": nodes, "links": links,
+            "purity": purity_summary(graph, stats.class_counts, labels, classes)}
+
+
+def graph_payload(source: GraphSource, out_dir: Path, image_prefix: str
+                  ) -> tuple[dict[str, Any], sparse.csr_matrix]:
+    """Everything the page shows of one graph (:func:`graph_view`, where it sits, its
+    stability), and its nodes' image sets (for the links between adjacent layers)."""
+    from topoact import store
+
+    graph, stats, attrs = store.read_graph(source.graph)
+    image_of_point, labels = store.point_sources(source.points)
+    if len(image_of_point) != graph.n_points:
+        raise ValueError(f"{source.points}: {len(image_of_point)} points, but graph "
+                         f"{source.graph} was built on {graph.n_points}")
+    classes = [str(c) for c in attrs.get("classes", [])]
+    view = graph_view(graph, stats, classes, labels,
+                      _node_image_files(source, out_dir, image_prefix),
+                      _node_examples(source, out_dir, image_prefix))
     payload = {"dataset": source.dataset, "model": source.model, "seed": source.seed,
-               "run": source.run, "lens": graph.params.get("lens", "l2"),
-               "sampling": source.sampling, "layer": source.layer,
-               "parameters": source.parameters, "classes": classes,
-               "n_points": graph.n_points, "epsilon": float(graph.params.get("eps", 0.0)),
-               "nodes": nodes, "links": links,
-               "purity": purity_summary(graph, stats.class_counts, labels, classes),
+               "run": source.run, "sampling": source.sampling, "layer": source.layer,
+               "parameters": source.parameters, **view,
                "stability": _significant_features(source)}
     return payload, node_image_sets(graph, image_of_point)
 

@@ -17,6 +17,7 @@
   const state = {
     run: null, sampling: null, layer: null, parameters: null,
     colour: "lens", glyph: "circle", jaccard: 0, multilayer: false, crosslinks: false,
+    minShared: 1, selectedLinksOnly: false,
     chosen: new Set(), selected: null, view: { x: 0, y: 0, k: 1 },
     feature: null,  // index of the significant feature whose nodes are highlighted
   };
@@ -169,7 +170,7 @@
       if (state.glyph === "pie") {
         piePaths(group, node, x, y, r);
       } else if (state.glyph === "image" && node.image) {
-        const side = 2.2 * Math.max(r, 6);
+        const side = 2.2 * Math.max(r, 14);  // readable; hovering enlarges it
         group.appendChild(svg("image", { href: node.image, x: x - side / 2, y: y - side / 2,
           width: side, height: side, "image-rendering": "pixelated" }));
         group.appendChild(svg("rect", { class: "node", x: x - side / 2, y: y - side / 2,
@@ -202,7 +203,11 @@
     const started = performance.now();
     const layers = shownLayers();
     const loaded = await Promise.all(layers.map((l) => load(entryFor(l))));
-    const width = 1000;
+    // Several layers share the area's whole height: each panel is as wide as its share of
+    // the area (at the area's aspect ratio), not a square squeezed into a third of it.
+    const area = $("graph-area");
+    const aspect = area.clientWidth / Math.max(area.clientHeight, 1) || 1;
+    const width = loaded.length > 1 ? Math.max(250, (1000 * aspect) / loaded.length) : 1000;
     const total = width * loaded.length;
     const svgRoot = $("graph");
     svgRoot.setAttribute("viewBox", `0 0 ${total} 1000`);
@@ -214,7 +219,12 @@
       for (let i = 0; i + 1 < loaded.length; i++) {
         const a = loaded[i], b = loaded[i + 1];
         const most = Math.max(1, ...(a.next_layer_links || []).map((l) => l[2]));
+        const chosen = state.selected;
         for (const [s, t, shared] of a.next_layer_links || []) {
+          if (shared < state.minShared) continue;
+          // Only the links of the selected node, when asked (else the view is a hairball).
+          if (state.selectedLinksOnly && !(chosen && ((chosen.layer === a.layer && chosen.id === s)
+            || (chosen.layer === b.layer && chosen.id === t)))) continue;
           const na = a.nodes[s], nb = b.nodes[t];
           cross.appendChild(svg("line", { class: "crosslink", x1: placed[i].px(na),
             y1: placed[i].py(na), x2: placed[i + 1].px(nb), y2: placed[i + 1].py(nb),
@@ -321,7 +331,7 @@
       rowAct.appendChild(el("span", { class: "label", title: graph.classes[cls] }, graph.classes[cls]));
       for (const [input, activation] of items) {
         rowIn.appendChild(el("img", { src: input, alt: "data example", class: "example-input" }));
-        rowAct.appendChild(el("img", { src: activation, alt: "activation image",
+        if (activation) rowAct.appendChild(el("img", { src: activation, alt: "activation image",
           class: "example-activation" }));
       }
       inputs.appendChild(rowIn);
@@ -447,12 +457,23 @@
       tip.style.left = `${event.clientX - area.left + 12}px`;
       tip.style.top = `${event.clientY - area.top + 12}px`;
     });
-    root.addEventListener("mouseout", (event) => { if (glyphTarget(event)) tip.hidden = true; });
+    // Hidden as soon as the pointer leaves a node (for anything but the same glyph).
+    root.addEventListener("mouseout", (event) => {
+      const from = event.target.closest(".glyph");
+      if (from && !(event.relatedTarget && from.contains(event.relatedTarget))) tip.hidden = true;
+    });
+    root.addEventListener("mouseleave", () => { tip.hidden = true; });
+    // A hovered glyph is drawn last, so that its enlarged image is not under its neighbours.
+    root.addEventListener("mouseover", (event) => {
+      const glyph = event.target.closest(".glyph");
+      if (glyph && glyph.parentNode.lastChild !== glyph) glyph.parentNode.appendChild(glyph);
+    });
     root.addEventListener("click", (event) => {
       const hit = glyphTarget(event);
       if (!hit) return;
       state.selected = { layer: hit.graph.layer, id: hit.node.id };
       showNode(hit.graph, hit.node);
+      if (state.multilayer && state.crosslinks && state.selectedLinksOnly) draw();
       for (const g of root.querySelectorAll(".glyph.selected")) g.classList.remove("selected");
       event.target.closest(".glyph").classList.add("selected");
     });
@@ -478,6 +499,10 @@
       state.multilayer = $("multilayer-toggle").checked; state.view = { x: 0, y: 0, k: 1 }; draw(); });
     $("crosslinks-toggle").addEventListener("change", () => {
       state.crosslinks = $("crosslinks-toggle").checked; draw(); });
+    $("crosslinks-min").addEventListener("change", () => {
+      state.minShared = Math.max(1, Number($("crosslinks-min").value) || 1); draw(); });
+    $("crosslinks-selected").addEventListener("change", () => {
+      state.selectedLinksOnly = $("crosslinks-selected").checked; draw(); });
     $("class-search").addEventListener("input", suggest);
     $("class-search").addEventListener("keydown", (event) => {
       if (event.key !== "Enter") return;
@@ -489,13 +514,41 @@
       $("directory-panel").hidden = !$("directory-panel").hidden; });
   }
 
+  // A graph built by `topoact serve` (live.js): shown as a run of its own, replaced by
+  // the next one.
+  function addGraph(payload) {
+    const id = "live";
+    graphs[id] = payload;
+    manifest.graphs = manifest.graphs.filter((g) => g.id !== id);
+    manifest.graphs.push({ id, file: null, run: payload.run, dataset: payload.dataset,
+      model: payload.model, seed: payload.seed, sampling: payload.sampling,
+      layer: payload.layer, parameters: payload.parameters, nodes: payload.nodes.length,
+      has_images: false });
+    const layers = (manifest.layers[payload.model] = manifest.layers[payload.model] || []);
+    if (!layers.includes(payload.layer)) layers.push(payload.layer);
+    Object.assign(state, { run: payload.run, sampling: payload.sampling, layer: payload.layer,
+      parameters: payload.parameters, multilayer: false, selected: null, feature: null });
+    $("multilayer-toggle").checked = false;
+    $("node-details").hidden = true;
+    $("node-hint").hidden = false;
+    syncSelectors();
+    return draw();
+  }
+
   function start() {
-    if (!manifest || !manifest.graphs.length) {
+    const empty = !manifest || !manifest.graphs.length;
+    if (empty && !window.TOPOACT_LIVE) {
       document.body.textContent = "No graphs: data/manifest.js is missing or empty.";
       return;
     }
     document.title = manifest.title;
     $("title").textContent = manifest.title;
+    if (empty) {  // served without a built explorer: the live panel brings the graphs
+      installControls();
+      installZoom();
+      installNodeEvents();
+      return;
+    }
     syncSelectors();
     if (!manifest.graphs.some((g) => g.has_images)) {
       $("glyph-select").querySelector("option[value=image]").disabled = true;
@@ -506,6 +559,6 @@
     draw();
   }
   // For tests and scripting: the state and a redraw.
-  window.explorer = { state, draw, graphs, syncSelectors };
+  window.explorer = { state, draw, graphs, syncSelectors, addGraph };
   start();
 })();
