@@ -164,6 +164,15 @@ def test_page_loads_offline_and_redraws_on_layer_and_parameter_change(built, bro
         page.wait_for_timeout(100)
         assert page.locator("#viewport .glyph").count() == len(wider["nodes"])
     assert page.locator("#viewport image").count() == len(wider["nodes"])
+    # Image glyphs are never tiny (≥ 30 of the panel's 1,000 units), and grow on hover.
+    sides = page.locator("#viewport image").evaluate_all(
+        "images => images.map(i => Number(i.getAttribute('width')))")
+    assert min(sides) >= 30
+    first = page.locator("#viewport .glyph").first
+    before = first.locator("image").bounding_box()["width"]
+    first.locator(".node").hover(force=True)
+    page.wait_for_timeout(250)
+    assert page.locator("#viewport .glyph:hover image").bounding_box()["width"] > 2 * before
     assert problems == []
     assert all(url.startswith("file://") for url in requests), requests
 
@@ -177,6 +186,8 @@ def test_hover_shows_size_and_click_shows_classes_and_images(built, browser):
     tooltip = page.locator("#tooltip")
     assert tooltip.is_visible()
     assert f"size {node['size']}" in tooltip.text_content()
+    page.mouse.move(3, 890)  # off the node (the graph area's corner): the tooltip goes
+    page.wait_for_function("document.getElementById('tooltip').hidden")
     glyph.click(force=True)
     tops = page.locator("#top-classes li").all_text_contents()
     assert len(tops) == len(node["top"])
@@ -267,13 +278,33 @@ def test_multilayer_mode_shows_three_layers_with_links(built, browser):
     panels = page.locator("#viewport .layer-panel")
     assert panels.count() == 3
     assert panels.evaluate_all("ps => ps.map(p => p.getAttribute('data-layer'))") == LAYERS
+    # The three panels share the graph area's whole height (not a band a third of it).
+    area = page.locator("#graph-area").bounding_box()
+    frames = [page.locator(f"#viewport .layer-panel[data-layer='{la}'] .panel-frame")
+              .bounding_box() for la in LAYERS]
+    assert min(f["height"] for f in frames) > 0.85 * area["height"]
     page.check("#crosslinks-toggle")
     page.wait_for_timeout(150)
     conv1 = graph_data(page, "conv1", "overlap-30-epsilon-fixed")
     conv3 = graph_data(page, "conv3", "overlap-30-epsilon-fixed")
-    expected = len(conv1["next_layer_links"]) + len(conv3["next_layer_links"])
-    assert expected > 0
-    assert page.locator("#viewport .crosslink").count() == expected
+    links = conv1["next_layer_links"] + conv3["next_layer_links"]
+    assert len(links) > 0
+    assert page.locator("#viewport .crosslink").count() == len(links)
+    # Filtered by shared images, then to the selected node's links only.
+    least = sorted(shared for _, _, shared in links)[len(links) // 2]
+    page.locator("#crosslinks-min").fill(str(least))
+    page.locator("#crosslinks-min").dispatch_event("change")
+    page.wait_for_timeout(150)
+    assert page.locator("#viewport .crosslink").count() == sum(s >= least for *_, s in links)
+    page.locator("#crosslinks-min").fill("1")
+    page.locator("#crosslinks-min").dispatch_event("change")
+    page.check("#crosslinks-selected")
+    chosen = conv1["next_layer_links"][0][0]
+    page.locator(f"#viewport .glyph[data-layer='conv1'][data-node='{chosen}'] .node").click(
+        force=True)
+    page.wait_for_timeout(150)
+    mine = sum(s == chosen for s, _, _ in conv1["next_layer_links"])
+    assert page.locator("#viewport .crosslink").count() == mine > 0
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "explorer-multilayer.png"))
     assert problems == []

@@ -44,7 +44,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from topoact import mapper, store
+from topoact import epsilon, mapper, store
 from topoact.explorer import ASSETS, graph_view
 
 #: Largest request body accepted (bytes).
@@ -216,6 +216,26 @@ class LiveGraphs:
                           [str(c) for c in cloud.attrs.get("classes", [])], cloud.image,
                           f"{dataset}/{model}/{seed}", dataset, sampling, path.stem)
             self.clouds.put(str(path), found, cloud.points.nbytes)
+        return found
+
+    def curve(self, relative: str) -> dict[str, Any]:
+        """The cloud's ε at the knee and its sorted k-distance curve: the workflow's
+        estimate where it made one, else the same estimator's (k = 5; clouds over 20,000
+        points from 20,000 sampled queries), computed once."""
+        cloud = self.cloud(relative)
+        key = ("curve", relative)
+        found = self.graphs.get(key)
+        if found is None:
+            with self._lock(relative):
+                dataset, model, seed = cloud.run.split("/")
+                recorded = (self.results / "epsilon" / dataset / model / seed /
+                            cloud.sampling / f"{cloud.layer}.json")
+                record = (store.read_json(recorded) if recorded.exists() else
+                          epsilon.estimate_epsilon(cloud.points, 5, max_points=20_000,
+                                                   exact_below=20_000)[0].to_dict())
+                found = {"epsilon": record["epsilon"], "k": record["k"],
+                         "curve": record["curve"].get("sample"), "estimated": recorded.exists()}
+            self.graphs.put(key, found, 8 * len(found["curve"] or []))
         return found
 
     def _lock(self, cloud: str) -> threading.Lock:
@@ -397,6 +417,10 @@ def create_app(results: str | Path, token: str, hosts: list[str], cache_mb: int 
     async def clouds(request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(list_clouds, live.results))
 
+    async def curve(request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(live.curve,
+                                                    request.query_params.get("cloud", "")))
+
     async def body(request: Request) -> Any:
         raw = await request.body()
         if len(raw) > MAX_BODY:
@@ -422,6 +446,7 @@ def create_app(results: str | Path, token: str, hosts: list[str], cache_mb: int 
                         media_type="image/png")
 
     routes = [Route("/", refusing(index)), Route("/api/clouds", refusing(clouds)),
+              Route("/api/curve", refusing(curve)),
               Route("/api/graph", refusing(graph), methods=["POST"]),
               Route("/api/save", refusing(save), methods=["POST"]),
               Route("/api/thumb", refusing(thumb)),

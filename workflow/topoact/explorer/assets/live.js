@@ -124,8 +124,19 @@ window.TOPOACT_LIVE = true;
         `${entry.run} · ${entry.sampling} · ${entry.layer} (${entry.points})`));
     }
     const chosen = () => live.clouds.find((c) => c.cloud === select.value);
-    if (live.clouds.length) drawCurve(chosen());
-    select.addEventListener("change", () => drawCurve(chosen()));
+    // A cloud the workflow estimated no ε for gets the server's estimate (once).
+    const showCurve = async () => {
+      const entry = chosen();
+      if (!entry.curve) {
+        status("estimating ε…");
+        Object.assign(entry, await api(`api/curve?cloud=${encodeURIComponent(entry.cloud)}`));
+        status("");
+      }
+      drawCurve(entry);
+      live.curveShown = entry.cloud;
+    };
+    if (live.clouds.length) await showCurve();
+    select.addEventListener("change", () => showCurve().catch((e) => status(e.message, true)));
     $("live-eps").addEventListener("input", () => {
       $("live-eps-value").value = Number($("live-eps").value).toPrecision(4);
     });
