@@ -38,6 +38,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/profiles.py
 	$(BIN)/python bench/stability.py
 	$(BIN)/python bench/stability.py --cloud results/activations/digits/digits-cnn/seed-0/full/conv3.zarr --bootstrap 20 --skip-single
+	$(BIN)/python bench/serve.py
 
 clean:
 	rm -rf results .snakemake

@@ -534,8 +534,10 @@ def node_stats(graph: MapperGraph, points: np.ndarray, labels: np.ndarray,
         size=size,
         mean_lens=(membership @ lens) / (safe if lens.ndim == 2 else safe[:, 0]),
         class_counts=np.asarray((membership @ onehot).todense(), dtype=np.int64),
-        mean_activation=(membership @ np.asarray(points, dtype=np.float64) / safe
-                         ).astype(np.float32),
+        # Summed in float32 (the points' and the stored means' dtype; within ~1e-6 of
+        # float64): a float64 copy of a 115k × 128 cloud took 20× as long.
+        mean_activation=(membership.astype(np.float32) @ np.asarray(points, dtype=np.float32)
+                         / safe).astype(np.float32),
         position=graph_layout(graph.n_nodes, graph.edges, graph.jaccard),
     )
 
