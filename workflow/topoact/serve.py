@@ -234,7 +234,8 @@ class LiveGraphs:
                           epsilon.estimate_epsilon(cloud.points, 5, max_points=20_000,
                                                    exact_below=20_000)[0].to_dict())
                 found = {"epsilon": record["epsilon"], "k": record["k"],
-                         "curve": record["curve"].get("sample"), "estimated": recorded.exists()}
+                         "curve": record["curve"].get("sample"),
+                         "from_workflow": recorded.exists()}
             self.graphs.put(key, found, 8 * len(found["curve"] or []))
         return found
 
@@ -375,7 +376,7 @@ class TokenAndSize:
         await response(scope, receive, send)
 
 
-def _page(results: Path) -> str:
+def _page() -> str:
     """The explorer's page with the live panel's script, loaded before explorer.js."""
     html = (ASSETS / "index.html").read_text()
     return html.replace('<script src="explorer.js"></script>',
@@ -397,7 +398,7 @@ def create_app(results: str | Path, token: str, hosts: list[str], cache_mb: int 
         return wrapped
 
     async def index(request: Request) -> Response:
-        response = Response(_page(live.results), media_type="text/html")
+        response = Response(_page(), media_type="text/html")
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
         return response
 
