@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -17,7 +20,7 @@ import torch
 from test_explorer import ARTIFACTS, CHROMIUM
 
 from conftest import ROOT
-from topoact import activations, epsilon, models
+from topoact import activations, epsilon, models, serve, store
 
 CLOUD = "activations/digits/digits-cnn/seed-0/top-l2/conv3.zarr"
 TOPOACT = str(ROOT / ".venv/bin/topoact") if (ROOT / ".venv/bin/topoact").exists() else "topoact"
@@ -41,25 +44,33 @@ def results(tmp_path_factory, trained_model, digits_store) -> Path:
     return root
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_up(base: str, token: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            call(base, "/api/clouds", token=token)
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def server(results):
     """The real server on a free port; yields (base URL, token); killed at the end."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen([TOPOACT, "serve", str(results), "--port", str(port)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     line = process.stdout.readline()
     assert line.startswith(f"open http://127.0.0.1:{port}/?token="), line
     token = line.strip().split("token=")[1]
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            call(base, "/api/clouds", token=token)
-            break
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
+    wait_up(base, token)
     yield base, token
     process.kill()
     process.wait()
@@ -176,3 +187,62 @@ def test_live_panel_rebuilds_on_the_slider_and_shows_errors(server, results, tmp
         assert problems == []
         browser.close()
 
+
+
+def test_killing_the_server_mid_save_leaves_no_store_that_looks_complete(results, tmp_path):
+    port, token, marker = free_port(), "held-save-token", tmp_path / "writing"
+    process = subprocess.Popen([sys.executable, str(ROOT / "tests/serve_held_save.py"),
+                                str(results), str(marker), str(port), token],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    wait_up(base, token)
+    body = graph_body(eps=2.7, intervals=25)
+    def save():  # its connection dies with the server
+        try:
+            call(base, "/api/save", body, token)
+        except (urllib.error.URLError, ConnectionError):
+            pass
+
+    saving = threading.Thread(target=save, daemon=True)
+    saving.start()
+    deadline = time.monotonic() + 120
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the save never reached the graph store"
+    process.send_signal(signal.SIGKILL)  # as a power cut or the OOM killer would
+    process.wait()
+    request = serve.parse_graph_request(body)
+    target = results / "live/digits/digits-cnn/seed-0/top-l2" / request.name / "conv3.zarr"
+    assert store.partial_path(target).exists(), "nothing was half-written: nothing tested"
+    assert not (target / "zarr.json").exists()
+    with pytest.raises(store.StoreError):
+        store.open_store(target, "mapper")
+    info = subprocess.run([TOPOACT, "info", str(target)], capture_output=True, text=True)
+    assert info.returncode != 0
+    # A new server saves the same graph in full (the half-written one is replaced).
+    port = free_port()
+    again = subprocess.Popen([TOPOACT, "serve", str(results), "--port", str(port)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        fresh = again.stdout.readline().strip().split("token=")[1]
+        wait_up(f"http://127.0.0.1:{port}", fresh)
+        status, saved = call(f"http://127.0.0.1:{port}", "/api/save", body, token=fresh)
+        assert status == 200 and store.open_store(target, "mapper")
+        assert not store.partial_path(target).exists()
+    finally:
+        again.kill()
+        again.wait()
+
+
+def test_cache_bound_names_and_config_lines():
+    cache = serve.LRU(100)
+    for key in "abc":
+        cache.put(key, key.upper(), 40)
+    assert cache.get("a") is None and cache.get("c") == "C" and cache.get("b") == "B"
+    cache.put("d", "D", 40)  # b was used after c: c goes
+    assert cache.get("c") is None and cache.get("b") == "B"
+    request = serve.GraphRequest(CLOUD, 70, 0.3, 4.25, 5, "balanced", "pca1")
+    assert request.name == "intervals-70-overlap-30-epsilon-4.25-min-samples-5-cover-" \
+        "balanced-lens-pca1"
+    with pytest.raises(serve.Problem, match="min_samples must be a number"):
+        serve.parse_graph_request(graph_body(min_samples="5"))
