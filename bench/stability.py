@@ -53,12 +53,6 @@ def kmapper_graph(points, lens, cover, eps, min_samples):
                               edges, intersection, jaccard)
 
 
-def draws(n: int, bootstrap: int, seed: int) -> list[np.ndarray]:
-    """The resamples of ``stability.bootstrap_distances`` (the same generator calls)."""
-    rng = np.random.default_rng(seed)
-    return [np.sort(rng.integers(0, n, size=n)) for _ in range(bootstrap)]
-
-
 def ours(points, graph, bootstrap, seed) -> tuple[np.ndarray, dict[str, float]]:
     """Bootstrap distances through batched engine passes, timing each part."""
     times = {"resampled graphs": 0.0, "diagrams": 0.0, "bottleneck": 0.0}
@@ -66,7 +60,7 @@ def ours(points, graph, bootstrap, seed) -> tuple[np.ndarray, dict[str, float]]:
     original = stability.graph_diagram(graph, representatives=True)
     times["diagrams"] += time.perf_counter() - start
     distances = []
-    samples = draws(len(points), bootstrap, seed)
+    samples = stability.resamples(len(points), bootstrap, seed)  # the library's draws
     for first in range(0, bootstrap, 50):
         start = time.perf_counter()
         rebuilt = mapper.resampled_graphs(graph, points, samples[first:first + 50])
@@ -84,8 +78,8 @@ def ours(points, graph, bootstrap, seed) -> tuple[np.ndarray, dict[str, float]]:
 def one_at_a_time(points, graph, bootstrap, seed) -> np.ndarray:
     original = stability.graph_diagram(graph)
     return np.array([stability.bottleneck(original, stability.graph_diagram(
-        mapper.rebuild(graph, points[s], graph.lens[s]))) for s in draws(len(points),
-                                                                          bootstrap, seed)])
+        mapper.rebuild(graph, points[s], graph.lens[s])))
+        for s in stability.resamples(len(points), bootstrap, seed)])
 
 
 def keplermapper(points, graph, bootstrap, seed) -> np.ndarray:
@@ -94,7 +88,7 @@ def keplermapper(points, graph, bootstrap, seed) -> np.ndarray:
     cover = {"intervals": graph.params["intervals"], "overlap": graph.params["overlap"],
              "limits": [float(graph.lens.min()), float(graph.lens.max())]}
     distances = []
-    for sample in draws(len(points), bootstrap, seed):
+    for sample in stability.resamples(len(points), bootstrap, seed):
         rebuilt = kmapper_graph(points[sample], graph.lens[sample], cover,
                                 graph.params["eps"], graph.params["min_samples"])
         distances.append(stability.bottleneck(original, stability.graph_diagram(rebuilt)))

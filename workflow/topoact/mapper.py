@@ -426,15 +426,23 @@ def cluster_covers(points: np.ndarray, lens: np.ndarray, covers: list[Cover],
     found = {(p, e): ([], []) for p in range(len(covers)) for e in range(len(epsilons))}
     for i, labels in cluster_grid(points, members, list(epsilons), min_samples, device, tile,
                                   progress, stats):
-        for (p, e), (node_members, node_interval) in found.items():
-            interval_labels = labels[p][e]
-            if interval_labels is None:
-                continue
-            for label in range(interval_labels.max() + 1):
-                node_members.append(members[p][i][interval_labels == label])
-                node_interval.append(i)
+        for (p, e), nodes in found.items():
+            _add_clusters(nodes, i, members[p][i], labels[p][e])
     return {(p, e): _assemble(node_members, node_interval, covers[p], lens)
             for (p, e), (node_members, node_interval) in found.items()}
+
+
+def _add_clusters(nodes: tuple[list, list], interval: int, members: np.ndarray,
+                  labels: np.ndarray | None, distinct: bool = False) -> None:
+    """Append interval ``interval``'s clusters to ``nodes`` (member lists, intervals):
+    cluster c holds the members labelled c (each once where ``distinct``: a resample's
+    members repeat). Labels of None (an interval too small to cluster) add nothing."""
+    if labels is None:
+        return
+    for label in range(labels.max() + 1):
+        chosen = members[labels == label]
+        nodes[0].append(np.unique(chosen) if distinct else chosen)
+        nodes[1].append(interval)
 
 
 def _assemble(node_members: list[np.ndarray], node_interval: list[int], cover: Cover,
@@ -485,12 +493,9 @@ def resampled_graphs(graph: MapperGraph, points: np.ndarray, samples: list[np.nd
     found = [([], []) for _ in samples]
     for i, labels in cluster_grid(points, covers, [graph.params["eps"]],
                                   graph.params["min_samples"], device, tile, progress, stats):
-        for b, (node_members, node_interval) in enumerate(found):
-            if labels[b][0] is None:
-                continue
-            for label in range(labels[b][0].max() + 1):
-                node_members.append(np.unique(covers[b][i][labels[b][0] == label]))
-                node_interval.append(i)
+        for b, nodes in enumerate(found):
+            # Each drawn point once: its copies become positions in the sample below.
+            _add_clusters(nodes, i, covers[b][i], labels[b][0], distinct=True)
     graphs = []
     for sample, counts, (node_members, node_interval) in zip(samples, drawn, found,
                                                                strict=True):

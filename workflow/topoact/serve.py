@@ -212,8 +212,10 @@ class LiveGraphs:
                 raise Problem(404, str(error)) from error
             where = path.relative_to(self.results / "activations").parts
             dataset, model, seed, sampling = where[:4]
-            found = Cloud(cloud.points, cloud.label,
-                          [str(c) for c in cloud.attrs.get("classes", [])], cloud.image,
+            # Class names from the store, else the label numbers.
+            classes = ([str(c) for c in cloud.attrs.get("classes", [])]
+                       or [str(k) for k in range(int(cloud.label.max(initial=0)) + 1)])
+            found = Cloud(cloud.points, cloud.label, classes, cloud.image,
                           f"{dataset}/{model}/{seed}", dataset, sampling, path.stem)
             self.clouds.put(str(path), found, cloud.points.nbytes)
         return found
@@ -261,8 +263,7 @@ class LiveGraphs:
                                             lens_name=request.lens)
             except ValueError as error:
                 raise Problem(400, str(error)) from error
-            classes = cloud.classes or [str(k) for k in range(int(cloud.labels.max()) + 1)]
-            stats = mapper.node_stats(graph, cloud.points, cloud.labels, len(classes))
+            stats = mapper.node_stats(graph, cloud.points, cloud.labels, len(cloud.classes))
             found = (graph, stats, cloud)
             self.graphs.put(request, found, graph.indices.nbytes + stats.mean_activation.nbytes
                             + graph.lens.nbytes)
@@ -271,8 +272,7 @@ class LiveGraphs:
     def payload(self, request: GraphRequest) -> dict[str, Any]:
         """What the page draws of the request's graph (the explorer's graph view)."""
         graph, stats, cloud = self.build(request)
-        classes = cloud.classes or [str(k) for k in range(stats.class_counts.shape[1])]
-        view = graph_view(graph, stats, classes, cloud.labels,
+        view = graph_view(graph, stats, cloud.classes, cloud.labels,
                           examples=self._examples(graph, stats, cloud))
         dataset, model, seed = cloud.run.split("/")
         return {"dataset": dataset, "model": model, "seed": int(seed.split("-")[1]),
@@ -305,7 +305,7 @@ class LiveGraphs:
         folder = self.results / "live" / cloud.run / cloud.sampling / request.name
         if not folder.resolve().is_relative_to(self.results / "live"):
             raise Problem(403, "the graph would be written outside results/live")
-        classes = cloud.classes or [str(k) for k in range(stats.class_counts.shape[1])]
+        classes = cloud.classes
         meta = {"name": request.name, "layer": cloud.layer, "sampling": cloud.sampling,
                 "source": request.cloud, "live": True}
         base = folder / cloud.layer

@@ -227,6 +227,12 @@ def check_bootstrap(bootstrap: int) -> None:
         raise ValueError(f"stability bootstrap B must be a positive integer, got {bootstrap!r}")
 
 
+def resamples(n_points: int, bootstrap: int, seed: int = 0) -> list[np.ndarray]:
+    """B draws of n of the n points with replacement (seeded), each in index order."""
+    rng = np.random.default_rng(seed)
+    return [np.sort(rng.integers(0, n_points, size=n_points)) for _ in range(bootstrap)]
+
+
 def bootstrap_distances(graph: MapperGraph, points: np.ndarray, bootstrap: int,
                         seed: int = 0, original: Diagram | None = None,
                         progress: bool = False, device: str = "cpu",
@@ -245,8 +251,7 @@ def bootstrap_distances(graph: MapperGraph, points: np.ndarray, bootstrap: int,
     if len(points) != graph.n_points:
         raise ValueError(f"{len(points)} points, but the graph was built on {graph.n_points}")
     original = original if original is not None else graph_diagram(graph)
-    rng = np.random.default_rng(seed)
-    samples = [np.sort(rng.integers(0, len(points), size=len(points))) for _ in range(bootstrap)]
+    samples = resamples(len(points), bootstrap, seed)
     distances = []
     with tqdm(total=bootstrap, desc="bootstrap", unit="graph", disable=not progress) as bar:
         for start in range(0, bootstrap, batch):
