@@ -745,15 +745,6 @@ def stability_outputs():
     return files
 
 
-def layer_grid_graph_stores(wildcards):
-    """Named inputs: every graph store of one (sampling, layer)'s grid, by parameter set."""
-    return {
-        parameters_name(overlap, epsilon): GRAPH.format(
-            overlap=percent_label(overlap), epsilon=epsilon, **wildcards) + ".zarr"
-        for overlap, epsilon in layer_grid_parameters()
-    }
-
-
 def stability_summary_inputs(wildcards):
     return {
         "records": stability_graphs(wildcards.dataset, wildcards.model, wildcards.seed,

@@ -42,7 +42,7 @@ rule graph_stability:
 
 rule grid_distances:
     input:
-        unpack(layer_grid_graph_stores),
+        unpack(layer_graphs),
     output:
         table=f"{GRID_DISTANCES}.tsv",
         plot=report(

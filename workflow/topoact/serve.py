@@ -129,6 +129,11 @@ def inside(root: Path, relative: str) -> Path:
     return candidate
 
 
+def epsilon_record(results: Path, run: str, sampling: str, layer: str) -> Path:
+    """Where the workflow records a cloud's ε estimate (``run`` = dataset/model/seed-S)."""
+    return results / "epsilon" / run / sampling / f"{layer}.json"
+
+
 def list_clouds(results: Path) -> list[dict[str, Any]]:
     """Every activations store of the results folder, with its run, sampling, layer, size
     and, where the workflow estimated it, the ε at the knee and the k-distance curve."""
@@ -139,9 +144,8 @@ def list_clouds(results: Path) -> list[dict[str, Any]]:
             shape = store.open_store(path, "activations")["points"].shape
         except store.StoreError:
             continue  # a store being written, or not one
-        epsilon = (results / "epsilon" / dataset / model / seed / sampling /
-                   f"{path.stem}.json")
-        record = store.read_json(epsilon) if epsilon.exists() else {}
+        recorded = epsilon_record(results, f"{dataset}/{model}/{seed}", sampling, path.stem)
+        record = store.read_json(recorded) if recorded.exists() else {}
         clouds.append({
             "cloud": str(path.relative_to(results)), "run": f"{dataset}/{model}/{seed}",
             "dataset": dataset, "model": model, "sampling": sampling, "layer": path.stem,
@@ -229,9 +233,7 @@ class LiveGraphs:
         found = self.graphs.get(key)
         if found is None:
             with self._lock(relative):
-                dataset, model, seed = cloud.run.split("/")
-                recorded = (self.results / "epsilon" / dataset / model / seed /
-                            cloud.sampling / f"{cloud.layer}.json")
+                recorded = epsilon_record(self.results, cloud.run, cloud.sampling, cloud.layer)
                 record = (store.read_json(recorded) if recorded.exists() else
                           epsilon.estimate_epsilon(cloud.points, 5, max_points=20_000,
                                                    exact_below=20_000)[0].to_dict())
@@ -336,8 +338,7 @@ class LiveGraphs:
 def config_lines(request: GraphRequest, cloud: Cloud, results: Path) -> str:
     """The config lines that make a live graph's parameters part of the workflow's grid
     (ε as `adaptive` where it is the layer's knee estimate, else `fixed`)."""
-    dataset, model, seed = cloud.run.split("/")
-    estimate = results / "epsilon" / dataset / model / seed / cloud.sampling / f"{cloud.layer}.json"
+    estimate = epsilon_record(results, cloud.run, cloud.sampling, cloud.layer)
     adaptive = estimate.exists() and math.isclose(store.read_json(estimate)["epsilon"],
                                                   request.eps, rel_tol=1e-6)
     lines = ["mapper:", f"  samplings: [{cloud.sampling}]      # with the ones you have",
