@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from topoact import activations, foreground, models, sampling, store
+from topoact import activations, foreground, models, names, sampling, store
 
 
 def _square_image(size=32, box=(10, 22, 12, 24), seed=0):
@@ -222,7 +222,7 @@ def test_masked_samplings_plan_masks_fields_and_the_segmentation_download(tmp_pa
     config["homology"]["seeds"] = []
     config["featurevis"]["samplings"] = []
     jobs = planned_outputs(tmp_path, write_config(tmp_path, config))
-    assert jobs["download_segmentation_weights"] == [foreground.DEEPLAB_WEIGHTS]
+    assert jobs["download_segmentation_weights"] == [names.DEEPLAB_WEIGHTS]
     assert jobs["foreground_masks"] == ["results/masks/digits-examples.png",
                                         "results/masks/digits.zarr"]   # the clean images only
     fields = "results/receptive_fields/digits/digits-cnn/seed-0/"

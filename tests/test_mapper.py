@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.cluster import DBSCAN
 
-from topoact import mapper, store
+from topoact import mapper, names, store
 
 
 def _kmapper_nodes(points, lens, n, p, eps, min_samples):
@@ -198,14 +198,14 @@ def test_bad_parameters_and_non_finite_points_are_rejected():
 
 
 def test_grid_names_and_percent_labels():
-    assert mapper.percent_label(30) == mapper.percent_label(30.0) == mapper.percent_label("30")
-    assert mapper.percent_label(12.5) == "12.5"
-    assert mapper.grid_name(30.0, "adaptive") == "overlap-30-epsilon-adaptive"
-    assert mapper.grid_name(30, "adaptive", "kmapper") == "overlap-30-epsilon-adaptive"
-    assert (mapper.grid_name(30, "fixed", "balanced")
+    assert names.percent_label(30) == names.percent_label(30.0) == names.percent_label("30")
+    assert names.percent_label(12.5) == "12.5"
+    assert names.grid_name(30.0, "adaptive") == "overlap-30-epsilon-adaptive"
+    assert names.grid_name(30, "adaptive", "kmapper") == "overlap-30-epsilon-adaptive"
+    assert (names.grid_name(30, "fixed", "balanced")
             == "cover-balanced-overlap-30-epsilon-fixed")
     with pytest.raises(ValueError, match="unknown ε mode 'auto'"):
-        mapper.grid_name(30, "auto")
+        names.grid_name(30, "auto")
 
 
 def test_store_round_trip_and_node_link_fields(tmp_path):

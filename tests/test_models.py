@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from topoact import models, store
+from topoact import layers, models, store
 
 
 def test_small_cnn_layers_and_shapes():
@@ -17,7 +17,7 @@ def test_small_cnn_layers_and_shapes():
 
 def test_unknown_names_list_the_valid_choices():
     with pytest.raises(ValueError, match=r"unknown layer 'conv9'.*valid layers: \['conv1'"):
-        models.layer_module("small-cnn", "conv9")
+        layers.layer_module("small-cnn", "conv9")
     with pytest.raises(ValueError, match=r"unknown architecture 'vgg'.*small-cnn"):
         models.get_architecture("vgg")
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from conftest import planned_outputs, snakemake, tiny_config, write_config
-from topoact import activations, cli, models, sampling, store
+from topoact import activations, cli, layers, models, sampling, store
 
 NETS = textwrap.dedent('''
     import torch
@@ -68,11 +68,11 @@ def test_a_user_model_by_import_path_is_built_and_its_layers_are_module_paths(us
     arch = models.architecture_of(MINE)
     model = arch.build(10)
     assert isinstance(model[0], nn.Conv2d) and model[0].out_channels == 8
-    assert models.layer_module(MINE, "3") == "3"
+    assert layers.layer_module(MINE, "3") == "3"
     wrapped = {**MINE, "normalize": {"mean": [0.5] * 3, "std": [0.25] * 3}}
-    assert models.layer_module(wrapped, "3") == "net.3"
+    assert layers.layer_module(wrapped, "3") == "net.3"
     assert isinstance(models.architecture_of(wrapped).build(10).net[3], nn.Conv2d)
-    assert models.layer_module("small-cnn", "conv3") == "conv3"  # readable names stay
+    assert layers.layer_module("small-cnn", "conv3") == "conv3"  # readable names stay
 
 
 def test_user_model_activations_equal_a_plain_forward_hook(user_package, digits_store, tmp_path):
@@ -232,7 +232,7 @@ def test_a_timm_architecture_with_a_local_checkpoint(tmp_path, digits_store):
     assert metadata["spec"]["architecture"] == "timm:resnet18" and len(metadata["classes"]) == 10
     for key, value in net.state_dict().items():
         torch.testing.assert_close(model.net.state_dict()[key], value)
-    path = models.layer_module(spec, "layer3.1.conv2")
+    path = layers.layer_module(spec, "layer3.1.conv2")
     assert path == "net.layer3.1.conv2"
     x = torch.rand(2, 3, 32, 32)
     with activations.capture_layer(model, path) as captured:
@@ -253,7 +253,7 @@ def test_a_torchscript_model_gives_the_same_activations(user_package, digits_sto
     spec = {"architecture": "torchscript", "weights": str(tmp_path / "mine.ts"),
             "input_size": 32, "normalize": None}
     scripted = models.architecture_of(spec).build(10).eval()
-    assert models.layer_module(spec, "3") == "net.3"
+    assert layers.layer_module(spec, "3") == "net.3"
     settings = activations.ExtractionSettings(sampling="full", split="test", batch_size=100)
     for model, path, out in ((original, "3", "a.zarr"), (scripted, "net.3", "b.zarr")):
         activations.extract_activations(model, path, digits_store, tmp_path / out, settings,

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import planned_outputs, tiny_config, write_config
-from topoact import activations, models
+from topoact import activations, layers, models
 
 EXPECTED = {  # architecture → {layer: activation shape (C, H, W) or (C,)}
     "googlenet": {"mixed3a": [256, 28, 28], "mixed3b": [480, 28, 28], "mixed4a": [512, 14, 14],
@@ -30,13 +30,14 @@ def test_layer_names_and_shapes_with_random_weights(architecture):
 
 
 def test_resnet18_has_17_conv_layers_in_order():
-    layers = models.resnet18_conv_layers()
-    assert list(layers) == [f"conv{k}" for k in range(1, 18)]
-    assert layers["conv2"] == "net.layer1.0.conv1" and layers["conv17"] == "net.layer4.1.conv2"
+    conv_layers = layers.resnet18_conv_layers()
+    assert list(conv_layers) == [f"conv{k}" for k in range(1, 18)]
+    assert conv_layers["conv2"] == "net.layer1.0.conv1"
+    assert conv_layers["conv17"] == "net.layer4.1.conv2"
     model = models.get_architecture("resnet18").build(10)
     convs = [name for name, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)
              and "downsample" not in name]
-    assert convs == list(layers.values())  # every non-shortcut convolution, in depth order
+    assert convs == list(conv_layers.values())  # every non-shortcut convolution, in depth order
 
 
 def test_extraction_through_a_torchvision_network_stops_at_the_layer():

@@ -1,11 +1,9 @@
 # Grid helpers, wildcard constraints and input/param functions (no rules here).
 import re
 
-from topoact.foreground import DEEPLAB_WEIGHTS
-from topoact.mapper import EPSILON_MODES, cover_prefix, grid_name, percent_label
-from topoact.models import (IMAGENET_WEIGHTS, architecture_of, is_user_architecture,
-                            layer_module)
-from topoact.sampling import SAMPLING_PATTERN, masked_sampling
+from topoact.layers import IMAGENET_WEIGHTS, is_user_architecture, layer_module, layer_table_of
+from topoact.names import (DEEPLAB_WEIGHTS, EPSILON_MODES, SAMPLING_PATTERN, cover_prefix,
+                           grid_name, masked_sampling, percent_label)
 
 
 def choices(names):
@@ -178,8 +176,8 @@ def model_spec(wildcards):
 
 
 def model_architecture(model):
-    """The Architecture of a model's config entry (built-in or user)."""
-    return architecture_of(model)
+    """The layer table of a model's config entry (built-in or user)."""
+    return layer_table_of(model)
 
 
 def layer_module_path(wildcards):

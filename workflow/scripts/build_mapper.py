@@ -3,7 +3,7 @@
 
 import torch
 
-from topoact import engine, epsilon, mapper, models
+from topoact import engine, epsilon, mapper, models, names
 from topoact.jobs import job_log
 
 with job_log(snakemake.log[0]) as log:
@@ -17,7 +17,7 @@ with job_log(snakemake.log[0]) as log:
         snakemake.output.kmapper, intervals=params.intervals, overlap=params.overlap, eps=eps,
         min_samples=params.min_samples, cover=params.cover,
         device=models.resolve_device(params.device), tile=params.tile, stats=stats,
-        attrs={"name": mapper.grid_name(w.overlap, w.epsilon, params.cover), "layer": w.layer,
+        attrs={"name": names.grid_name(w.overlap, w.epsilon, params.cover), "layer": w.layer,
                "sampling": w.sampling, "model": w.model, "dataset": w.dataset,
                "seed": int(w.seed)},
     )

@@ -3,7 +3,7 @@
 
 import torch
 
-from topoact import engine, epsilon, mapper, models
+from topoact import engine, epsilon, mapper, models, names
 from topoact.jobs import job_log
 
 with job_log(snakemake.log[0]) as log:
@@ -16,7 +16,7 @@ with job_log(snakemake.log[0]) as log:
         mapper.GraphOutput(
             overlap=overlap / 100, eps=eps[mode], graph_path=output.graphs[k],
             nodelink_path=output.nodelinks[k], kmapper_path=output.kmappers[k],
-            attrs={"name": mapper.grid_name(overlap, mode, params.cover), "layer": w.layer,
+            attrs={"name": names.grid_name(overlap, mode, params.cover), "layer": w.layer,
                    "sampling": w.sampling, "model": w.model, "dataset": w.dataset,
                    "seed": int(w.seed)})
         for k, (overlap, mode) in enumerate(params.grid)

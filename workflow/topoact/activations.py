@@ -114,7 +114,6 @@ def to_input(batch: np.ndarray, device: torch.device) -> torch.Tensor:
 @dataclass(frozen=True)
 class ExtractionSettings:
     """Scalar settings of one extraction job."""
-
     sampling: str
     seed: int = 0
     border: int = 1
@@ -138,6 +137,18 @@ def add_noise(x: torch.Tensor, sigma: float, seed: int, first: int) -> torch.Ten
         torch.randn(x.shape[1:], generator=torch.Generator().manual_seed(
             seed * 1_000_003 + first + k)) for k in range(len(x))])
     return (x + sigma * noise.to(x.device, x.dtype)).clamp_(0, 1)
+
+
+def noisy_examples(images: np.ndarray, sigmas: list[float], seed: int
+                   ) -> list[tuple[float, np.ndarray]]:
+    """The images clean and at each σ, as extraction sees them: (σ, (n, H, W, 3) in [0, 1]).
+
+    ``images`` are the first uint8 (n, H, W, 3) images of a store: the noise of image k is
+    the one :func:`add_noise` gives the store's image k.
+    """
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255
+    return [(sigma, add_noise(x.clone(), sigma, seed, 0).permute(0, 2, 3, 1).numpy())
+            for sigma in [0.0, *sigmas]]
 
 
 @torch.no_grad()

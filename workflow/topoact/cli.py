@@ -7,6 +7,10 @@ import json
 import sys
 from pathlib import Path
 
+from topoact import epsilon, mapper, plots
+from topoact.config import ConfigError, validate_config
+from topoact.store import load_points, write_json
+
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 
 
@@ -30,7 +34,6 @@ def _module_paths(args: argparse.Namespace) -> int:
     import yaml
 
     from topoact import models
-    from topoact.config import validate_config
 
     if args.model:
         config = yaml.safe_load(Path(args.config).read_text())
@@ -71,7 +74,6 @@ def _info(args: argparse.Namespace) -> int:
 def _check_config(args: argparse.Namespace) -> int:
     import yaml
 
-    from topoact.config import ConfigError, validate_config
 
     config = yaml.safe_load(Path(args.config).read_text()) or {}
     try:
@@ -86,8 +88,6 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _epsilon(args: argparse.Namespace) -> int:
-    from topoact import epsilon, plots
-    from topoact.mapper import load_points
 
     points, _, _ = load_points(args.points)
     estimate, curve = epsilon.estimate_epsilon(points, args.k, args.max_points or None,
@@ -97,7 +97,6 @@ def _epsilon(args: argparse.Namespace) -> int:
           f"{estimate.curve['knee_fraction']:.1%} of {estimate.points_used:,} points"
           f"{', subsampled' if estimate.subsampled else ''})")
     if args.json:
-        from topoact.store import write_json
 
         write_json(args.json, estimate.to_dict(), indent=2)
     if args.plot:
@@ -108,8 +107,6 @@ def _epsilon(args: argparse.Namespace) -> int:
 def _mapper(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from topoact import mapper
-    from topoact.store import write_json
 
     points, labels, classes = mapper.load_points(args.points)
     if args.labels:
@@ -144,8 +141,6 @@ def _barcode(args: argparse.Namespace) -> int:
     import numpy as np
 
     from topoact import homology, plots, weights
-    from topoact.mapper import load_points
-    from topoact.store import write_json
 
     points, _, _ = load_points(args.points)
     index = np.arange(len(points))
@@ -170,7 +165,6 @@ def _barcode(args: argparse.Namespace) -> int:
 def _stability(args: argparse.Namespace) -> int:
     from topoact import mapper, plots, stability
     from topoact.models import resolve_device
-    from topoact.store import write_json
 
     points = mapper.load_points(args.points)[0]
     lens = mapper.make_lens(points, args.lens, args.density_k)
@@ -246,7 +240,6 @@ def _profile(args: argparse.Namespace) -> int:
     import torch
 
     from topoact import data, profiles
-    from topoact.store import write_json
 
     model, size = profiles.model_for_profiling(args.arch, args.weights, args.classes)
     size = args.size or size

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator, validators
 
-from topoact.models import IMAGENET_WEIGHTS, get_architecture, is_user_architecture
+from topoact.layers import IMAGENET_WEIGHTS, get_layer_table, is_user_architecture
 
 
 class ConfigError(ValueError):
@@ -122,7 +122,7 @@ def model_layer_errors(analysis: dict, models: dict, where: str) -> Iterator[str
     name = models[analysis["model"]]["architecture"]
     if is_user_architecture(name):
         return  # module paths: checked when the model is built (`topoact layers` lists them)
-    architecture = get_architecture(name)
+    architecture = get_layer_table(name)
     for layer in analysis["layers"]:
         if layer not in architecture.layers:
             yield (f"config key {where}.layers: unknown layer {layer!r} of model "

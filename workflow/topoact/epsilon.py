@@ -17,13 +17,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy.spatial import cKDTree
 
-from topoact.mapper import check_finite
+from topoact import plots, store
+from topoact.store import check_finite, load_points
 
 
 @dataclass
 class EpsilonEstimate:
     """An ε read off the sorted k-distance curve, with what it was computed from."""
-
     epsilon: float
     k: int
     knee_index: int
@@ -207,9 +207,6 @@ def epsilon_for_store(points_path, json_path, plot_path, *, k: int, max_points: 
                       seed: int = 0, n_jobs: int = 1, exact_below: int = 0,
                       title: str = "") -> EpsilonEstimate:
     """Estimate ε for an activations store; write the JSON record and the k-distance plot."""
-    from topoact import plots, store
-    from topoact.mapper import load_points
-
     points, _, _ = load_points(points_path)
     estimate, curve = estimate_epsilon(points, k, max_points, seed, n_jobs, exact_below)
     plots.plot_k_distance(curve, estimate, plot_path, title)
@@ -219,8 +216,6 @@ def epsilon_for_store(points_path, json_path, plot_path, *, k: int, max_points: 
 
 def read_epsilon(json_path) -> float:
     """The ε recorded by :func:`epsilon_for_store`."""
-    from topoact import store
-
     record = store.read_json(json_path)
     if not isinstance(record, dict) or "epsilon" not in record:
         raise store.StoreError(f"{json_path}: no 'epsilon' key (expected an ε estimate record)")

@@ -29,7 +29,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from topoact import models, plots, store
 from topoact.activations import capture_layer, run_to_layer
+from topoact.mapper import top_classes as node_top_classes
 
 # Cosine floor of lucid's direction_neuron_cossim: keeps the gradient alive (and the
 # objective monotone) while h still points away from v.
@@ -58,7 +60,6 @@ class RenderSettings:
         Seeds the noise of every batch (with its first target's index) and the random
         transforms, so a render is reproducible.
     """
-
     steps: int = 128
     batch_size: int = 64
     image_size: int = 32
@@ -187,7 +188,6 @@ class RenderResult:
     objective_end
         The objective (h · v) · cos^n of the final image, without transforms.
     """
-
     images: np.ndarray
     cosine_start: np.ndarray
     cosine_end: np.ndarray
@@ -339,9 +339,6 @@ def graph_examples(graph_path: str | os.PathLike, points: np.ndarray, labels: np
                    top: int = 3, per_class: int = 5) -> list[list[dict[str, Any]]]:
     """Data examples of every node of a graph store: per node, a list of
     ``{"class": index, "points": [...]}`` for its top classes."""
-    from topoact import store
-    from topoact.mapper import top_classes as node_top_classes
-
     graph, stats, _ = store.read_graph(graph_path)
     if graph.n_points != len(points):
         raise ValueError(f"{graph_path}: graph has {graph.n_points} points but the "
@@ -391,7 +388,6 @@ def save_png(path: str | os.PathLike, image: np.ndarray, scale: int = 1) -> None
 
 
 def _render_model(weights_path, device: str):
-    from topoact import models
 
     model, metadata = models.load_model(weights_path, models.resolve_device(device))
     return model, metadata
@@ -411,8 +407,6 @@ def render_graph_nodes(graph_path: str | os.PathLike, weights_path: str | os.Pat
     dict
         The index: settings and, per node, file name, start/end cosine and objective.
     """
-    from topoact import plots, store
-
     graph, stats, attrs = store.read_graph(graph_path)
     model, _ = _render_model(weights_path, device)
     if graph.n_nodes:
@@ -450,8 +444,6 @@ def select_layer_examples(graph_paths: dict[str, str], points_path: str | os.Pat
     classes) and ``points``, the sorted union of the chosen points — each rendered once
     and shared by every graph that shows it.
     """
-    from topoact import store
-
     cloud = store.read_activations(points_path)
     graphs = {name: graph_examples(path, cloud.points, cloud.label, top, per_class)
               for name, path in sorted(graph_paths.items())}
@@ -483,7 +475,6 @@ def render_examples(points_path: str | os.PathLike, images_path: str | os.PathLi
     """
     from PIL import Image
 
-    from topoact import store
 
     cloud = store.read_activations(points_path)
     if selection_path is None:

@@ -23,12 +23,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from topoact import store
+from topoact.activations import capture_layer, run_to_layer, to_input
+from topoact.sampling import as_spatial
 
 #: Segmentation methods: grabCut for small images, DeepLabV3 for ImageNet-scale ones.
 SEGMENTATIONS = ("grabcut", "deeplabv3")
-
-#: Where the DeepLabV3 weights are saved by the download rule.
-DEEPLAB_WEIGHTS = "resources/weights/deeplabv3-resnet50-voc.pt"
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -151,7 +150,6 @@ class ReceptiveFields:
     Position ``q`` covers input pixels ``pixels[indptr[q]:indptr[q+1]]`` (flat ``y·W + x``
     indices) with ERF mass ``weights[...]`` (each full ERF sums to 1).
     """
-
     indptr: np.ndarray
     pixels: np.ndarray
     weights: np.ndarray
@@ -230,9 +228,6 @@ def receptive_fields(model: nn.Module, module_path: str, images: np.ndarray,
     progress
         Show a tqdm bar.
     """
-    from topoact.activations import capture_layer, run_to_layer, to_input
-    from topoact.sampling import as_spatial
-
     device = torch.device(device)
     model = model.to(device).eval()
     was_required = [p.requires_grad for p in model.parameters()]

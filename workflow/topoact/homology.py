@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from topoact import plots, store
+from topoact.store import atomic_file
+
 
 def draw_batches(image_index: np.ndarray, n_images: int, n_batches: int, seed: int
                  ) -> np.ndarray:
@@ -66,7 +69,6 @@ def sliced_wasserstein(a: np.ndarray, b: np.ndarray, n_directions: int = 50) -> 
 @dataclass
 class LayerDiagrams:
     """Diagrams of one layer: ``diagrams[batch][dim]`` and the batches' image indices."""
-
     layer: str
     diagrams: list[list[np.ndarray]]
     batches: np.ndarray
@@ -103,8 +105,6 @@ def layer_diagrams(points: np.ndarray, image: np.ndarray, batches: np.ndarray, l
 
 def save_diagrams(path: str | os.PathLike, diagrams: LayerDiagrams) -> None:
     """Save as npz (``dim{d}_batch{b}`` arrays, ``batches``), written whole then renamed."""
-    from topoact.store import atomic_file
-
     arrays = {f"dim{d}_batch{b}": diagrams.diagrams[b][d]
               for b in range(len(diagrams.diagrams)) for d in range(diagrams.maxdim + 1)}
     with atomic_file(path) as tmp, open(tmp, "wb") as handle:
@@ -192,8 +192,6 @@ def diagrams_for_store(points_path, images_path, out_path, plot_path, *, layer: 
                        n_images: int, n_batches: int, maxdim: int, seed: int,
                        split: str = "test", progress: bool = True) -> LayerDiagrams:
     """Persistence diagrams of a layer's top-ℓ2 store over B batches of N split images."""
-    from topoact import plots, store
-
     group = store.open_store(points_path, "activations")
     if group.attrs.get("sampling") != "top-l2":
         raise store.StoreError(f"{points_path}: persistent homology uses top-l2 clouds, this "
@@ -224,7 +222,6 @@ def sw_distances_for_model(diagram_paths, out_tsv, heatmap_path, *, n_directions
     """SW distances between every pair of a model's layers, per dimension → TSV + heatmaps."""
     import pandas as pd
 
-    from topoact import plots, store
 
     layers = _load_layers(diagram_paths)
     names = [d.layer for d in layers]
@@ -251,7 +248,6 @@ def specificity_for_model(diagram_paths_by_seed: dict[int, list[str]], out_tsv, 
     """
     import pandas as pd
 
-    from topoact import plots, store
 
     seeds = list(diagram_paths_by_seed)
     if len(seeds) < 2:
@@ -293,7 +289,6 @@ def sensitivity_for_model(points_paths: dict[str, str], diagram_paths_by_seed, o
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from topoact import plots, store
 
     seeds = list(diagram_paths_by_seed)
     reference = _load_layers(diagram_paths_by_seed[seeds[0]])

@@ -27,41 +27,18 @@ The lens is computed once, in the points' dtype, and reused by every step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy import sparse
 from scipy.spatial import cKDTree
 
+from topoact import store
+from topoact.graph import Cover, MapperGraph, NodeStats
 from topoact.layout import graph_layout
-
-COVERS = ("exact", "kmapper", "balanced")
-LENSES = ("l2", "pca1", "pca2", "codensity")
-
-
-def check_finite(points: np.ndarray, name: str = "points", chunk: int = 65536) -> None:
-    """Reject NaN/inf with a message saying how many and where.
-
-    Checked in chunks of rows, so a large cloud needs no full-size boolean copy.
-
-    Raises
-    ------
-    ValueError
-        Naming the count of non-finite values, the rows holding them, and the first rows.
-    """
-    bad_rows, bad_values = [], 0
-    for start in range(0, len(points), chunk):
-        finite = np.isfinite(points[start:start + chunk])
-        if not finite.all():
-            bad_values += int((~finite).sum())
-            bad_rows.append(np.flatnonzero(~finite.reshape(len(finite), -1).all(axis=1)) + start)
-    if not bad_values:
-        return
-    bad_rows = np.concatenate(bad_rows)
-    raise ValueError(f"{name} contain {bad_values} NaN/inf value(s) in "
-                     f"{len(bad_rows)} of {len(points)} rows (first rows: "
-                     f"{bad_rows[:5].tolist()})")
+from topoact.names import COVERS, LENSES
+from topoact.store import check_finite, load_points
 
 
 def l2_lens(points: np.ndarray) -> np.ndarray:
@@ -123,34 +100,6 @@ def make_lens(points: np.ndarray, name: str = "l2", k: int = 15) -> np.ndarray:
     if name == "codensity":
         return codensity(points, k)
     raise ValueError(f"unknown lens {name!r}; choose one of {list(LENSES)}")
-
-
-@dataclass(frozen=True)
-class Cover:
-    """Closed intervals ``[lower[i], upper[i]]`` over the lens (float64).
-
-    For a lens of dimension d, ``lower`` and ``upper`` are (cubes, d): cube i holds the
-    points inside its interval in every coordinate.
-    """
-
-    lower: np.ndarray
-    upper: np.ndarray
-    mode: str
-
-    def members(self, lens: np.ndarray) -> list[np.ndarray]:
-        """Indices of the points in each interval (or cube), ascending."""
-        values = np.asarray(lens, dtype=np.float64)
-        if values.ndim == 2:
-            return [np.flatnonzero(((values >= low) & (values <= high)).all(axis=1))
-                    for low, high in zip(self.lower, self.upper, strict=True)]
-        order = np.argsort(values, kind="stable")
-        ordered = values[order]
-        result = []
-        for low, high in zip(self.lower, self.upper, strict=True):
-            first = np.searchsorted(ordered, low, side="left")
-            last = np.searchsorted(ordered, high, side="right")
-            result.append(np.sort(order[first:last]))
-        return result
 
 
 def exact_cover(lens: np.ndarray, n_intervals: int, overlap: float) -> Cover:
@@ -239,67 +188,6 @@ def check_lens(lens: np.ndarray, n_points: int) -> np.ndarray:
                          f"got shape {lens.shape}")
     check_finite(lens, "lens values")
     return lens
-
-
-@dataclass
-class MapperGraph:
-    """A mapper graph: node membership (CSR), the interval of each node, and edges.
-
-    Attributes
-    ----------
-    indptr, indices
-        Node i holds points ``indices[indptr[i]:indptr[i+1]]`` (ascending).
-    interval
-        Cover interval (or cube) of each node.
-    cover
-        The cover used.
-    lens
-        The lens value of every point, (N,) or (N, d) (the ℓ2 lens: the points' dtype).
-    edges
-        (E, 2) node pairs (source < target) whose member sets intersect.
-    intersection, jaccard
-        |A ∩ B| and |A ∩ B| / |A ∪ B| of each edge.
-    params
-        Intervals, overlap, ε, min_samples, cover mode, lens name.
-    """
-
-    indptr: np.ndarray
-    indices: np.ndarray
-    interval: np.ndarray
-    cover: Cover
-    lens: np.ndarray
-    edges: np.ndarray
-    intersection: np.ndarray
-    jaccard: np.ndarray
-    params: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def n_nodes(self) -> int:
-        return len(self.indptr) - 1
-
-    @property
-    def n_points(self) -> int:
-        return len(self.lens)
-
-    @property
-    def sizes(self) -> np.ndarray:
-        return np.diff(self.indptr)
-
-    def members(self, node: int) -> np.ndarray:
-        """The point indices of one node."""
-        return self.indices[self.indptr[node]:self.indptr[node + 1]]
-
-    def membership_matrix(self) -> sparse.csr_matrix:
-        """Sparse (nodes × points) 0/1 matrix of membership."""
-        data = np.ones(len(self.indices), dtype=np.int32)
-        return sparse.csr_matrix((data, self.indices, self.indptr),
-                                 shape=(self.n_nodes, self.n_points))
-
-    def covered(self) -> np.ndarray:
-        """Boolean mask of the points that belong to at least one node."""
-        mask = np.zeros(self.n_points, dtype=bool)
-        mask[self.indices] = True
-        return mask
 
 
 def graph_edges(indptr: np.ndarray, indices: np.ndarray, n_points: int
@@ -513,18 +401,6 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.repeat(starts - ends + lengths, lengths) + np.arange(ends[-1] if len(ends) else 0)
 
 
-@dataclass
-class NodeStats:
-    """Per-node summaries, and the graph's layout (``position``, (n, 2) in [0, 1]²; None
-    for a store written before layouts were stored)."""
-
-    size: np.ndarray
-    mean_lens: np.ndarray
-    class_counts: np.ndarray
-    mean_activation: np.ndarray
-    position: np.ndarray | None = None
-
-
 def node_stats(graph: MapperGraph, points: np.ndarray, labels: np.ndarray,
                n_classes: int) -> NodeStats:
     """Size, mean lens, class counts, mean activation vector and layout of every node."""
@@ -626,51 +502,6 @@ def kmapper_json(graph: MapperGraph, meta: dict[str, Any] | None = None) -> dict
 
 # --------------------------------------------------------------------------- names and stores
 
-EPSILON_MODES = ("adaptive", "fixed")
-
-
-def percent_label(percent: float) -> str:
-    """Canonical label of a percentage: ``30`` for 30, 30.0 and '30'; ``12.5`` for 12.5."""
-    value = float(percent)
-    if not 0 <= value < 100:
-        raise ValueError(f"overlap must be a percent in [0, 100), got {percent!r}")
-    return format(value, "g")
-
-
-def cover_prefix(cover: str) -> str:
-    """What a graph's name starts with: ``cover-balanced-`` for the balanced cover, else
-    nothing (the exact and kmapper covers keep TopoAct's names)."""
-    if cover not in COVERS:
-        raise ValueError(f"unknown cover {cover!r}; choose one of {list(COVERS)}")
-    return "cover-balanced-" if cover == "balanced" else ""
-
-
-def grid_name(overlap_percent: float, epsilon: str, cover: str = "exact") -> str:
-    """TopoAct's name of a parameter set, e.g. ``overlap-30-epsilon-adaptive``
-    (``cover-balanced-overlap-30-epsilon-adaptive`` with the balanced cover)."""
-    if epsilon not in EPSILON_MODES:
-        raise ValueError(f"unknown ε mode {epsilon!r}; choose one of {list(EPSILON_MODES)}")
-    return f"{cover_prefix(cover)}overlap-{percent_label(overlap_percent)}-epsilon-{epsilon}"
-
-
-def load_points(path) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
-    """Points (and labels, class names when known) from an activations store or a .npy file."""
-    from pathlib import Path
-
-    from topoact import store
-
-    path = Path(path)
-    if path.suffix == ".npy":
-        points = np.load(path)
-        if points.ndim != 2:
-            raise ValueError(f"{path}: expected a 2-D (N, C) array, got shape {points.shape}")
-        return points, None, None
-    if store.store_kind(path) == "weights":
-        return store.read_weight_points(path)[0], None, None
-    group = store.open_store(path, "activations")
-    return group["points"][:], group["label"][:], list(group.attrs.get("classes", [])) or None
-
-
 def mapper_for_store(points_path, graph_path, nodelink_path, kmapper_path, *, intervals: int,
                      overlap: float, eps: float, min_samples: int, cover: str,
                      attrs: dict[str, Any] | None = None, progress: bool = True,
@@ -690,7 +521,6 @@ def mapper_for_store(points_path, graph_path, nodelink_path, kmapper_path, *, in
 @dataclass(frozen=True)
 class GraphOutput:
     """One graph of a grid and the three files it is written to."""
-
     overlap: float
     eps: float
     graph_path: Any
@@ -713,8 +543,6 @@ def mapper_grid_for_store(points_path, outputs: list[GraphOutput], *, intervals:
     list of MapperGraph
         In the order of ``outputs``.
     """
-    from topoact import store
-
     points, labels, classes = load_points(points_path)
     if labels is None:
         labels = np.zeros(len(points), dtype=np.int64)

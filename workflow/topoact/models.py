@@ -24,6 +24,18 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from topoact import store
+from topoact.layers import (
+    IMAGENET_WEIGHTS,
+    LAYER_TABLES,
+    TORCHSCRIPT,
+    LayerTable,
+    get_layer_table,
+    is_user_architecture,
+    user_layer_table,
+)
+from topoact.store import atomic_file, write_json
+
 
 class Normalize(nn.Module):
     """Per-channel input normalization, part of the model so every consumer agrees."""
@@ -72,50 +84,14 @@ class SmallCNN(nn.Module):
 
 
 @dataclass(frozen=True)
-class Architecture:
-    """A model family the workflow knows.
-
-    Attributes
-    ----------
-    name
-        Registry key (the ``architecture`` of a model in the config).
-    build
-        ``build(num_classes)`` returns an untrained :class:`torch.nn.Module`.
-    layers
-        Readable layer name to the module path whose output is the layer's activation.
-    input_size
-        Side of the square RGB input the model expects.
-    prefix
-        Module paths of the network as users know it start here in the built model
-        (``net.`` behind an input normalization): ``layer3.1.conv2`` is
-        ``net.layer3.1.conv2``.
-    spec
-        For a user model, its config entry (architecture, kwargs, input_size, normalize).
-    """
-
-    name: str
-    build: Callable[[int], nn.Module]
-    layers: dict[str, str]
-    input_size: int
-    description: str = ""
-    prefix: str = ""  # where the user-visible network's module paths start ("net.")
-    spec: dict | None = None  # a user model's config entry (rebuilds it from the sidecar)
+class Architecture(LayerTable):
+    """A model family the workflow knows: its :class:`~topoact.layers.LayerTable` and
+    ``build(num_classes)``, which returns an untrained :class:`torch.nn.Module`."""
+    build: Callable[[int], nn.Module] | None = None
 
     def network(self, model: nn.Module) -> nn.Module:
         """The network as users know it inside a built model (behind the normalization)."""
         return model.get_submodule(self.prefix.rstrip(".")) if self.prefix else model
-
-
-ARCHITECTURES: dict[str, Architecture] = {
-    "small-cnn": Architecture(
-        name="small-cnn",
-        build=SmallCNN,
-        layers={"conv1": "conv1", "conv2": "conv2", "conv3": "conv3", "conv4": "conv4",
-                "fc1": "fc1", "logits": "logits"},
-        input_size=32,
-        description="4 conv blocks + 2 linear layers, trained by the workflow (embedded default)",
-    ),
-}
 
 
 # --------------------------------------------------------------------------- torchvision networks
@@ -138,25 +114,6 @@ class WithNormalize(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(self.normalize(x))
-
-
-def resnet18_conv_layers(prefix: str = "net.") -> dict[str, str]:
-    """The 17 convolutional layers of ResNet-18 numbered as in Purvine et al.: ``conv1`` is
-    the stem, ``conv2``–``conv17`` the two convolutions of each of the 8 basic blocks in
-    order (the raw convolution outputs, before batch norm and ReLU)."""
-    layers = {"conv1": f"{prefix}conv1"}
-    number = 2
-    for stage in range(1, 5):
-        for block in range(2):
-            for conv in (1, 2):
-                layers[f"conv{number}"] = f"{prefix}layer{stage}.{block}.conv{conv}"
-                number += 1
-    return layers
-
-
-def _resnet18_layers() -> dict[str, str]:
-    return {**resnet18_conv_layers(), **{f"layer{k}": f"net.layer{k}" for k in range(1, 5)},
-            "avgpool": "net.avgpool", "fc": "net.fc"}
 
 
 def build_resnet18(num_classes: int) -> nn.Module:
@@ -197,46 +154,18 @@ def build_alexnet(num_classes: int) -> nn.Module:
     return WithNormalize(alexnet(weights=None, num_classes=num_classes))
 
 
-#: TopoAct's InceptionV1 layer names → torchvision GoogLeNet's inception blocks.
-GOOGLENET_MIXED = {f"mixed{block}": f"net.inception{block}"
-                   for block in ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b")}
-INCEPTION_V3_MIXED = {name: f"net.{name}" for name in (
-    "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
-    "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c")}
+BUILDERS: dict[str, Callable[[int], nn.Module]] = {
+    "small-cnn": SmallCNN, "resnet18": build_resnet18, "resnet18-cifar10": build_resnet18_cifar,
+    "googlenet": build_googlenet, "inception_v3": build_inception_v3, "alexnet": build_alexnet}
 
-#: torchvision's pretrained ImageNet weights of each architecture (``weights: imagenet``).
-IMAGENET_WEIGHTS = {"resnet18": "ResNet18_Weights", "googlenet": "GoogLeNet_Weights",
-                    "inception_v3": "Inception_V3_Weights", "alexnet": "AlexNet_Weights"}
+ARCHITECTURES: dict[str, Architecture] = {
+    name: Architecture(**vars(table), build=BUILDERS[name]) for name, table in LAYER_TABLES.items()}
 
-ARCHITECTURES.update({
-    "resnet18": Architecture(
-        name="resnet18", build=build_resnet18, prefix="net.", layers=_resnet18_layers(),
-        input_size=224,
-        description="torchvision ResNet-18 (ImageNet); conv1–conv17 as in Purvine et al."),
-    "resnet18-cifar10": Architecture(
-        name="resnet18-cifar10", build=build_resnet18_cifar, prefix="net.",
-        layers=_resnet18_layers(), input_size=32,
-        description="ResNet-18 for 32 px input (Purvine et al.'s CIFAR-10 model), trained by "
-                    "the workflow"),
-    "googlenet": Architecture(
-        name="googlenet", build=build_googlenet, prefix="net.",
-        layers={"conv1": "net.conv1", "conv2": "net.conv2", "conv3": "net.conv3",
-                **GOOGLENET_MIXED, "avgpool": "net.avgpool", "fc": "net.fc"},
-        input_size=224,
-        description="torchvision GoogLeNet (InceptionV1); TopoAct's mixed3a–mixed5b are its "
-                    "inception blocks"),
-    "inception_v3": Architecture(
-        name="inception_v3", build=build_inception_v3, prefix="net.",
-        layers={**INCEPTION_V3_MIXED, "avgpool": "net.avgpool", "fc": "net.fc"},
-        input_size=299, description="torchvision Inception-v3"),
-    "alexnet": Architecture(
-        name="alexnet", build=build_alexnet, prefix="net.",
-        layers={"conv1": "net.features.1", "conv2": "net.features.4", "conv3": "net.features.7",
-                "conv4": "net.features.9", "conv5": "net.features.11",
-                "fc6": "net.classifier.2", "fc7": "net.classifier.5", "fc8": "net.classifier.6"},
-        input_size=224,
-        description="torchvision AlexNet; conv1–conv5 after their ReLU, fc6/fc7 after ReLU"),
-})
+
+def get_architecture(name: str) -> Architecture:
+    """Look up an architecture, with an error listing the known ones."""
+    get_layer_table(name)
+    return ARCHITECTURES[name]
 
 
 def imagenet_pretrained(architecture: str) -> tuple[nn.Module, list[str]]:
@@ -274,21 +203,6 @@ def load_checkpoint(architecture: str, path: str | os.PathLike, num_classes: int
         raise ValueError(f"{path}: not a {architecture} checkpoint with {num_classes} classes "
                          f"(missing keys {missing[:3]}, unexpected keys {unexpected[:3]})")
     return model.eval()
-
-
-def get_architecture(name: str) -> Architecture:
-    """Look up an architecture, with an error listing the known ones."""
-    if name not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {name!r}; choose one of {sorted(ARCHITECTURES)}")
-    return ARCHITECTURES[name]
-
-
-TORCHSCRIPT = "torchscript"
-
-
-def is_user_architecture(name: str) -> bool:
-    """``package.module:callable``, ``timm:name`` or ``torchscript`` (not a built-in)."""
-    return ":" in name or name == TORCHSCRIPT
 
 
 def _import_callable(spec: str) -> Callable[..., Any]:
@@ -345,9 +259,7 @@ def user_architecture(spec: dict) -> Architecture:
     """The :class:`Architecture` of a user model's config entry: its network (built by
     the import path's callable with ``kwargs``, by timm, or loaded from a TorchScript
     file) behind ``normalize`` when it has one; layers are module paths of the network."""
-    if not spec.get("input_size"):
-        raise ValueError(f"model with architecture {spec['architecture']!r}: input_size is "
-                         "required for a user model")
+    table = user_layer_table(spec)
     normalize = spec.get("normalize")
     scripted = spec["architecture"] == TORCHSCRIPT
 
@@ -359,12 +271,7 @@ def user_architecture(spec: dict) -> Architecture:
             return network
         return WithNormalize(network, tuple(normalize["mean"]), tuple(normalize["std"]))
 
-    keys = ("architecture", "kwargs", "input_size", "normalize", "weights")
-    return Architecture(name=spec["architecture"], build=build, layers={},
-                        input_size=int(spec["input_size"]),
-                        prefix="" if normalize is None and not scripted else "net.",
-                        spec={k: spec.get(k) for k in keys},
-                        description="a user model (layers are module paths)")
+    return Architecture(**vars(table), build=build)
 
 
 def _call_chain(node, self_value) -> list[str] | None:
@@ -441,25 +348,6 @@ def architecture_of(model: dict | str) -> Architecture:
     return get_architecture(name)
 
 
-def layer_module(model: dict | str, layer: str) -> str:
-    """Module path of a layer: a built-in's readable name, else a module path of the
-    network as the user knows it (``layer3.1.conv2``), under the model's prefix.
-
-    Raises
-    ------
-    ValueError
-        For a built-in, if the layer is not one of its readable names (the message lists
-        them); a user model's paths are checked when the model is built.
-    """
-    arch = architecture_of(model)
-    if arch.spec is not None:
-        return arch.prefix + layer
-    if layer not in arch.layers:
-        raise ValueError(f"unknown layer {layer!r} of architecture {arch.name!r}; "
-                         f"valid layers: {list(arch.layers)}")
-    return arch.layers[layer]
-
-
 def find_module(model: nn.Module, module_path: str) -> nn.Module:
     """The module at a dotted path, or an error naming the nearest paths."""
     modules = dict(model.named_modules())
@@ -514,7 +402,6 @@ def resolve_device(device: str) -> torch.device:
 @dataclass
 class TrainingRecord:
     """What training did and reached (saved in the model's JSON sidecar)."""
-
     epochs: int
     batch_size: int
     learning_rate: float
@@ -645,8 +532,6 @@ def save_model(model: nn.Module, weights_path: str | os.PathLike, metadata: dict
 
     The sidecar is written last: a weights file without its sidecar is incomplete.
     """
-    from topoact.store import atomic_file, write_json
-
     with atomic_file(weights_path) as tmp:
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
     write_json(sidecar_path(weights_path), metadata, indent=2)
@@ -753,8 +638,6 @@ def train_test_split(group, images_path: str | os.PathLike = ""
                      ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray],
                                 list[str]]:
     """The (images, labels) of an images store's train and test splits, and its classes."""
-    from topoact import store
-
     info = store.image_store_info(group)
     for split in ("train", "test"):
         if split not in info.splits:
@@ -790,8 +673,6 @@ def train_from_store(images_path: str | os.PathLike, architecture: str | dict, *
         The trained model and the sidecar contents (architecture, classes, layer names
         with their module paths and activation shapes, training record).
     """
-    from topoact import store
-
     torch.manual_seed(seed)
     train, heldout, classes = train_test_split(store.open_store(images_path, "images"),
                                                images_path)
@@ -848,8 +729,6 @@ def pretrained_from_file(architecture: str | dict, weights: str, source_path: st
 
     Returns the model and its sidecar contents (as :func:`train_from_store` does).
     """
-    from topoact import store
-
     arch = architecture_of(architecture)
     if arch.spec is not None:  # a user model: its state_dict, its own classes
         model = arch.build(0)

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.collections import LineCollection, PatchCollection  # noqa: E402
 from matplotlib.patches import Wedge  # noqa: E402
 
+from topoact import store
 from topoact.layout import graph_layout  # noqa: E402
 
 #: Class colours (tab10, then tab20b/c for more classes).
@@ -134,8 +135,6 @@ def plot_purity_by_layer(table, value: str, path: str | os.PathLike, layer_order
 def draw_graph_store(graph_path, png_path, title: str = "", seed: int = 0) -> None:
     """Draw a mapper graph store with pie-chart nodes, at its stored layout (the one the
     explorer shows; computed here for a store written without one)."""
-    from topoact import store
-
     graph, stats, attrs = store.read_graph(graph_path)
     positions = (graph_layout(graph.n_nodes, graph.edges, graph.jaccard, seed=seed)
                  if stats.position is None else stats.position)
@@ -262,21 +261,17 @@ def plot_contact_sheet(sheet: np.ndarray | None, path: str | os.PathLike, title:
     plt.close(fig)
 
 
-def plot_noise_examples(images: np.ndarray, sigmas: list[float], seed: int,
-                        path: str | os.PathLike) -> None:
-    """Example images (columns) clean and with each noise σ (rows), as extraction sees them."""
-    import torch
+def plot_noise_examples(rows: list[tuple[float, np.ndarray]], path: str | os.PathLike) -> None:
+    """Example images (columns) at each noise σ (rows), as extraction sees them.
 
-    from topoact.activations import add_noise
-
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255
-    rows = [0.0, *sigmas]
-    fig, axes = plt.subplots(len(rows), len(x), figsize=(1.3 * len(x), 1.4 * len(rows)),
+    ``rows`` are (σ, images) pairs, images (n, H, W, 3) in [0, 1]; σ = 0 is labelled clean
+    (:func:`topoact.activations.noisy_examples` makes them).
+    """
+    n_images = len(rows[0][1])
+    fig, axes = plt.subplots(len(rows), n_images, figsize=(1.3 * n_images, 1.4 * len(rows)),
                              dpi=110, squeeze=False)
-    for r, sigma in enumerate(rows):
-        # The image indices given to add_noise are those of the first images of the store.
-        noisy = add_noise(x.clone(), sigma, seed, 0).permute(0, 2, 3, 1).numpy()
-        for c, image in enumerate(noisy):
+    for r, (sigma, images) in enumerate(rows):
+        for c, image in enumerate(images):
             ax = axes[r, c]
             ax.imshow(image, interpolation="nearest")
             ax.set_xticks([])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from topoact import plots, store
 from topoact.mapper import MapperGraph
 
 
@@ -31,7 +32,6 @@ class Purity:
     class_points, class_uncovered
         Points of each class, and how many of them lie in no node.
     """
-
     node: np.ndarray
     point: np.ndarray
     class_purity: np.ndarray
@@ -101,7 +101,6 @@ def purity_table_for_graph(graph_path, points_path, keys: dict):
     """Purity rows (a pandas DataFrame) of one graph store, labels from its activations."""
     import pandas as pd
 
-    from topoact import store
 
     graph, stats, attrs = store.read_graph(graph_path)
     labels = store.open_store(points_path, "activations")["label"][:]
@@ -118,7 +117,6 @@ def summarise_purity(tsv_paths, out_tsv, node_plot, class_plot, layer_order: lis
     """Concatenate per-graph purity tables; plot node- and class-wise purity by layer."""
     import pandas as pd
 
-    from topoact import plots, store
 
     table = pd.concat([pd.read_csv(p, sep="\t", dtype={"class": str, "overlap": str})
                        for p in tsv_paths], ignore_index=True)
@@ -140,7 +138,6 @@ def purity_by_noise(tables: dict[float, str], out_tsv, out_plot, layer_order: li
     depth, one line per σ, one panel per sampling (shaded: min–max over the grid)."""
     import pandas as pd
 
-    from topoact import plots, store
 
     parts = []
     for sigma, path in sorted(tables.items()):

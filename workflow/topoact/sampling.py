@@ -8,33 +8,10 @@ and only the chosen vectors travel to the host.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import torch
 
-#: Sampling names with a fixed number of points per image (``full`` has H·W).
-SAMPLINGS = ("random", "full", "top-l2")
-
-#: The foreground/background samplings (Purvine et al.): the top p positions per image.
-MASKED_SAMPLING = r"(foreground|background)-top[1-9][0-9]*"
-
-#: A regular expression matching every sampling name (Snakemake wildcard constraint).
-SAMPLING_PATTERN = "|".join([*(re.escape(name) for name in SAMPLINGS), MASKED_SAMPLING])
-
-
-def check_sampling(name: str) -> str:
-    """Return ``name`` if it is a known sampling, else raise with the valid choices."""
-    if not re.fullmatch(SAMPLING_PATTERN, name):
-        raise ValueError(f"unknown sampling {name!r}; choose one of {list(SAMPLINGS)} or "
-                         "foreground-top<p> / background-top<p> (p ≥ 1)")
-    return name
-
-
-def masked_sampling(name: str) -> tuple[str, int] | None:
-    """``("foreground" | "background", p)`` for a masked sampling's name, else None."""
-    match = re.fullmatch(r"(foreground|background)-top([1-9][0-9]*)", name)
-    return (match[1], int(match[2])) if match else None
+from topoact.names import check_sampling, masked_sampling
 
 
 def as_spatial(activations: torch.Tensor, skip_tokens: int = 0, layer: str = "") -> torch.Tensor:

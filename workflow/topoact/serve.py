@@ -44,7 +44,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from topoact import epsilon, mapper, store
+from topoact import epsilon, mapper, names, store
 from topoact.explorer import ASSETS, graph_view
 
 #: Largest request body accepted (bytes).
@@ -65,7 +65,6 @@ class Problem(Exception):
 @dataclass(frozen=True)
 class GraphRequest:
     """A live graph's cloud (relative to the results folder) and parameters."""
-
     cloud: str
     intervals: int
     overlap: float
@@ -78,7 +77,7 @@ class GraphRequest:
     def name(self) -> str:
         """The folder a saved graph goes to, naming every parameter."""
         parts = [f"intervals-{self.intervals}",
-                 f"overlap-{mapper.percent_label(100 * self.overlap)}",
+                 f"overlap-{names.percent_label(100 * self.overlap)}",
                  f"epsilon-{self.eps:.6g}", f"min-samples-{self.min_samples}"]
         parts += [f"cover-{self.cover}"] if self.cover != "exact" else []
         parts += [f"lens-{self.lens}"] if self.lens != "l2" else []
@@ -107,10 +106,10 @@ def parse_graph_request(payload: Any) -> GraphRequest:
     if not isinstance(cloud, str) or not cloud:
         raise Problem(400, "cloud must be the path of an activations store")
     cover, lens = payload.get("cover", "exact"), payload.get("lens", "l2")
-    if cover not in mapper.COVERS:
-        raise Problem(400, f"cover must be one of {list(mapper.COVERS)}, got {cover!r}")
-    if lens not in mapper.LENSES:
-        raise Problem(400, f"lens must be one of {list(mapper.LENSES)}, got {lens!r}")
+    if cover not in names.COVERS:
+        raise Problem(400, f"cover must be one of {list(names.COVERS)}, got {cover!r}")
+    if lens not in names.LENSES:
+        raise Problem(400, f"lens must be one of {list(names.LENSES)}, got {lens!r}")
     return GraphRequest(
         cloud=cloud, intervals=_number(payload, "intervals", int, 1, 1000),
         overlap=_number(payload, "overlap", float, 0, 1, high_open=True),
@@ -158,7 +157,6 @@ def list_clouds(results: Path) -> list[dict[str, Any]]:
 @dataclass
 class Cloud:
     """A loaded activation cloud: its points and what the page shows of them."""
-
     points: np.ndarray
     labels: np.ndarray
     classes: list[str]
@@ -343,7 +341,7 @@ def config_lines(request: GraphRequest, cloud: Cloud, results: Path) -> str:
                                                   request.eps, rel_tol=1e-6)
     lines = ["mapper:", f"  samplings: [{cloud.sampling}]      # with the ones you have",
              f"  intervals: {request.intervals}",
-             f"  overlaps: [{mapper.percent_label(100 * request.overlap)}]  # percent",
+             f"  overlaps: [{names.percent_label(100 * request.overlap)}]  # percent",
              f"  epsilons: [{'adaptive' if adaptive else 'fixed'}]"]
     if not adaptive:
         lines.append(f"  fixed_epsilon: {request.eps:.6g}")

@@ -41,7 +41,9 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from topoact import store
-from topoact.mapper import MapperGraph, load_points, resampled_graphs
+from topoact.graph import MapperGraph
+from topoact.mapper import resampled_graphs
+from topoact.store import load_points
 
 KINDS = ("component", "downward branch", "upward branch", "loop")
 
@@ -68,7 +70,6 @@ class Diagram:
     nodes
         Each feature's nodes (empty arrays when representatives were not asked for).
     """
-
     kind: np.ndarray
     birth: np.ndarray
     death: np.ndarray
@@ -268,7 +269,6 @@ class Stability:
 
     ``significant[i]`` and ``confidence[i]`` belong to feature i of ``diagram``.
     """
-
     diagram: Diagram
     distances: np.ndarray
     level: float
@@ -368,7 +368,6 @@ DISTANCE_COLUMNS = ["sampling", "layer", "a", "b", "bottleneck", "similarity"]
 class GraphComparison:
     """Pairwise distances of named graphs: bottleneck of extended diagrams and membership
     similarity (square matrices in ``names`` order)."""
-
     names: list[str]
     bottleneck: np.ndarray
     similarity: np.ndarray

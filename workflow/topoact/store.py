@@ -23,6 +23,7 @@ import numpy as np
 import zarr
 
 from topoact import __version__
+from topoact.graph import Cover, MapperGraph, NodeStats
 
 # Snakemake drops a timestamp file into directory outputs; it is not part of the store.
 warnings.filterwarnings("ignore", message=r"Object at \.snakemake_timestamp is not recognized")
@@ -194,7 +195,6 @@ def rows_per_chunk(row_bytes: int, chunk_bytes: int) -> int:
 @dataclass(frozen=True)
 class ImageStoreInfo:
     """What an images store holds, without its pixels."""
-
     count: int
     shape: tuple[int, int, int]
     classes: list[str]
@@ -355,7 +355,6 @@ class ActivationWriter:
 @dataclass
 class ActivationCloud:
     """An activations store read into memory."""
-
     points: np.ndarray
     image: np.ndarray
     position: np.ndarray
@@ -376,6 +375,30 @@ def read_activations(path: str | os.PathLike) -> ActivationCloud:
 
 
 # --------------------------------------------------------------------------- JSON
+
+
+def check_finite(points: np.ndarray, name: str = "points", chunk: int = 65536) -> None:
+    """Reject NaN/inf with a message saying how many and where.
+
+    Checked in chunks of rows, so a large cloud needs no full-size boolean copy.
+
+    Raises
+    ------
+    ValueError
+        Naming the count of non-finite values, the rows holding them, and the first rows.
+    """
+    bad_rows, bad_values = [], 0
+    for start in range(0, len(points), chunk):
+        finite = np.isfinite(points[start:start + chunk])
+        if not finite.all():
+            bad_values += int((~finite).sum())
+            bad_rows.append(np.flatnonzero(~finite.reshape(len(finite), -1).all(axis=1)) + start)
+    if not bad_values:
+        return
+    bad_rows = np.concatenate(bad_rows)
+    raise ValueError(f"{name} contain {bad_values} NaN/inf value(s) in "
+                     f"{len(bad_rows)} of {len(points)} rows (first rows: "
+                     f"{bad_rows[:5].tolist()})")
 
 
 def write_json(path: str | os.PathLike, payload: Any, indent: int | None = None) -> None:
@@ -427,8 +450,6 @@ def write_graph(path: str | os.PathLike, graph, stats, attrs: dict[str, Any]) ->
 
 def read_graph(path: str | os.PathLike):
     """Read a mapper graph store: ``(MapperGraph, NodeStats, attrs)``."""
-    from topoact.mapper import Cover, MapperGraph, NodeStats
-
     group = open_store(path, "mapper")
     a = {name: group[name][...] for name in REQUIRED_ARRAYS["mapper"]}
     attrs = dict(group.attrs)
@@ -517,3 +538,28 @@ def read_profiles(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]
     """A profiles store's tables (every array) and attributes."""
     group = open_store(path, "profiles")
     return {name: group[name][...] for name in group.array_keys()}, dict(group.attrs)
+
+
+def load_points(path: str | os.PathLike
+                ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """Points (and labels, class names when known) from an activations store or a .npy file.
+
+    Raises
+    ------
+    StoreError
+        When a ``.npy`` file is not a numpy array, or is not 2-D.
+    """
+    path = Path(path)
+    if path.suffix == ".npy":
+        try:
+            points = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as error:
+            raise StoreError(f"{path}: not a numpy array file (.npy written by numpy.save): "
+                             f"{error}") from None
+        if points.ndim != 2:
+            raise StoreError(f"{path}: expected a 2-D (N, C) array, got shape {points.shape}")
+        return points, None, None
+    if store_kind(path) == "weights":
+        return read_weight_points(path)[0], None, None
+    group = open_store(path, "activations")
+    return group["points"][:], group["label"][:], list(group.attrs.get("classes", [])) or None

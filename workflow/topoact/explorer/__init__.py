@@ -22,8 +22,11 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from topoact import store
 from topoact.explorer.profile_pages import ProfileSource, write_profile_pages
 from topoact.layout import graph_layout
+from topoact.mapper import top_classes
+from topoact.purity import graph_purity, mapper_purity
 
 ASSETS = Path(__file__).parent / "assets"
 ASSET_FILES = ("index.html", "explorer.js", "explorer.css")
@@ -52,7 +55,6 @@ class GraphSource:
     stability
         The graph's stability record (JSON of the stability stage), or None.
     """
-
     dataset: str
     model: str
     seed: int
@@ -87,8 +89,6 @@ def purity_summary(graph, class_counts: np.ndarray, labels: np.ndarray,
                    classes: list[str]) -> dict[str, Any]:
     """Graph-level node, point and class purity (Purvine et al.), as the purity stage
     computes them; NaN (nothing to average) becomes None."""
-    from topoact.purity import graph_purity, mapper_purity
-
     purity = mapper_purity(graph, class_counts, labels, len(classes))
     defined = ~np.isnan(purity.class_purity)
 
@@ -152,8 +152,6 @@ def graph_view(graph, stats, classes: list[str], labels: np.ndarray,
     """What the page draws of one graph: nodes (position, size, mean lens, purity, top
     classes, pie, image, data examples), links and the purity summary. The static
     explorer and the live server (:mod:`topoact.serve`) both send this."""
-    from topoact.mapper import top_classes
-
     positions = (graph_layout(graph.n_nodes, graph.edges, graph.jaccard)
                  if stats.position is None else stats.position)  # the PNG's layout
     order, percents = top_classes(stats.class_counts, 3)
@@ -188,8 +186,6 @@ def graph_payload(source: GraphSource, out_dir: Path, image_prefix: str
                   ) -> tuple[dict[str, Any], sparse.csr_matrix]:
     """Everything the page shows of one graph (:func:`graph_view`, where it sits, its
     stability), and its nodes' image sets (for the links between adjacent layers)."""
-    from topoact import store
-
     graph, stats, attrs = store.read_graph(source.graph)
     image_of_point, labels = store.point_sources(source.points)
     if len(image_of_point) != graph.n_points:
@@ -210,7 +206,6 @@ def _significant_features(source: GraphSource) -> dict[str, Any] | None:
     """The graph's d_α and its significant features with their nodes, from its record."""
     if source.stability is None:
         return None
-    from topoact import store
 
     record = store.read_json(source.stability)
     features = [{key: feature[key] for key in ("kind", "birth", "death", "confidence", "nodes")}
@@ -223,7 +218,6 @@ def _significant_features(source: GraphSource) -> dict[str, Any] | None:
 def _node_image_files(source: GraphSource, out_dir: Path, prefix: str) -> dict[int, str]:
     if source.node_images is None:
         return {}
-    from topoact import store
 
     folder = Path(source.node_images)
     index = store.read_json(folder / "index.json")
@@ -239,7 +233,6 @@ def _node_examples(source: GraphSource, out_dir: Path, prefix: str) -> list | No
     """Per node: ``[class, [[input image, activation image], ...]]`` for its top classes."""
     if source.examples is None:
         return None
-    from topoact import store
 
     selection_path, folder = source.examples
     selection = store.read_json(selection_path)["graphs"].get(source.parameters)
@@ -303,7 +296,6 @@ def build_explorer(sources: Sequence[GraphSource], out_dir: str | os.PathLike,
     """
     from tqdm.auto import tqdm
 
-    from topoact import store
 
     if not sources:
         raise ValueError("the explorer needs at least one mapper graph")
