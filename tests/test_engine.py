@@ -1,5 +1,8 @@
 """The mapper engine against scikit-learn's DBSCAN, interval by interval, label for label."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -58,8 +61,8 @@ def test_grid_labels_equal_scikit_learn_per_interval(trial):
 def test_small_slabs_chunks_and_parallel_workers_give_the_same_labels(trial, monkeypatch):
     """Edge lists made of many slabs, read back in many chunks (so the union–find joins
     components chunk by chunk), with intervals clustered in parallel threads."""
-    monkeypatch.setattr(engine, "_SLAB_PAIRS", 7)
-    monkeypatch.setattr(engine, "_CHUNK_PAIRS", 5 + 40 * (trial % 2))
+    monkeypatch.setattr(engine.tiles, "SLAB_PAIRS", 7)
+    monkeypatch.setattr(engine.tiles, "CHUNK_PAIRS", 5 + 40 * (trial % 2))
     rng = np.random.default_rng(100 + trial)
     points, eps = _cloud(trial % 3, rng)
     points = points.astype(np.float32).astype(np.float64)
@@ -125,7 +128,7 @@ def test_each_slab_meets_only_the_columns_within_reach(monkeypatch):
     """Points along a line, slabs of 16 rows: a slab computes its distances only to the
     columns from its own first row to ε past its last row's projection, so the work is
     linear in the number of points, and the labels stay exact."""
-    monkeypatch.setattr(engine, "_SLAB_PAIRS", 16 * 256)
+    monkeypatch.setattr(engine.tiles, "SLAB_PAIRS", 16 * 256)
     rng = np.random.default_rng(2)
     direction = rng.normal(size=8) / np.sqrt(8)
     steps = np.cumsum(rng.uniform(0.2, 1.2, 2000))
@@ -139,21 +142,29 @@ def test_each_slab_meets_only_the_columns_within_reach(monkeypatch):
     assert stats.pairs_computed < 2000 * 40   # a full upper triangle would be 2,000,000
 
 
-def test_tile_size_fits_the_memory_budget():
-    assert engine.resolve_tile(128, torch.device("cpu")) == 2048
-    assert engine.resolve_tile(128, torch.device("cpu"), memory_mb=64) == 512
-    assert engine.resolve_tile(1 << 20, torch.device("cpu")) == 256
+@pytest.mark.parametrize("dimensions", [3, 128, 1024, 1 << 20])
+@pytest.mark.parametrize("memory_mb", [16, 64, 1024, 1 << 16])
+def test_tile_size_is_the_largest_whose_working_set_fits_the_budget(dimensions, memory_mb):
+    """A quarter of the budget holds the tile's working set, which the next power of two
+    would pass (between the smallest tile, 256, and the largest, 8192)."""
+    tile = engine.resolve_tile(dimensions, torch.device("cpu"), memory_mb)
+    quarter = memory_mb * 2**20 / 4
+    assert tile in [2**k for k in range(8, 14)]
+    assert tile == 256 or engine.memory.tile_working_set(tile, dimensions) <= quarter
+    assert tile == 8192 or engine.memory.tile_working_set(2 * tile, dimensions) > quarter
+    # The working set counts 24 bytes per pair and two gathered float32 blocks.
+    assert engine.memory.tile_working_set(tile, dimensions) == 24 * tile**2 + 8 * tile * dimensions
 
 
 def test_sampled_density_estimates_the_close_pairs_in_small_batches(monkeypatch):
     """The list-or-recompute decision's estimate, with float64 batches of 3 rows."""
-    monkeypatch.setattr(engine, "_float64_batch", lambda dimensions: 3)
+    monkeypatch.setattr(engine.tiles, "float64_batch", lambda dimensions: 3)
     rng = np.random.default_rng(4)
     points = np.concatenate([rng.normal(0, 1, (400, 6)), rng.normal(0, 1, (200, 6)) + 3])
     cloud = torch.as_tensor(points, dtype=torch.float32)
     sqnorm = cloud.pow(2).sum(dim=1)
-    part = engine._Interval(cloud, sqnorm, np.arange(600), [1.5, 2.5], 128,
-                            engine.EngineStats())
+    part = engine.tiles.Interval(cloud, sqnorm, np.arange(600), [1.5, 2.5], 128,
+                                 engine.EngineStats())
     distance = np.linalg.norm(points[:, None] - points[None], axis=2)
     true_pairs = np.triu(distance <= 2.5, k=1).sum()   # the widest ε, each pair once
     estimate = part.sampled_density(part.tile_pairs())
@@ -167,7 +178,7 @@ def test_edge_list_chunks_cut_large_pieces_and_keep_every_pair_once(columns, lev
     that size (the last one smaller), every pair once, offsets added, with its level;
     int16 codes where columns and levels fit in 15 bits, int32 beyond."""
     rng = np.random.default_rng(5)
-    edges = engine._EdgeList.empty([float(e) for e in range(levels)], columns, 200, 4 * 30)
+    edges = engine.edges.EdgeList.empty([float(e) for e in range(levels)], columns, 200, 4 * 30)
     assert edges.codes.dtype == (torch.int16 if columns == 100 else torch.int32)
     want = []
     for k, size in enumerate([23, 2, 0, 9]):
@@ -190,10 +201,35 @@ def test_edge_list_chunks_cut_large_pieces_and_keep_every_pair_once(columns, lev
     assert (edges.used_codes, edges.used_rows) == (34, 30 * 3)
 
 
-def test_heap_growth_is_bounded_under_glibc():
+HEAP_PROBE = """
+import sys
+import numpy as np
+from topoact.engine import memory
+if sys.argv[1] == "tuned":
+    assert memory.tune_heap()
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+big = np.ones(16 << 20, np.uint8); del big  # glibc's dynamic mmap threshold rises to 16 MB
+before = rss()
+blocks = [np.ones(4 << 20, np.uint8) for _ in range(60)]  # 240 MB, freed but the last
+del blocks[:-1]
+print((rss() - before) / 2**20)
+"""
+
+
+def test_tuning_the_heap_returns_freed_tiles_to_the_system():
+    """What the engine's worker threads do to glibc's heap, in a fresh process (the
+    setting lasts for the process): after a large block raised the mmap threshold, 4 MB
+    tiles freed below a live one stay resident by default, and go back with tune_heap."""
     import platform
 
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt is glibc's")
-    assert engine.bound_heap_growth()
-    engine.release_free_heap()
+    retained = {}
+    for mode in ("default", "tuned"):
+        result = subprocess.run([sys.executable, "-c", HEAP_PROBE, mode], capture_output=True,
+                                text=True, check=True)
+        retained[mode] = float(result.stdout)
+    assert retained["default"] > 150      # MB: the freed tiles kept
+    assert retained["tuned"] < 20         # about the one live tile

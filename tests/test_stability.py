@@ -220,7 +220,7 @@ def test_resampled_graphs_equal_a_rebuild_of_each_resample(monkeypatch, histogra
     from topoact import engine
 
     # 16 bins: the neighbour counts take the pair-by-pair path of many patterns.
-    monkeypatch.setattr(engine, "_HISTOGRAM_BINS", histogram_bins)
+    monkeypatch.setattr(engine.tiles, "HISTOGRAM_BINS", histogram_bins)
     rng = np.random.default_rng(5)
     points = np.concatenate([noisy_circle(rng, 300), rng.normal(0, 0.3, (100, 2))])
     points = np.concatenate([points, points[:30]]).astype(np.float32)  # exact duplicates

@@ -8,6 +8,7 @@ from topoact.jobs import job_log
 
 with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
+    engine.tune_heap()  # glibc: freed tiles go back to the system (a long-lived pass)
     w, params, output = snakemake.wildcards, snakemake.params, snakemake.output
     eps = {"fixed": params.fixed_epsilon}
     if snakemake.input.epsilon:
