@@ -1,5 +1,5 @@
 # TopoAct workflow: dataset -> model -> activations -> (epsilon -> mapper grid -> purity;
-# top-l2 clouds -> persistence -> sliced-Wasserstein distances). See README.md and DESIGN.md.
+# top-l2 clouds -> persistence -> sliced-Wasserstein distances). See README.md and docs/.
 from snakemake.utils import min_version
 
 min_version("8.20")
@@ -9,6 +9,9 @@ from topoact.config import validate_config
 
 
 configfile: "config.yaml"
+
+
+report: "workflow/report/workflow.rst"
 
 
 validate_config(config, workflow.source_path("workflow/schemas/config.schema.yaml"), "config")

@@ -1,10 +1,12 @@
 """The code is ruff-clean and the workflow passes `snakemake --lint`."""
 
 import os
+import re
 import subprocess
 import sys
 
 import pytest
+import yaml
 
 from conftest import ROOT, SNAKEMAKE
 
@@ -43,3 +45,17 @@ def test_parsing_the_workflow_does_not_import_torch(tmp_path):
     assert result.returncode == 0, output
     assert "torch imported while parsing" not in output
     assert "rule build_mapper" in output or "build_mapper" in output
+
+
+def test_the_slurm_profile_names_existing_rules_and_covers_both_mapper_job_kinds():
+    """Every rule the SLURM profile sets resources for or sends as array jobs exists, and
+    both ways of building the mapper grid (per graph, per layer) get memory retries and
+    array jobs."""
+    rules = set(re.findall(r"^\s*rule (\w+):", "".join(
+        path.read_text() for path in (ROOT / "workflow/rules").glob("*.smk")), re.M))
+    profile = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
+    arrays = {name.strip() for name in profile["slurm-array-jobs"].split(",")}
+    resources = set(profile["set-resources"])
+    assert arrays <= rules and resources <= rules, (arrays | resources) - rules
+    for rule in ("build_mapper", "build_mapper_grid", "graph_stability"):
+        assert rule in arrays and "attempt" in str(profile["set-resources"][rule]["mem_mb"])

@@ -373,6 +373,7 @@ def test_report_collects_the_figures(finished_run):
     for category in ("Mapper graphs", "Purity", "Persistent homology", "Feature visualization",
                      "Stability"):
         assert category in text
+    assert "The runtime of every job" in text  # the workflow description (report:)
 
 
 def test_noise_variants_and_foreground_sampling_get_graphs_and_purity(tmp_path):

@@ -21,6 +21,8 @@ rule extract_activations:
         mem_mb=4000,
         runtime="60m",
         gpu=gpu_request,
+    benchmark:
+        f"{RESULTS}/benchmarks/activations/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}.tsv",
     log:
         f"{RESULTS}/logs/activations/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}.log",
     conda:

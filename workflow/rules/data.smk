@@ -7,6 +7,8 @@ rule download_dataset:
         touch(f"{RESULTS}/downloads/{{dataset}}.done"),
     params:
         options=dataset_options,
+    benchmark:
+        f"{RESULTS}/benchmarks/data/{{dataset}}.download.tsv",
     log:
         f"{RESULTS}/logs/data/{{dataset}}.download.log",
     conda:
@@ -28,6 +30,8 @@ rule dataset:
     resources:
         mem_mb=4000,
         runtime="60m",
+    benchmark:
+        f"{RESULTS}/benchmarks/data/{{dataset}}.tsv",
     log:
         f"{RESULTS}/logs/data/{{dataset}}.log",
     conda:
@@ -52,6 +56,8 @@ rule noise_examples:
     resources:
         mem_mb=2000,
         runtime="10m",
+    benchmark:
+        f"{RESULTS}/benchmarks/data/{{dataset}}.noise-examples.tsv",
     log:
         f"{RESULTS}/logs/data/{{dataset}}.noise-examples.log",
     conda:

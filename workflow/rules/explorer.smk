@@ -14,6 +14,8 @@ rule build_explorer:
     resources:
         mem_mb=4000,
         runtime="60m",
+    benchmark:
+        f"{RESULTS}/benchmarks/explorer.tsv",
     log:
         f"{RESULTS}/logs/explorer.log",
     conda:

@@ -23,6 +23,8 @@ rule render_node_images:
         mem_mb=4000,
         runtime="120m",
         gpu=gpu_request,
+    benchmark:
+        f"{RESULTS}/benchmarks/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}.tsv",
     log:
         f"{RESULTS}/logs/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}.log",
     conda:
@@ -44,6 +46,8 @@ rule select_data_examples:
     resources:
         mem_mb=4000,
         runtime="20m",
+    benchmark:
+        f"{RESULTS}/benchmarks/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/examples/{{layer}}.select.tsv",
     log:
         f"{RESULTS}/logs/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/examples/{{layer}}.select.log",
     conda:
@@ -70,6 +74,8 @@ rule render_data_examples:
         mem_mb=4000,
         runtime="240m",
         gpu=gpu_request,
+    benchmark:
+        f"{RESULTS}/benchmarks/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/examples/{{layer}}.tsv",
     log:
         f"{RESULTS}/logs/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/examples/{{layer}}.log",
     conda:

@@ -5,6 +5,8 @@ localrules:
 rule download_segmentation_weights:
     output:
         DEEPLAB_WEIGHTS,
+    benchmark:
+        f"{RESULTS}/benchmarks/models/deeplabv3.download.tsv",
     log:
         f"{RESULTS}/logs/models/deeplabv3.download.log",
     conda:
@@ -36,6 +38,8 @@ rule foreground_masks:
         mem_mb=4000,
         runtime="60m",
         gpu=lambda wildcards: gpu_request() if segmentation(wildcards) == "deeplabv3" else 0,
+    benchmark:
+        f"{RESULTS}/benchmarks/masks/{{dataset}}.tsv",
     log:
         f"{RESULTS}/logs/masks/{{dataset}}.log",
     conda:
@@ -68,6 +72,8 @@ rule receptive_fields:
         mem_mb=4000,
         runtime="60m",
         gpu=gpu_request,
+    benchmark:
+        f"{RESULTS}/benchmarks/receptive_fields/{{dataset}}/{{model}}/seed-{{seed}}/{{layer}}.tsv",
     log:
         f"{RESULTS}/logs/receptive_fields/{{dataset}}/{{model}}/seed-{{seed}}/{{layer}}.log",
     conda:

@@ -21,6 +21,8 @@ rule persistence_diagrams:
     resources:
         mem_mb=4000,
         runtime="60m",
+    benchmark:
+        f"{RESULTS}/benchmarks/homology/{{dataset}}/{{model}}/seed-{{seed}}/diagrams/{{layer}}.tsv",
     log:
         f"{RESULTS}/logs/homology/{{dataset}}/{{model}}/seed-{{seed}}/diagrams/{{layer}}.log",
     conda:
@@ -47,6 +49,8 @@ rule sw_distances:
     resources:
         mem_mb=2000,
         runtime="30m",
+    benchmark:
+        f"{RESULTS}/benchmarks/homology/{{dataset}}/{{model}}/seed-{{seed}}/sw-distances.tsv",
     log:
         f"{RESULTS}/logs/homology/{{dataset}}/{{model}}/seed-{{seed}}/sw-distances.log",
     conda:
@@ -74,6 +78,8 @@ rule specificity:
     resources:
         mem_mb=2000,
         runtime="60m",
+    benchmark:
+        f"{RESULTS}/benchmarks/homology/{{dataset}}/{{model}}/specificity.tsv",
     log:
         f"{RESULTS}/logs/homology/{{dataset}}/{{model}}/specificity.log",
     conda:
@@ -105,6 +111,8 @@ rule sensitivity:
     resources:
         mem_mb=4000,
         runtime="120m",
+    benchmark:
+        f"{RESULTS}/benchmarks/homology/{{dataset}}/{{model}}/sensitivity.tsv",
     log:
         f"{RESULTS}/logs/homology/{{dataset}}/{{model}}/sensitivity.log",
     conda:

@@ -18,6 +18,8 @@ rule estimate_epsilon:
     resources:
         mem_mb=8000,
         runtime="60m",
+    benchmark:
+        f"{RESULTS}/benchmarks/epsilon/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}.tsv",
     log:
         f"{RESULTS}/logs/epsilon/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}.log",
     conda:
@@ -101,6 +103,8 @@ rule graph_purity:
     resources:
         mem_mb=4000,
         runtime="20m",
+    benchmark:
+        f"{RESULTS}/benchmarks/purity/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}.tsv",
     log:
         f"{RESULTS}/logs/purity/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}.log",
     conda:
@@ -126,6 +130,8 @@ rule draw_mapper_graph:
     resources:
         mem_mb=4000,
         runtime="20m",
+    benchmark:
+        f"{RESULTS}/benchmarks/graph-figures/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}.tsv",
     log:
         f"{RESULTS}/logs/graph-figures/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}.log",
     conda:
@@ -159,6 +165,8 @@ rule purity_summary:
     resources:
         mem_mb=2000,
         runtime="10m",
+    benchmark:
+        f"{RESULTS}/benchmarks/purity/{{dataset}}/{{model}}/seed-{{seed}}/summary.tsv",
     log:
         f"{RESULTS}/logs/purity/{{dataset}}/{{model}}/seed-{{seed}}/summary.log",
     conda:
@@ -184,6 +192,8 @@ rule noise_purity:
     resources:
         mem_mb=2000,
         runtime="10m",
+    benchmark:
+        f"{RESULTS}/benchmarks/purity/{{dataset}}/{{model}}/seed-{{seed}}/noise.tsv",
     log:
         f"{RESULTS}/logs/purity/{{dataset}}/{{model}}/seed-{{seed}}/noise.log",
     conda:

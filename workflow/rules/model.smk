@@ -6,6 +6,8 @@ rule download_weights:
     output:
         weights="resources/weights/{architecture}-imagenet.pt",
         sidecar="resources/weights/{architecture}-imagenet.json",
+    benchmark:
+        f"{RESULTS}/benchmarks/models/{{architecture}}-imagenet.download.tsv",
     log:
         f"{RESULTS}/logs/models/{{architecture}}-imagenet.download.log",
     conda:
@@ -33,6 +35,8 @@ rule train_model:
         mem_mb=4000,
         runtime="60m",
         gpu=gpu_request,
+    benchmark:
+        f"{RESULTS}/benchmarks/models/{{model}}/seed-{{seed}}.tsv",
     log:
         f"{RESULTS}/logs/models/{{model}}/seed-{{seed}}.log",
     conda:
