@@ -1,17 +1,15 @@
 # TopoAct workflow: dataset -> model -> activations -> (epsilon -> mapper grid -> purity;
 # top-l2 clouds -> persistence -> sliced-Wasserstein distances). See README.md and docs/.
-import os
-
 from snakemake.utils import min_version
 
 min_version("8.20")
 
 # The library (workflow/topoact) is installed by `pip install -e .` (see README).
-from topoact.config import validate_config
+from topoact.config import export_library_path, validate_config
 
 # With --sdm conda, each environment's post-deploy script (envs/install-topoact.sh) makes
-# the library importable from this checkout.
-os.environ["TOPOACT_ROOT"] = workflow.basedir
+# the library importable there from where this process imports it.
+export_library_path()
 
 
 configfile: "config.yaml"

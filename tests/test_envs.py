@@ -13,6 +13,7 @@ import yaml
 from packaging.requirements import Requirement
 
 from conftest import ROOT
+from topoact import config
 
 
 def _normalised(text: str) -> tuple[str, str]:
@@ -112,7 +113,7 @@ def test_each_environment_names_everything_its_rules_import():
         assert needed <= listed[env], f"rule {rule} (envs/{env}.yaml) lacks {needed - listed[env]}"
 
 
-def test_each_environment_makes_the_library_importable(tmp_path):
+def test_each_environment_makes_the_library_importable(tmp_path, monkeypatch):
     """The post-deploy script Snakemake runs in a new environment (`--sdm conda`), here
     run in a fresh virtual environment: topoact then imports there, from this checkout."""
     for env_file in (ROOT / "envs").glob("*.yaml"):
@@ -126,9 +127,14 @@ def test_each_environment_makes_the_library_importable(tmp_path):
     assert subprocess.run(check, env=env, capture_output=True, cwd=tmp_path).returncode != 0
     script = str(ROOT / "envs/install-topoact.sh")
     refused = subprocess.run(["sh", script], env=env, capture_output=True, text=True)
-    assert refused.returncode != 0 and "TOPOACT_ROOT" in refused.stderr
-    subprocess.run(["sh", script], env={**env, "TOPOACT_ROOT": str(ROOT)}, check=True,
-                   capture_output=True)
+    assert refused.returncode != 0 and "TOPOACT_LIBRARY" in refused.stderr
+    wrong = subprocess.run(["sh", script], env={**env, "TOPOACT_LIBRARY": str(tmp_path)},
+                           capture_output=True, text=True)
+    assert wrong.returncode != 0 and "no topoact package there" in wrong.stderr
+    monkeypatch.delenv("TOPOACT_LIBRARY", raising=False)
+    assert config.export_library_path() == str(LIBRARY.parent)  # what the Snakefile sets
+    subprocess.run(["sh", script], env={**env, "TOPOACT_LIBRARY": os.environ["TOPOACT_LIBRARY"]},
+                   check=True, capture_output=True)
     imported = subprocess.run(check, env=env, capture_output=True, text=True, cwd=tmp_path,
                               check=True)
     assert imported.stdout.strip() == str(LIBRARY / "names.py")

@@ -209,3 +209,16 @@ def undocumented_keys(schema: dict) -> list[str]:
                     yield from walk(_resolve(schema, child), f"{key}[]")
 
     return list(walk(schema, ""))
+
+
+#: The environment variable naming the folder that holds the topoact package.
+LIBRARY_PATH_VARIABLE = "TOPOACT_LIBRARY"
+
+
+def export_library_path() -> str:
+    """Set ``TOPOACT_LIBRARY`` to the folder holding the package this process imports, for
+    the post-deploy script of each conda environment (``envs/install-topoact.sh``), which
+    puts that folder on the new environment's path; returns the folder."""
+    folder = str(Path(__file__).resolve().parent.parent)
+    os.environ[LIBRARY_PATH_VARIABLE] = folder
+    return folder
