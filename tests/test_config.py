@@ -99,3 +99,26 @@ def test_real_dataset_options_are_checked():
 def test_imagenet_weights_exist_only_for_torchvision_architectures():
     message = _error({"models": {"digits-cnn": {"weights": "imagenet"}}})
     assert "models.digits-cnn.weights: no ImageNet weights for 'small-cnn'" in message
+
+
+def test_numeric_and_boolean_strings_from_the_command_line_are_read_as_such(tmp_path):
+    """`--config mapper='{"overlaps": [20, 30, 40]}'` reaches the config as strings."""
+    config = validate_config({"mapper": {"overlaps": ["20", "30", "40"], "intervals": "12",
+                                         "fixed_epsilon": "0.5"},
+                              "weights": {"updates": "false"}}, SCHEMA)
+    assert config["mapper"]["overlaps"] == [20, 30, 40]
+    assert config["mapper"]["intervals"] == 12 and config["mapper"]["fixed_epsilon"] == 0.5
+    assert config["weights"]["updates"] is False
+    # A string that is not a number stays an error; a float is not an integer.
+    assert "mapper.intervals: expected integer, got str 'many'" in _error(
+        {"mapper": {"intervals": "many"}})
+    assert "mapper.intervals: expected integer, got str '12.5'" in _error(
+        {"mapper": {"intervals": "12.5"}})
+    # Through Snakemake itself: the dry run plans the three overlaps' graphs.
+    result = subprocess.run([*SNAKEMAKE, "-n", "--cores", "1", "--snakefile",
+                             str(ROOT / "Snakefile"), "--configfile", str(ROOT / "config.yaml"),
+                             "--directory", str(tmp_path),
+                             "--config", 'mapper={"overlaps": [20, 30, 40]}'],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "overlap-40-epsilon-adaptive" in result.stdout

@@ -73,6 +73,39 @@ def _describe(error) -> str:
     return f"config key {where}: {error.message}"
 
 
+_JSON_TYPES = {"integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+               "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+               "boolean": lambda v: isinstance(v, bool), "null": lambda v: v is None}
+
+
+def coerce_strings(config: dict, schema: dict) -> list[str]:
+    """Turn numeric and boolean strings into the numbers and booleans the schema expects,
+    in place; return the key paths changed.
+
+    ``snakemake --config mapper='{"overlaps": [20, 30]}'`` passes nested values as strings
+    (``'20'``); a string is read as YAML and kept when that gives an expected type.
+    """
+    changed = []
+    for error in _DefaultingValidator(schema).iter_errors(copy.deepcopy(config)):
+        if error.validator != "type" or not isinstance(error.instance, str):
+            continue
+        expected = error.validator_value
+        expected = [expected] if isinstance(expected, str) else expected
+        try:
+            value = yaml.safe_load(error.instance)
+        except yaml.YAMLError:
+            continue
+        if not any(_JSON_TYPES.get(kind, lambda v: False)(value) for kind in expected):
+            continue
+        *parents, key = error.absolute_path
+        node = config
+        for part in parents:
+            node = node[part]
+        node[key] = value
+        changed.append(_key_path(error.absolute_path))
+    return changed
+
+
 def schema_errors(config: dict, schema: dict) -> Iterator[str]:
     """Fill ``config``'s defaults in place and describe each schema violation."""
     for error in sorted(_DefaultingValidator(schema).iter_errors(config),
@@ -165,7 +198,8 @@ def validate_config(config: dict, schema: dict | str | os.PathLike,
     Returns
     -------
     dict
-        ``config``, with defaults.
+        ``config``, with defaults, and numeric or boolean strings where the schema expects
+        numbers or booleans read as such (:func:`coerce_strings`).
 
     Raises
     ------
@@ -174,6 +208,7 @@ def validate_config(config: dict, schema: dict | str | os.PathLike,
     """
     if not isinstance(schema, dict):
         schema = load_schema(schema)
+    coerce_strings(config, schema)
     problems = list(schema_errors(config, schema))
     if not problems:
         problems = [*reference_errors(config), *weight_reference_errors(config)]
