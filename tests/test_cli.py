@@ -30,6 +30,29 @@ def test_info_summarises_a_store(digits_store):
     assert "(1797, 32, 32, 3)" in result.stdout and '"classes"' in result.stdout
 
 
+def test_info_is_quiet_about_snakemakes_timestamp_file(digits_store, tmp_path):
+    """Snakemake leaves `.snakemake_timestamp` in directory outputs; zarr warns about
+    any file it does not know, which `topoact info` must not show."""
+    import shutil
+
+    store = tmp_path / "images.zarr"
+    shutil.copytree(digits_store, store)
+    (store / ".snakemake_timestamp").touch()
+    result = _topoact("info", str(store))
+    assert result.returncode == 0 and "kind 'images'" in result.stdout
+    assert "Warning" not in result.stderr and "snakemake_timestamp" not in result.stderr, (
+        result.stderr)
+
+
+def test_a_npy_file_that_is_not_numpy_data_is_named(tmp_path):
+    fake = tmp_path / "cloud.npy"
+    fake.write_text("x,y\n1,2\n")
+    result = _topoact("mapper", str(fake), "--eps", "1", "--out", str(tmp_path / "g.json"))
+    assert result.returncode != 0
+    assert f"{fake}: not a numpy array file" in result.stderr
+    assert "allow_pickle" not in result.stderr
+
+
 def test_mapper_and_epsilon_commands_on_a_npy_cloud(tmp_path):
     import json
 

@@ -7,6 +7,10 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+import yaml
+import zarr
+
 from topoact import epsilon, mapper, plots
 from topoact.config import ConfigError, validate_config
 from topoact.store import load_points, write_json
@@ -31,8 +35,6 @@ def _layers(args: argparse.Namespace) -> int:
 
 def _module_paths(args: argparse.Namespace) -> int:
     """Every module path of a configured or described model, with its output shape."""
-    import yaml
-
     from topoact import models
 
     if args.model:
@@ -58,8 +60,6 @@ def _module_paths(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    import zarr
-
     group = zarr.open_group(args.store, mode="r")
     attrs = dict(group.attrs)
     print(f"{args.store}: kind {attrs.get('kind')!r}, complete {attrs.get('complete')}")
@@ -72,9 +72,6 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    import yaml
-
-
     config = yaml.safe_load(Path(args.config).read_text()) or {}
     try:
         validate_config(config, SCHEMA, str(args.config))
@@ -105,8 +102,6 @@ def _epsilon(args: argparse.Namespace) -> int:
 
 
 def _mapper(args: argparse.Namespace) -> int:
-    import numpy as np
-
 
     points, labels, classes = mapper.load_points(args.points)
     if args.labels:
@@ -138,8 +133,6 @@ def _mapper(args: argparse.Namespace) -> int:
 
 
 def _barcode(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from topoact import homology, plots, weights
 
     points, _, _ = load_points(args.points)
