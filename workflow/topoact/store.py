@@ -553,9 +553,10 @@ def load_points(path: str | os.PathLike
     if path.suffix == ".npy":
         try:
             points = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as error:
-            raise StoreError(f"{path}: not a numpy array file (.npy written by numpy.save): "
-                             f"{error}") from None
+        except (ValueError, OSError, EOFError):
+            # numpy's own message speaks of pickles, which would mislead here
+            raise StoreError(f"{path}: not a numpy array file (expected an (N, C) array "
+                             "written by numpy.save)") from None
         if points.ndim != 2:
             raise StoreError(f"{path}: expected a 2-D (N, C) array, got shape {points.shape}")
         return points, None, None
