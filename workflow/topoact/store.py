@@ -553,6 +553,8 @@ def load_points(path: str | os.PathLike
     if path.suffix == ".npy":
         try:
             points = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise StoreError(f"{path}: no such file (expected an (N, C) .npy array)") from None
         except (ValueError, OSError, EOFError):
             # numpy's own message speaks of pickles, which would mislead here
             raise StoreError(f"{path}: not a numpy array file (expected an (N, C) array "
