@@ -7,6 +7,7 @@ model, three layers, two parameter sets, node and example images rendered in 2 s
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -16,8 +17,8 @@ import pytest
 import torch
 
 from conftest import ROOT
-from topoact import activations, explorer, featurevis, mapper, models, stability, store
-from topoact.mapper import MapperGraph, NodeStats
+from topoact import activations, explorer, featurevis, mapper, models, purity, stability, store
+from topoact.graph import MapperGraph, NodeStats
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("TOPOACT_TEST_ARTIFACTS", ROOT / "test-artifacts"))
@@ -339,7 +340,8 @@ def synthetic_graph(path: Path, n_nodes: int, classes: list[str], seed: int = 0)
                         edges=edges, intersection=np.ones(len(edges), np.int64),
                         jaccard=np.full(len(edges), 1 / 3), params={"eps": 1.0})
     stats = NodeStats(size=np.full(n_nodes, 2), mean_lens=rng.random(n_nodes),
-                      class_counts=counts, mean_activation=np.zeros((n_nodes, 2), np.float32))
+                      class_counts=counts, mean_activation=np.zeros((n_nodes, 2), np.float32),
+                      position=rng.random((n_nodes, 2)))
     store.write_graph(path, graph, stats, {"classes": classes})
     cloud = path.with_name(path.stem + "-points.zarr")
     with store.atomic_group(cloud, "activations", {"classes": classes}) as group:
@@ -461,3 +463,37 @@ def test_profiles_page_shows_each_example_with_its_sizes_and_persistence_image(
     assert page.locator("figure img").count() == 4
     page.screenshot(path=str(ARTIFACTS / "explorer-profiles.png"), full_page=False)
     assert problems == []
+
+
+def test_the_page_shows_the_purity_the_purity_stage_wrote(tmp_path):
+    """The explorer reads `{graph}.purity.tsv`; computed from the labels, the record is
+    the same (an oracle), and a graph stored without its layout is refused by name."""
+    classes = ["a", "b", "c"]
+    cloud = synthetic_graph(tmp_path / "g.zarr", 30, classes, seed=3)
+    table = purity.purity_table_for_graph(tmp_path / "g.zarr", cloud, {"layer": "l1"})
+    store.write_tsv(table, tmp_path / "g.purity.tsv")
+    graph, stats, _ = store.read_graph(tmp_path / "g.zarr")
+    labels = store.open_store(cloud, "activations")["label"][:]
+    computed = purity.purity_record(purity.mapper_purity(graph, stats.class_counts, labels, 3),
+                                    classes)
+    read = purity.read_purity_record(tmp_path / "g.purity.tsv")
+    assert read.keys() == computed.keys()
+    for key in ("node_purity", "point_purity", "class_purity_mean"):
+        assert read[key] == pytest.approx(computed[key])
+    assert read["class_purity"] == pytest.approx(computed["class_purity"])
+    # What the page gets is the file's, not a recomputation.
+    table["node_purity"] = 0.123
+    store.write_tsv(table, tmp_path / "g.purity.tsv")
+    source = explorer.GraphSource(dataset="d", model="m", seed=0, sampling="random",
+                                  layer="l1", parameters="overlap-30-epsilon-fixed",
+                                  graph=str(tmp_path / "g.zarr"), points=str(cloud),
+                                  purity=str(tmp_path / "g.purity.tsv"))
+    payload, _ = explorer.graph_payload(source, tmp_path, "images")
+    assert payload["purity"]["node_purity"] == 0.123
+    assert [n["purity"] for n in payload["nodes"]] == pytest.approx(
+        purity.node_alpha(stats.class_counts).tolist(), abs=1e-5)
+    stats.position = None
+    store.write_graph(tmp_path / "old.zarr", graph, stats, {"classes": classes})
+    with pytest.raises(ValueError, match="no layout"):
+        explorer.graph_payload(dataclasses.replace(source, graph=str(tmp_path / "old.zarr")),
+                               tmp_path, "images")

@@ -2,16 +2,14 @@
 import re
 
 from topoact.layers import IMAGENET_WEIGHTS, is_user_architecture, layer_module, layer_table_of
-from topoact.names import (DEEPLAB_WEIGHTS, EPSILON_MODES, SAMPLING_PATTERN, cover_prefix,
-                           grid_name, masked_sampling, percent_label)
+from topoact.names import (DEEPLAB_WEIGHTS, EPSILON_MODES, NOISE, SAMPLING_PATTERN,
+                           cover_prefix, grid_name, masked_sampling, percent_label)
 
 
 def choices(names):
     """A wildcard constraint matching exactly the given names."""
     return "|".join(re.escape(str(name)) for name in names)
 
-
-NOISE = "-noise-"
 
 
 def noise_label(sigma):
@@ -139,13 +137,15 @@ def noise_outputs():
 
 
 def purity_tables_by_noise(wildcards):
-    """Named inputs ``sigma-{σ}``: the purity summary of the clean dataset (σ 0) and of
-    each noisy variant."""
+    """The purity summaries of the clean dataset and of each noisy variant, in the order
+    of :func:`noise_sigmas` (σ 0 first)."""
     base = f"{RESULTS}/purity/{{}}/{wildcards.model}/seed-{wildcards.seed}/purity.tsv"
-    tables = {"sigma-0": base.format(wildcards.dataset)}
-    for variant in noisy_datasets(wildcards.dataset):
-        tables[f"sigma-{noise_label(noise_of(variant))}"] = base.format(variant)
-    return tables
+    return [base.format(d) for d in [wildcards.dataset, *noisy_datasets(wildcards.dataset)]]
+
+
+def noise_sigmas(wildcards):
+    """σ of the clean dataset (0) and of each noisy variant, as purity_tables_by_noise."""
+    return [0.0] + [noise_of(v) for v in noisy_datasets(wildcards.dataset)]
 
 
 def model_config(wildcards):
@@ -442,6 +442,7 @@ def explorer_sources(wildcards=None):
                             if rendered and examples_on else None,
                             "stability": STABILITY.format(**graph) + ".json"
                             if sampling in stability_samplings() else None,
+                            "purity": f"{base}.purity.tsv",
                         })
     return sources + weight_explorer_sources()
 
@@ -474,8 +475,7 @@ def explorer_inputs(wildcards=None):
             files.add(source["node_images"])
         if source["examples"]:
             files.update(source["examples"])
-        if source.get("stability"):
-            files.add(source["stability"])
+        files.update(source[key] for key in ("stability", "purity") if source.get(key))
     return sorted(files)
 
 

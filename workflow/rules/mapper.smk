@@ -177,7 +177,7 @@ rule purity_summary:
 
 rule noise_purity:
     input:
-        unpack(purity_tables_by_noise),
+        tables=purity_tables_by_noise,
     output:
         table=f"{RESULTS}/purity/{{dataset}}/{{model}}/seed-{{seed}}/noise-purity.tsv",
         plot=report(
@@ -188,6 +188,7 @@ rule noise_purity:
         ),
     params:
         layer_order=layer_order,
+        sigmas=noise_sigmas,
     threads: 1
     resources:
         mem_mb=2000,

@@ -5,7 +5,7 @@ from topoact import purity
 from topoact.jobs import job_log
 
 with job_log(snakemake.log[0]) as log:
-    tables = {float(name.split("-", 1)[1]): path for name, path in snakemake.input.items()}
+    tables = dict(zip(snakemake.params.sigmas, snakemake.input.tables, strict=True))
     table = purity.purity_by_noise(tables, snakemake.output.table, snakemake.output.plot,
                                    snakemake.params.layer_order)
     print(f"{len(table)} rows for σ in {sorted(tables)}", file=log)

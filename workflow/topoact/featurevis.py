@@ -475,7 +475,6 @@ def render_examples(points_path: str | os.PathLike, images_path: str | os.PathLi
     """
     from PIL import Image
 
-
     cloud = store.read_activations(points_path)
     if selection_path is None:
         chosen = np.arange(len(cloud.points))

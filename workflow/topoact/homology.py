@@ -222,7 +222,6 @@ def sw_distances_for_model(diagram_paths, out_tsv, heatmap_path, *, n_directions
     """SW distances between every pair of a model's layers, per dimension → TSV + heatmaps."""
     import pandas as pd
 
-
     layers = _load_layers(diagram_paths)
     names = [d.layer for d in layers]
     rows, matrices = [], {}
@@ -247,7 +246,6 @@ def specificity_for_model(diagram_paths_by_seed: dict[int, list[str]], out_tsv, 
     ρ_i = corr(d_A(i, ·), d_AB(i, ·)) with distances averaged over batches.
     """
     import pandas as pd
-
 
     seeds = list(diagram_paths_by_seed)
     if len(seeds) < 2:
@@ -288,7 +286,6 @@ def sensitivity_for_model(points_paths: dict[str, str], diagram_paths_by_seed, o
     """
     import pandas as pd
     from tqdm.auto import tqdm
-
 
     seeds = list(diagram_paths_by_seed)
     reference = _load_layers(diagram_paths_by_seed[seeds[0]])

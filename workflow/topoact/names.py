@@ -28,6 +28,9 @@ def masked_sampling(name: str) -> tuple[str, int] | None:
     return (match[1], int(match[2])) if match else None
 
 
+#: What a noisy variant's dataset name holds between the dataset and σ (``digits-noise-0.1``).
+NOISE = "-noise-"
+
 #: Where the DeepLabV3 weights are saved by the download rule.
 DEEPLAB_WEIGHTS = "resources/weights/deeplabv3-resnet50-voc.pt"
 

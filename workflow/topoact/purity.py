@@ -9,12 +9,14 @@ Points in no node are counted per class and reported beside γ, never silently d
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from topoact import plots, store
-from topoact.mapper import MapperGraph
+from topoact.graph import MapperGraph
 
 
 @dataclass
@@ -43,6 +45,13 @@ class Purity:
         return int(self.class_uncovered.sum())
 
 
+def node_alpha(class_counts: np.ndarray) -> np.ndarray:
+    """Node-wise purity α = 1 / (number of distinct classes), from (nodes, classes) counts
+    (1 for an empty node)."""
+    distinct = np.count_nonzero(np.asarray(class_counts), axis=1)
+    return 1.0 / np.maximum(distinct, 1)
+
+
 def mapper_purity(graph: MapperGraph, class_counts: np.ndarray, labels: np.ndarray,
                   n_classes: int) -> Purity:
     """Node-, point- and class-wise purity of a mapper graph.
@@ -59,8 +68,7 @@ def mapper_purity(graph: MapperGraph, class_counts: np.ndarray, labels: np.ndarr
         Number of classes.
     """
     labels = np.asarray(labels, dtype=np.int64)
-    distinct = np.count_nonzero(np.asarray(class_counts), axis=1)
-    alpha = 1.0 / np.maximum(distinct, 1)
+    alpha = node_alpha(class_counts)
     membership = graph.membership_matrix().T.tocsr()  # points × nodes
     nodes_per_point = np.diff(membership.indptr)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -88,6 +96,44 @@ def graph_purity(purity: Purity) -> dict:
     }
 
 
+def _number(value: float) -> float | None:
+    return None if value is None or np.isnan(value) else float(value)
+
+
+def purity_record(purity: Purity, classes: list[str]) -> dict:
+    """Graph-level node, point and class purity as the explorer shows it (NaN, nothing to
+    average, becomes None; classes with no point in a node are left out)."""
+    summary = graph_purity(purity)
+    defined = ~np.isnan(purity.class_purity)
+    return {
+        "node_purity": _number(summary["node_purity"]),
+        "point_purity": _number(summary["point_purity"]),
+        "class_purity_mean": float(purity.class_purity[defined].mean()) if defined.any() else None,
+        "points_in_no_node": int(summary["points_in_no_node"]),
+        "class_purity": {name: round(float(value), 4) for name, value, ok in
+                         zip(classes, purity.class_purity, defined, strict=True) if ok},
+    }
+
+
+def read_purity_record(path: str | os.PathLike) -> dict:
+    """:func:`purity_record` of a graph from its table (``{graph}.purity.tsv``, one row
+    per class, written by :func:`purity_table_for_graph`)."""
+    table = pd.read_csv(path, sep="\t", dtype={"class": str, "overlap": str})
+    if table.empty or not {"class", "class_purity", "node_purity"} <= set(table.columns):
+        raise store.StoreError(f"{path}: not a graph's purity table (expected one row per "
+                               "class with class_purity and node_purity)")
+    first = table.iloc[0]
+    defined = table[table["class_purity"].notna()]
+    return {
+        "node_purity": _number(first["node_purity"]),
+        "point_purity": _number(first["point_purity"]),
+        "class_purity_mean": float(defined["class_purity"].mean()) if len(defined) else None,
+        "points_in_no_node": int(first["points_in_no_node"]),
+        "class_purity": {str(name): round(float(value), 4) for name, value in
+                         zip(defined["class"], defined["class_purity"], strict=True)},
+    }
+
+
 def purity_rows(purity: Purity, classes: list[str], keys: dict) -> list[dict]:
     """One table row per class, each with the graph-level means and ``keys`` in front."""
     graph_level = graph_purity(purity)
@@ -99,9 +145,6 @@ def purity_rows(purity: Purity, classes: list[str], keys: dict) -> list[dict]:
 
 def purity_table_for_graph(graph_path, points_path, keys: dict):
     """Purity rows (a pandas DataFrame) of one graph store, labels from its activations."""
-    import pandas as pd
-
-
     graph, stats, attrs = store.read_graph(graph_path)
     labels = store.open_store(points_path, "activations")["label"][:]
     if len(labels) != graph.n_points:
@@ -115,9 +158,6 @@ def purity_table_for_graph(graph_path, points_path, keys: dict):
 
 def summarise_purity(tsv_paths, out_tsv, node_plot, class_plot, layer_order: list[str]) -> None:
     """Concatenate per-graph purity tables; plot node- and class-wise purity by layer."""
-    import pandas as pd
-
-
     table = pd.concat([pd.read_csv(p, sep="\t", dtype={"class": str, "overlap": str})
                        for p in tsv_paths], ignore_index=True)
     table = table.sort_values(["sampling", "parameters", "layer", "class"], kind="stable")
@@ -136,9 +176,6 @@ def purity_by_noise(tables: dict[float, str], out_tsv, out_plot, layer_order: li
     """Purity of the clean dataset (σ = 0) beside its noisy variants (Purvine et al.
     Figs. 10–11): one table with a ``noise_sigma`` column, and node-wise purity against
     depth, one line per σ, one panel per sampling (shaded: min–max over the grid)."""
-    import pandas as pd
-
-
     parts = []
     for sigma, path in sorted(tables.items()):
         part = pd.read_csv(path, sep="\t", dtype={"class": str, "overlap": str})

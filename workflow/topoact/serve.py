@@ -46,6 +46,7 @@ from starlette.routing import Route
 
 from topoact import epsilon, mapper, names, store
 from topoact.explorer import ASSETS, graph_view
+from topoact.purity import mapper_purity, purity_record
 
 #: Largest request body accepted (bytes).
 MAX_BODY = 16 << 10
@@ -272,7 +273,9 @@ class LiveGraphs:
     def payload(self, request: GraphRequest) -> dict[str, Any]:
         """What the page draws of the request's graph (the explorer's graph view)."""
         graph, stats, cloud = self.build(request)
-        view = graph_view(graph, stats, cloud.classes, cloud.labels,
+        purity = purity_record(mapper_purity(graph, stats.class_counts, cloud.labels,
+                                             len(cloud.classes)), cloud.classes)
+        view = graph_view(graph, stats, cloud.classes, purity,
                           examples=self._examples(graph, stats, cloud))
         dataset, model, seed = cloud.run.split("/")
         return {"dataset": dataset, "model": model, "seed": int(seed.split("-")[1]),

@@ -21,12 +21,13 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
+from tqdm.auto import tqdm
 
 from topoact import store
 from topoact.explorer.profile_pages import ProfileSource, write_profile_pages
-from topoact.layout import graph_layout
 from topoact.mapper import top_classes
-from topoact.purity import graph_purity, mapper_purity
+from topoact.names import NOISE
+from topoact.purity import mapper_purity, node_alpha, purity_record, read_purity_record
 
 ASSETS = Path(__file__).parent / "assets"
 ASSET_FILES = ("index.html", "explorer.js", "explorer.css")
@@ -54,6 +55,9 @@ class GraphSource:
         for the weight-space graphs (whose ``points`` is a weights store).
     stability
         The graph's stability record (JSON of the stability stage), or None.
+    purity
+        The graph's purity table (``{graph}.purity.tsv`` of the purity stage), or None
+        (then the purity is computed from the points' labels).
     """
     dataset: str
     model: str
@@ -67,6 +71,7 @@ class GraphSource:
     examples: tuple[str, str] | None = None
     run_name: str | None = None
     stability: str | None = None
+    purity: str | None = None
 
     @property
     def run(self) -> str:
@@ -83,27 +88,6 @@ def _place(source: Path, target: Path) -> None:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
-
-
-def purity_summary(graph, class_counts: np.ndarray, labels: np.ndarray,
-                   classes: list[str]) -> dict[str, Any]:
-    """Graph-level node, point and class purity (Purvine et al.), as the purity stage
-    computes them; NaN (nothing to average) becomes None."""
-    purity = mapper_purity(graph, class_counts, labels, len(classes))
-    defined = ~np.isnan(purity.class_purity)
-
-    def number(value: float) -> float | None:
-        return None if np.isnan(value) else float(value)
-
-    summary = graph_purity(purity)
-    return {
-        "node_purity": number(summary["node_purity"]),
-        "point_purity": number(summary["point_purity"]),
-        "class_purity_mean": float(purity.class_purity[defined].mean()) if defined.any() else None,
-        "points_in_no_node": int(summary["points_in_no_node"]),
-        "class_purity": {name: round(float(value), 4) for name, value, ok in
-                         zip(classes, purity.class_purity, defined, strict=True) if ok},
-    }
 
 
 def node_image_sets(graph, image_of_point: np.ndarray) -> sparse.csr_matrix:
@@ -146,16 +130,25 @@ def shared_image_links(a: sparse.csr_matrix, b: sparse.csr_matrix, per_node: int
                                                           strict=True)]
 
 
-def graph_view(graph, stats, classes: list[str], labels: np.ndarray,
+def graph_view(graph, stats, classes: list[str], purity: dict[str, Any],
                node_files: dict[int, str] | None = None, examples: list | None = None
                ) -> dict[str, Any]:
     """What the page draws of one graph: nodes (position, size, mean lens, purity, top
-    classes, pie, image, data examples), links and the purity summary. The static
-    explorer and the live server (:mod:`topoact.serve`) both send this."""
-    positions = (graph_layout(graph.n_nodes, graph.edges, graph.jaccard)
-                 if stats.position is None else stats.position)  # the PNG's layout
+    classes, pie, image, data examples), links and the purity summary (``purity``, a
+    :func:`~topoact.purity.purity_record`). The static explorer and the live server
+    (:mod:`topoact.serve`) both send this.
+
+    Raises
+    ------
+    ValueError
+        For a graph stored without its layout (written before layouts were stored).
+    """
+    if stats.position is None:
+        raise ValueError("the graph store has no layout ('position'): it was written by an "
+                         "older version; rebuild it (snakemake reruns build_mapper)")
+    positions = stats.position  # the layout the PNG shows
     order, percents = top_classes(stats.class_counts, 3)
-    distinct = (stats.class_counts > 0).sum(axis=1)
+    alpha = node_alpha(stats.class_counts)
     node_files = node_files or {}
     nodes = []
     for node in range(graph.n_nodes):
@@ -167,7 +160,7 @@ def graph_view(graph, stats, classes: list[str], labels: np.ndarray,
             "id": node, "x": round(float(positions[node, 0]), 5),
             "y": round(float(positions[node, 1]), 5), "size": int(stats.size[node]),
             "lens": round(float(np.ravel(stats.mean_lens[node])[0]), 5),  # 2-D: first
-            "purity": round(1.0 / max(int(distinct[node]), 1), 5),
+            "purity": round(float(alpha[node]), 5),
             "top": [[int(c), round(float(p), 2), int(counts[c])]
                     for c, p in zip(order[node], percents[node], strict=True) if c >= 0],
             "pie": pie + ([[-1, other]] if other else []),
@@ -179,7 +172,7 @@ def graph_view(graph, stats, classes: list[str], labels: np.ndarray,
     return {"lens": graph.params.get("lens", "l2"), "classes": classes,
             "n_points": graph.n_points, "epsilon": float(graph.params.get("eps", 0.0)),
             "nodes": nodes, "links": links,
-            "purity": purity_summary(graph, stats.class_counts, labels, classes)}
+            "purity": purity}
 
 
 def graph_payload(source: GraphSource, out_dir: Path, image_prefix: str
@@ -192,7 +185,12 @@ def graph_payload(source: GraphSource, out_dir: Path, image_prefix: str
         raise ValueError(f"{source.points}: {len(image_of_point)} points, but graph "
                          f"{source.graph} was built on {graph.n_points}")
     classes = [str(c) for c in attrs.get("classes", [])]
-    view = graph_view(graph, stats, classes, labels,
+    if source.purity:  # what the purity stage wrote
+        purity = read_purity_record(source.purity)
+    else:  # the weight-space graphs have no purity stage
+        purity = purity_record(mapper_purity(graph, stats.class_counts, labels, len(classes)),
+                               classes)
+    view = graph_view(graph, stats, classes, purity,
                       _node_image_files(source, out_dir, image_prefix),
                       _node_examples(source, out_dir, image_prefix))
     payload = {"dataset": source.dataset, "model": source.model, "seed": source.seed,
@@ -294,9 +292,6 @@ def build_explorer(sources: Sequence[GraphSource], out_dir: str | os.PathLike,
     dict
         The manifest the page reads (graphs with their keys and data files).
     """
-    from tqdm.auto import tqdm
-
-
     if not sources:
         raise ValueError("the explorer needs at least one mapper graph")
     layer_order = layer_order or {}
@@ -304,7 +299,9 @@ def build_explorer(sources: Sequence[GraphSource], out_dir: str | os.PathLike,
     def depth(source: GraphSource) -> tuple:
         order = layer_order.get(source.model, [])
         rank = order.index(source.layer) if source.layer in order else len(order)
-        return (source.run, source.sampling, source.parameters, rank, source.layer)
+        # Clean runs first: the page opens on the first run, not on a noisy variant.
+        return (NOISE in source.dataset, source.run, source.sampling, source.parameters, rank,
+                source.layer)
 
     sources = sorted(sources, key=depth)
     manifest: dict[str, Any] = {"title": title, "graphs": [], "layers": {}, "profiles": []}
@@ -322,7 +319,7 @@ def build_explorer(sources: Sequence[GraphSource], out_dir: str | os.PathLike,
         for number, (source, payload) in enumerate(zip(sources, payloads, strict=True)):
             following = number + 1
             same_stack = (following < len(sources)
-                          and depth(sources[following])[:3] == depth(source)[:3])
+                          and depth(sources[following])[:4] == depth(source)[:4])
             payload["next_layer_links"] = (
                 shared_image_links(image_sets[number], image_sets[following])
                 if same_stack else [])
