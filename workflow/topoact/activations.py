@@ -236,3 +236,22 @@ def extract_activations(model: nn.Module, module_path: str, images_path: str | o
                 bar.update(len(batch))
             bar.close()
             writer.close()
+
+
+def extract_for_store(weights_path: str | os.PathLike, images_path: str | os.PathLike,
+                      out_path: str | os.PathLike, *, layer: str, module_path: str,
+                      settings: ExtractionSettings, device: torch.device, scorer=None,
+                      extra_sources: dict[str, str] | None = None,
+                      progress: bool = True) -> None:
+    """:func:`extract_activations` of a saved model, with the store's provenance: the
+    layer, its module path, the settings and device, and the files it was made from
+    (weights, images, and ``extra_sources`` such as a masked sampling's masks and
+    receptive fields)."""
+    model, _ = models.load_model(weights_path, device)
+    sources = {"images": str(images_path), "weights": str(weights_path),
+               **(extra_sources or {})}
+    attrs = {"layer": layer, "module": module_path,
+             **store.provenance({**vars(settings), "module": module_path,
+                                 "device": str(device)}, sources, settings.seed)}
+    extract_activations(model, module_path, images_path, out_path, settings, device, attrs,
+                        progress=progress, scorer=scorer)

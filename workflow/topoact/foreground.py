@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from topoact import store
 from topoact.activations import capture_layer, run_to_layer, to_input
+from topoact.names import masked_sampling
 from topoact.sampling import as_spatial
 
 #: Segmentation methods: grabCut for small images, DeepLabV3 for ImageNet-scale ones.
@@ -310,3 +311,23 @@ def open_masks(path: str | os.PathLike):
     group = store.open_store(path, "masks")
     return group["masks"]
 
+
+def sampling_scorer(sampling: str, masks_path: str | os.PathLike | None,
+                    fields_path: str | os.PathLike | None,
+                    device: torch.device | str = "cpu") -> PositionScorer | None:
+    """The scorer a masked sampling (``foreground-top<p>``, ``background-top<p>``) needs
+    from its masks and receptive-field stores; None for every other sampling.
+
+    Raises
+    ------
+    ValueError
+        For a masked sampling without its masks or receptive fields.
+    """
+    masked = masked_sampling(sampling)
+    if not masked:
+        return None
+    if masks_path is None or fields_path is None:
+        raise ValueError(f"sampling {sampling!r} needs the dataset's masks and the layer's "
+                         "receptive fields")
+    return PositionScorer(ReceptiveFields.load(fields_path), open_masks(masks_path),
+                          background=masked[0] == "background", device=device)
