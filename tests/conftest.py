@@ -86,8 +86,9 @@ def digits_store(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def trained_model(tmp_path_factory, digits_store):
-    """The embedded model trained for a few epochs on digits, saved with its sidecar."""
+def trained_pair(tmp_path_factory, digits_store):
+    """The embedded model trained for a few epochs on digits, as trained (in memory), and
+    the path it was saved to with its sidecar."""
     import torch
 
     from topoact import models
@@ -98,7 +99,13 @@ def trained_model(tmp_path_factory, digits_store):
         weight_decay=1e-4, device=torch.device("cpu"))
     path = tmp_path_factory.mktemp("models") / "seed-0.pt"
     models.save_model(model, path, metadata)
-    return path
+    return model.eval(), path
+
+
+@pytest.fixture(scope="session")
+def trained_model(trained_pair):
+    """The saved embedded model's path (see :func:`trained_pair`)."""
+    return trained_pair[1]
 
 
 @pytest.fixture

@@ -31,12 +31,21 @@ def test_training_reaches_high_heldout_accuracy(trained_model):
     assert metadata["architecture"] == "small-cnn" and metadata["seed"] == 0
 
 
-def test_saved_model_loads_with_weights_only_and_predicts_the_same(trained_model, digits_store):
-    model, metadata = models.load_model(trained_model)
+def test_saved_model_loads_with_weights_only_and_predicts_the_same(trained_pair, digits_store):
+    """The loaded model equals the model before saving: every tensor, and its logits."""
+    trained, path = trained_pair
+    model, metadata = models.load_model(path)
     images = store.open_store(digits_store, "images")
     x = torch.from_numpy(images["images"][:16]).permute(0, 3, 1, 2).float() / 255
-    reloaded, _ = models.load_model(trained_model)
-    torch.testing.assert_close(model(x), reloaded(x))
+    saved, loaded = trained.state_dict(), model.state_dict()
+    assert saved.keys() == loaded.keys()
+    for name in saved:
+        torch.testing.assert_close(loaded[name], saved[name], rtol=0, atol=0)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), trained(x))
+        # A changed weight is seen: the comparison can fail.
+        next(model.parameters()).add_(0.1)
+        assert not torch.allclose(model(x), trained(x))
     assert metadata["num_classes"] == 10
 
 
