@@ -33,16 +33,18 @@ def main() -> None:
     parser.add_argument("--layers", nargs="+", default=["conv1", "conv3", "fc1"])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--results", type=Path, default=ROOT / "results",
+                        help="where `make run` (or bench/gpu_setup.py) left its results")
     parser.add_argument("--powers", type=float, nargs="*", default=[0, 1, 2, 4],
                         help="cosine powers n to compare (mean cosine reached; batched)")
     args = parser.parse_args()
 
-    from topoact import featurevis, models, store
+    from topoact import featurevis, layers, models, store
 
     torch.set_num_threads(args.threads)
     device = models.resolve_device(args.device)
-    model, metadata = models.load_model(ROOT / "results/models/digits-cnn/seed-0.pt", device)
-    graphs = ROOT / "results/mapper/digits/digits-cnn/seed-0/random/overlap-50-epsilon-adaptive"
+    model, metadata = models.load_model(args.results / "models/digits-cnn/seed-0.pt", device)
+    graphs = args.results / "mapper/digits/digits-cnn/seed-0/random/overlap-50-epsilon-adaptive"
     print(f"machine: {platform.machine()} {platform.processor() or ''}, device {device}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"{args.targets} node averages per layer, {args.steps} steps, batch "
@@ -52,7 +54,7 @@ def main() -> None:
     for layer in args.layers:
         _, stats, _ = store.read_graph(graphs / f"{layer}.zarr")
         targets = np.resize(stats.mean_activation, (args.targets, stats.mean_activation.shape[1]))
-        module = models.layer_module(metadata["architecture"], layer)
+        module = layers.layer_module(metadata["architecture"], layer)
         settings = featurevis.RenderSettings(steps=args.steps, batch_size=args.batch_size,
                                              power=4, image_size=32)
         featurevis.render_directions(model, module, targets[:2], settings, progress=False)
@@ -80,7 +82,7 @@ def main() -> None:
             _, stats, _ = store.read_graph(graphs / f"{layer}.zarr")
             targets = np.resize(stats.mean_activation,
                                 (args.targets, stats.mean_activation.shape[1]))
-            module = models.layer_module(metadata["architecture"], layer)
+            module = layers.layer_module(metadata["architecture"], layer)
             cosines = [featurevis.render_directions(
                 model, module, targets, featurevis.RenderSettings(
                     steps=args.steps, batch_size=args.batch_size, power=n, image_size=32),

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The GPU check, one prepared script (bench/RESULTS.md, "GPU"): on a CUDA machine, within
+# about 8 minutes, it makes its own inputs (bench/gpu_setup.py: the digits store, the
+# embedded model trained there, the full/conv3 cloud and the graphs featurevis renders),
+# then prints, each side by side in one run:
+#   1. the engine's default grid (3 overlaps x 2 eps) on full/conv3 against KeplerMapper
+#      + scikit-learn DBSCAN on the CPU, same graphs checked (bench/mapper.py);
+#   2. extraction against a bare forward pass (bench/extract.py);
+#   3. batched feature visualization at 512 steps against one-at-a-time lucent
+#      render_vis (bench/featurevis.py).
+#
+# Usage:  bench/gpu.sh                 (DEVICE=cpu STEPS=8 TARGETS=2 bench/gpu.sh: a dry check)
+# It uses .venv/bin/python where there is one, else python3 (set PYTHON to choose), and
+# the library from this checkout. A machine without network (the lent GPU machines)
+# needs the packages its python lacks as wheels in .whl/ (installed to /tmp/topoact-site);
+# the script names what is missing. Made here with, e.g.:
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#     --platform manylinux_2_17_x86_64 -d .whl zarr numcodecs donfig crc32c kmapper \
+#     torch-lucent kornia==0.4.1 python-igraph igraph texttable pynndescent jsonschema ...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DEVICE=${DEVICE:-cuda}
+STEPS=${STEPS:-512}
+TARGETS=${TARGETS:-16}
+PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
+export PYTHONUNBUFFERED=1
+if compgen -G ".whl/*.whl" > /dev/null; then
+    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/topoact-site .whl/*.whl
+    export PYTHONPATH=/tmp/topoact-site${PYTHONPATH:+:$PYTHONPATH}
+fi
+export PYTHONPATH=$PWD/workflow${PYTHONPATH:+:$PYTHONPATH}
+
+"$PYTHON" - "$DEVICE" <<'PYTHON'
+import importlib, sys
+missing = []
+for name in ("torch", "torchvision", "numpy", "scipy", "sklearn", "zarr", "kmapper", "lucent",
+             "igraph", "pynndescent", "matplotlib", "tqdm", "pandas", "yaml", "jsonschema"):
+    try:
+        importlib.import_module(name)
+    except Exception as error:  # an import can fail with more than ImportError
+        missing.append(f"{name} ({type(error).__name__}: {error})")
+if missing:
+    sys.exit("bench/gpu.sh: missing Python packages: " + "; ".join(missing)
+             + " (carry them as wheels in .whl/, see the script's header)")
+import torch
+if sys.argv[1] == "cuda" and not torch.cuda.is_available():
+    sys.exit("bench/gpu.sh: DEVICE=cuda but torch sees no GPU")
+print(f"python {sys.version.split()[0]}, torch {torch.__version__}, "
+      f"device {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu'}")
+PYTHON
+
+WORK=$(mktemp -d /tmp/topoact-gpu-XXXX)
+trap 'rm -rf "$WORK"' EXIT
+CLOUD=$WORK/results/activations/digits/digits-cnn/seed-0/full/conv3.zarr
+start=$(date +%s)
+echo "== inputs ($DEVICE)"
+"$PYTHON" bench/gpu_setup.py "$WORK/results" --device "$DEVICE"
+echo "== 1. mapper grid on full/conv3: engine ($DEVICE) vs KeplerMapper (CPU)"
+"$PYTHON" bench/mapper.py --cloud "$CLOUD" --device "$DEVICE" --skip-single
+echo "== 2. extraction vs a bare forward pass ($DEVICE)"
+"$PYTHON" bench/extract.py --device "$DEVICE" --repeats 3
+echo "== 3. feature visualization, $STEPS steps, $TARGETS targets per layer ($DEVICE)"
+"$PYTHON" bench/featurevis.py --results "$WORK/results" --device "$DEVICE" --steps "$STEPS" \
+    --targets "$TARGETS" --batch-size "$TARGETS" --threads "$(nproc)" --powers
+echo "== bench/gpu.sh done in $(( $(date +%s) - start )) s"
