@@ -8,7 +8,6 @@ from topoact.jobs import job_log
 
 with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
-    engine.tune_heap()  # glibc: freed tiles go back to the system (a long-lived pass)
     w, params = snakemake.wildcards, snakemake.params
     eps = (epsilon.read_epsilon(snakemake.input.epsilon) if w.epsilon == "adaptive"
            else params.fixed_epsilon)
