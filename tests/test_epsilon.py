@@ -107,3 +107,37 @@ def test_query_subsample_has_the_exact_k_distances_of_the_whole_cloud(rng):
     estimate, _ = epsilon.estimate_epsilon(points, 5, max_points=400)
     assert estimate.subsampled and estimate.points_used == 400
     assert "queries against every point" in estimate.neighbours
+
+
+def test_query_knn_pruned_by_the_norm_stays_exact(monkeypatch):
+    """With few probe points, each chunk of queries meets only the points within its
+    k-distances in norm (far fewer than all), and the distances are still exact,
+    duplicates and ties included."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from topoact import epsilon
+
+    rng = np.random.default_rng(7)
+    along = rng.uniform(1, 30, 4000)[:, None]  # a noisy ray: norms spread, k-distances small
+    points = (along * np.ones(6) / np.sqrt(6) + rng.normal(0, 0.05, (4000, 6))).astype(np.float32)
+    points[3900:] = points[:100]  # exact duplicates
+    queries = np.sort(rng.choice(4000, 500, replace=False))
+    runs = []
+    knn_over_run = epsilon._knn_over_run
+
+    def recorded(x, sqnorm, by_norm, q, run, k, point_chunk):
+        runs.append(run[1] - run[0])
+        return knn_over_run(x, sqnorm, by_norm, q, run, k, point_chunk)
+
+    monkeypatch.setattr(epsilon, "_knn_over_run", recorded)
+    got = epsilon.query_knn_distances(points, queries, 5, query_chunk=64, point_chunk=300,
+                                      probe=16)
+    expected, _ = NearestNeighbors(n_neighbors=5).fit(points).kneighbors(points[queries])
+    # float32 tiles of ‖q‖² + ‖x‖² − 2q·x: squared norms up to ~900 round to ~1e-4, so a
+    # duplicate's distance can read 0.01 instead of 0 (with or without the pruning)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=2e-2)
+    monkeypatch.setattr(epsilon, "_knn_over_run", knn_over_run)
+    unpruned = epsilon.query_knn_distances(points, queries, 5, query_chunk=64,
+                                           point_chunk=300, probe=4000)
+    np.testing.assert_allclose(got, unpruned, rtol=1e-5, atol=1e-5)
+    assert max(runs[1::2]) < 4000 and np.mean(runs[1::2]) < 0.5 * 4000  # pruned

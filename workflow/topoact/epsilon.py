@@ -89,40 +89,73 @@ def knn_distances(points: np.ndarray, k: int, seed: int = 0, n_jobs: int = 1) ->
 
 def query_knn_distances(points: np.ndarray, queries: np.ndarray, k: int,
                         device: str = "cpu", query_chunk: int = 1024,
-                        point_chunk: int = 16384) -> np.ndarray:
+                        point_chunk: int = 16384, probe: int = 4096) -> np.ndarray:
     """Exact k-NN distances of some points (``queries``: row indices) among all points.
 
-    Tiles of ‖q‖² + ‖x‖² − 2q·x in float32 with torch (CPU or CUDA) and a running top-k:
-    memory is a tile, time is len(queries) × N × C. The point itself is its own first
-    neighbour, as DBSCAN counts it.
+    Tiles of ‖q‖² + ‖x‖² − 2q·x in float32 with torch (CPU or CUDA) and a running top-k.
+    The norm prunes: | ‖x‖ − ‖q‖ | ≤ ‖x − q‖, so with the points in norm order, a chunk
+    of queries (also in norm order) needs only the points whose norm is within its
+    k-distances of its own norms. Those k-distances are first bounded from above by the
+    ``probe`` points nearest in norm on each side; the chunk then meets the contiguous
+    run of points within that bound (the answer stays exact). The point itself is its own
+    first neighbour, as DBSCAN counts it.
 
     Returns
     -------
     np.ndarray
         (len(queries), k) distances, ascending along each row.
     """
-    import torch
+    import torch  # here, not at import: the command line's start-up stays light
 
     with warnings.catch_warnings():  # a read-only (memory-mapped) cloud is only read
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         x = torch.from_numpy(np.asarray(points, dtype=np.float32)).to(device)
     if len(x) < k:
         raise ValueError(f"k-NN with k={k} needs at least {k} points, got {len(x)}")
-    sqnorm = x.pow(2).sum(dim=1)
-    result = []
+    rows = max(1, (8 << 20) // (4 * max(x.shape[1], 1)))
+    sqnorm = torch.cat([c.pow(2).sum(dim=1) for c in x.split(rows)])
+    norm = np.sqrt(sqnorm.double().cpu().numpy())
+    by_norm = np.argsort(norm, kind="stable")
+    sorted_norm = norm[by_norm]
+    by_norm_t = torch.as_tensor(by_norm, device=device)
+    queries = np.asarray(queries)
+    query_order = np.argsort(norm[queries], kind="stable")
+    result = np.empty((len(queries), k), dtype=np.float32)
     for start in range(0, len(queries), query_chunk):
-        rows = torch.as_tensor(queries[start:start + query_chunk], device=device)
-        q, qn = x[rows], sqnorm[rows]
-        best = torch.full((len(rows), k), float("inf"), device=device)
-        for first in range(0, len(x), point_chunk):
-            block = x[first:first + point_chunk]
-            d2 = torch.addmm(sqnorm[first:first + point_chunk][None, :], q, block.T, alpha=-2)
-            d2 += qn[:, None]
-            nearest = torch.topk(d2, min(k, d2.shape[1]), dim=1, largest=False).values
-            best = torch.topk(torch.cat([best, nearest], dim=1), k, dim=1, largest=False).values
+        chosen = query_order[start:start + query_chunk]
+        q_rows = queries[chosen]
+        q = x[torch.as_tensor(q_rows, device=device)]
+        q_norm = norm[q_rows]
+        low = int(np.searchsorted(sorted_norm, q_norm.min(), "left"))
+        high = int(np.searchsorted(sorted_norm, q_norm.max(), "right"))
+        probe_run = (max(0, low - probe), min(len(x), high + probe))
+        bound = _knn_over_run(x, sqnorm, by_norm_t, q, probe_run, k, point_chunk)[:, k - 1]
+        # Float32 rounding of the tiles: a margin far above it keeps the bound safe.
+        reach = np.sqrt(bound.double().cpu().numpy()) * (1 + 1e-3) + 1e-6
+        run = (int(np.searchsorted(sorted_norm, (q_norm - reach).min(), "left")),
+               int(np.searchsorted(sorted_norm, (q_norm + reach).max(), "right")))
+        best = _knn_over_run(x, sqnorm, by_norm_t, q, run, k, point_chunk)
         best[:, 0] = 0.0  # the point itself (rounding can leave a tiny non-zero)
-        result.append(best.clamp_min_(0).sqrt_().sort(dim=1).values.cpu().numpy())
-    return np.concatenate(result)
+        result[chosen] = best.clamp_min_(0).sqrt_().sort(dim=1).values.cpu().numpy()
+    return result
+
+
+def _knn_over_run(x: torch.Tensor, sqnorm: torch.Tensor, by_norm: torch.Tensor,
+                  q: torch.Tensor, run: tuple[int, int], k: int, point_chunk: int
+                  ) -> torch.Tensor:
+    """Squared distances of each query's k nearest among the points ``by_norm[run]``
+    (ascending per row; inf where the run holds fewer than k points)."""
+    import torch  # loaded already by query_knn_distances
+
+    qn = q.pow(2).sum(dim=1)
+    best = q.new_full((len(q), k), float("inf"))
+    for first in range(run[0], run[1], point_chunk):
+        index = by_norm[first:min(first + point_chunk, run[1])]
+        d2 = torch.addmm(sqnorm[index][None, :], q, x[index].T, alpha=-2)
+        d2 += qn[:, None]
+        nearest = d2.topk(min(k, d2.shape[1]), dim=1, largest=False).values
+        best = torch.cat([best, nearest], dim=1).topk(k, dim=1, largest=False).values
+    return best
 
 
 def knee_index(curve: np.ndarray) -> int:
