@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.spatial import cKDTree
 
 from topoact import plots, store
 from topoact.store import check_finite, load_points
+
+if TYPE_CHECKING:  # torch loads only when a k-NN search runs
+    import torch
 
 
 @dataclass
