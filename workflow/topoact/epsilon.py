@@ -135,7 +135,7 @@ def query_knn_distances(points: np.ndarray, queries: np.ndarray, k: int,
         probe_run = (max(0, low - probe), min(len(x), high + probe))
         bound = _knn_over_run(x, sqnorm, by_norm_t, q, probe_run, k, point_chunk)[:, k - 1]
         # Float32 rounding of the tiles: a margin far above it keeps the bound safe.
-        reach = np.sqrt(bound.double().cpu().numpy()) * (1 + 1e-3) + 1e-6
+        reach = np.sqrt(bound.clamp_min(0).double().cpu().numpy()) * (1 + 1e-3) + 1e-6
         run = (int(np.searchsorted(sorted_norm, (q_norm - reach).min(), "left")),
                int(np.searchsorted(sorted_norm, (q_norm + reach).max(), "right")))
         best = _knn_over_run(x, sqnorm, by_norm_t, q, run, k, point_chunk)
