@@ -114,6 +114,7 @@ def to_input(batch: np.ndarray, device: torch.device) -> torch.Tensor:
 @dataclass(frozen=True)
 class ExtractionSettings:
     """Scalar settings of one extraction job."""
+
     sampling: str
     seed: int = 0
     border: int = 1

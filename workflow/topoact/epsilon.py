@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # torch loads only when a k-NN search runs
 @dataclass
 class EpsilonEstimate:
     """An ε read off the sorted k-distance curve, with what it was computed from."""
+
     epsilon: float
     k: int
     knee_index: int

@@ -60,6 +60,7 @@ class RenderSettings:
         Seeds the noise of every batch (with its first target's index) and the random
         transforms, so a render is reproducible.
     """
+
     steps: int = 128
     batch_size: int = 64
     image_size: int = 32
@@ -188,6 +189,7 @@ class RenderResult:
     objective_end
         The objective (h · v) · cos^n of the final image, without transforms.
     """
+
     images: np.ndarray
     cosine_start: np.ndarray
     cosine_end: np.ndarray

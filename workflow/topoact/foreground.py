@@ -151,6 +151,7 @@ class ReceptiveFields:
     Position ``q`` covers input pixels ``pixels[indptr[q]:indptr[q+1]]`` (flat ``y·W + x``
     indices) with ERF mass ``weights[...]`` (each full ERF sums to 1).
     """
+
     indptr: np.ndarray
     pixels: np.ndarray
     weights: np.ndarray

@@ -69,6 +69,7 @@ def sliced_wasserstein(a: np.ndarray, b: np.ndarray, n_directions: int = 50) -> 
 @dataclass
 class LayerDiagrams:
     """Diagrams of one layer: ``diagrams[batch][dim]`` and the batches' image indices."""
+
     layer: str
     diagrams: list[list[np.ndarray]]
     batches: np.ndarray

@@ -521,6 +521,7 @@ def mapper_for_store(points_path, graph_path, nodelink_path, kmapper_path, *, in
 @dataclass(frozen=True)
 class GraphOutput:
     """One graph of a grid and the three files it is written to."""
+
     overlap: float
     eps: float
     graph_path: Any

@@ -402,6 +402,7 @@ def resolve_device(device: str) -> torch.device:
 @dataclass
 class TrainingRecord:
     """What training did and reached (saved in the model's JSON sidecar)."""
+
     epochs: int
     batch_size: int
     learning_rate: float

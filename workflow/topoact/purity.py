@@ -34,6 +34,7 @@ class Purity:
     class_points, class_uncovered
         Points of each class, and how many of them lie in no node.
     """
+
     node: np.ndarray
     point: np.ndarray
     class_purity: np.ndarray

@@ -66,6 +66,7 @@ class Problem(Exception):
 @dataclass(frozen=True)
 class GraphRequest:
     """A live graph's cloud (relative to the results folder) and parameters."""
+
     cloud: str
     intervals: int
     overlap: float
@@ -158,6 +159,7 @@ def list_clouds(results: Path) -> list[dict[str, Any]]:
 @dataclass
 class Cloud:
     """A loaded activation cloud: its points and what the page shows of them."""
+
     points: np.ndarray
     labels: np.ndarray
     classes: list[str]

@@ -70,6 +70,7 @@ class Diagram:
     nodes
         Each feature's nodes (empty arrays when representatives were not asked for).
     """
+
     kind: np.ndarray
     birth: np.ndarray
     death: np.ndarray
@@ -269,6 +270,7 @@ class Stability:
 
     ``significant[i]`` and ``confidence[i]`` belong to feature i of ``diagram``.
     """
+
     diagram: Diagram
     distances: np.ndarray
     level: float
@@ -368,6 +370,7 @@ DISTANCE_COLUMNS = ["sampling", "layer", "a", "b", "bottleneck", "similarity"]
 class GraphComparison:
     """Pairwise distances of named graphs: bottleneck of extended diagrams and membership
     similarity (square matrices in ``names`` order)."""
+
     names: list[str]
     bottleneck: np.ndarray
     similarity: np.ndarray

@@ -195,6 +195,7 @@ def rows_per_chunk(row_bytes: int, chunk_bytes: int) -> int:
 @dataclass(frozen=True)
 class ImageStoreInfo:
     """What an images store holds, without its pixels."""
+
     count: int
     shape: tuple[int, int, int]
     classes: list[str]
@@ -355,6 +356,7 @@ class ActivationWriter:
 @dataclass
 class ActivationCloud:
     """An activations store read into memory."""
+
     points: np.ndarray
     image: np.ndarray
     position: np.ndarray

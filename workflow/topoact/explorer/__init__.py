@@ -59,6 +59,7 @@ class GraphSource:
         The graph's purity table (``{graph}.purity.tsv`` of the purity stage), or None
         (then the purity is computed from the points' labels).
     """
+
     dataset: str
     model: str
     seed: int
