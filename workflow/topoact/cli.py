@@ -85,7 +85,6 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _epsilon(args: argparse.Namespace) -> int:
-
     points, _, _ = load_points(args.points)
     estimate, curve = epsilon.estimate_epsilon(points, args.k, args.max_points or None,
                                                args.seed, args.threads, args.exact_below)
@@ -94,7 +93,6 @@ def _epsilon(args: argparse.Namespace) -> int:
           f"{estimate.curve['knee_fraction']:.1%} of {estimate.points_used:,} points"
           f"{', subsampled' if estimate.subsampled else ''})")
     if args.json:
-
         write_json(args.json, estimate.to_dict(), indent=2)
     if args.plot:
         plots.plot_k_distance(curve, estimate, args.plot, f"{args.points}")
@@ -102,7 +100,6 @@ def _epsilon(args: argparse.Namespace) -> int:
 
 
 def _mapper(args: argparse.Namespace) -> int:
-
     points, labels, classes = mapper.load_points(args.points)
     if args.labels:
         labels = np.load(args.labels)
@@ -133,7 +130,7 @@ def _mapper(args: argparse.Namespace) -> int:
 
 
 def _barcode(args: argparse.Namespace) -> int:
-    from topoact import homology, plots, weights
+    from topoact import homology, weights  # torch-heavy: loaded for this command only
 
     points, _, _ = load_points(args.points)
     index = np.arange(len(points))
@@ -156,7 +153,7 @@ def _barcode(args: argparse.Namespace) -> int:
 
 
 def _stability(args: argparse.Namespace) -> int:
-    from topoact import mapper, plots, stability
+    from topoact import stability
     from topoact.models import resolve_device
 
     points = mapper.load_points(args.points)[0]

@@ -390,7 +390,6 @@ def save_png(path: str | os.PathLike, image: np.ndarray, scale: int = 1) -> None
 
 
 def _render_model(weights_path, device: str):
-
     model, metadata = models.load_model(weights_path, models.resolve_device(device))
     return model, metadata
 
