@@ -497,3 +497,16 @@ def test_the_page_shows_the_purity_the_purity_stage_wrote(tmp_path):
     with pytest.raises(ValueError, match="no layout"):
         explorer.graph_payload(dataclasses.replace(source, graph=str(tmp_path / "old.zarr")),
                                tmp_path, "images")
+
+
+def test_the_page_opens_on_the_clean_run_not_a_noisy_variant(tmp_path):
+    """Runs are listed clean first: `digits-noise-0.1/…` sorts before `digits/…` by name,
+    and the page opens on the first run of its manifest."""
+    cloud = synthetic_graph(tmp_path / "g.zarr", 6, ["a", "b"])
+    sources = [explorer.GraphSource(dataset=dataset, model="m", seed=0, sampling="random",
+                                    layer="l1", parameters="overlap-30-epsilon-fixed",
+                                    graph=str(tmp_path / "g.zarr"), points=str(cloud))
+               for dataset in ("digits-noise-0.1", "digits-noise-0.5", "digits")]
+    manifest = explorer.build_explorer(sources, tmp_path / "site", progress=False)
+    assert [g["run"] for g in manifest["graphs"]] == [
+        "digits/m/seed-0", "digits-noise-0.1/m/seed-0", "digits-noise-0.5/m/seed-0"]
