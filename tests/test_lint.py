@@ -59,3 +59,12 @@ def test_the_slurm_profile_names_existing_rules_and_covers_both_mapper_job_kinds
     assert arrays <= rules and resources <= rules, (arrays | resources) - rules
     for rule in ("build_mapper", "build_mapper_grid", "graph_stability"):
         assert rule in arrays and "attempt" in str(profile["set-resources"][rule]["mem_mb"])
+
+
+def test_every_rule_that_runs_something_has_a_benchmark():
+    """`benchmark:` on every rule with a script (the report's runtimes; where time goes)."""
+    text = "".join(path.read_text() for path in (ROOT / "workflow/rules").glob("*.smk"))
+    blocks = re.split(r"\n\s*rule (?=\w+:)", text)[1:]
+    missing = [block.split(":")[0] for block in blocks
+               if "script:" in block and "benchmark:" not in block]
+    assert len(blocks) > 30 and missing == []

@@ -51,6 +51,8 @@ if config["mapper"]["jobs"] == "graph":
             mem_mb=lambda wildcards, attempt: 8000 * attempt,
             runtime="120m",
             gpu=gpu_request,
+        benchmark:
+            f"{RESULTS}/benchmarks/mapper/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}.tsv",
         log:
             f"{RESULTS}/logs/mapper/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}.log",
         conda:
@@ -83,6 +85,8 @@ else:
             mem_mb=lambda wildcards, attempt: 8000 * attempt,
             runtime="240m",
             gpu=gpu_request,
+        benchmark:
+            f"{RESULTS}/benchmarks/mapper/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/grid/{{layer}}.tsv",
         log:
             f"{RESULTS}/logs/mapper/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/grid/{{layer}}.log",
         conda:
