@@ -140,4 +140,5 @@ def test_query_knn_pruned_by_the_norm_stays_exact(monkeypatch):
     unpruned = epsilon.query_knn_distances(points, queries, 5, query_chunk=64,
                                            point_chunk=300, probe=4000)
     np.testing.assert_allclose(got, unpruned, rtol=1e-5, atol=1e-5)
-    assert max(runs[1::2]) < 4000 and np.mean(runs[1::2]) < 0.5 * 4000  # pruned
+    chunks = -(-len(queries) // 64)
+    assert sum(runs) < 0.5 * chunks * 4000  # each chunk met fewer than half of the points

@@ -134,12 +134,16 @@ def query_knn_distances(points: np.ndarray, queries: np.ndarray, k: int,
         low = int(np.searchsorted(sorted_norm, q_norm.min(), "left"))
         high = int(np.searchsorted(sorted_norm, q_norm.max(), "right"))
         probe_run = (max(0, low - probe), min(len(x), high + probe))
-        bound = _knn_over_run(x, sqnorm, by_norm_t, q, probe_run, k, point_chunk)[:, k - 1]
+        best = _knn_over_run(x, sqnorm, by_norm_t, q, probe_run, k, point_chunk)
         # Float32 rounding of the tiles: a margin far above it keeps the bound safe.
-        reach = np.sqrt(bound.clamp_min(0).double().cpu().numpy()) * (1 + 1e-3) + 1e-6
+        reach = np.sqrt(best[:, k - 1].clamp_min(0).double().cpu().numpy()) * (1 + 1e-3) + 1e-6
         run = (int(np.searchsorted(sorted_norm, (q_norm - reach).min(), "left")),
                int(np.searchsorted(sorted_norm, (q_norm + reach).max(), "right")))
-        best = _knn_over_run(x, sqnorm, by_norm_t, q, run, k, point_chunk)
+        # The rest of the run, beside the probed points (whose distances are known).
+        rest = [(run[0], min(run[1], probe_run[0])), (max(run[0], probe_run[1]), run[1])]
+        best = torch.cat([best, *(_knn_over_run(x, sqnorm, by_norm_t, q, part, k, point_chunk)
+                                  for part in rest if part[0] < part[1])], dim=1)
+        best = best.topk(k, dim=1, largest=False).values
         best[:, 0] = 0.0  # the point itself (rounding can leave a tiny non-zero)
         result[chosen] = best.clamp_min_(0).sqrt_().sort(dim=1).values.cpu().numpy()
     return result
