@@ -27,9 +27,9 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5)
     args = parser.parse_args()
 
-    from topoact import epsilon, mapper
+    from topoact import epsilon, store
 
-    points = np.ascontiguousarray(mapper.load_points(args.cloud)[0], dtype=np.float32)
+    points = np.ascontiguousarray(store.load_points(args.cloud)[0], dtype=np.float32)
     print(f"{args.cloud}: {points.shape[0]:,} x {points.shape[1]}, k = {args.k}")
     reference = None
     if args.reference != "none":

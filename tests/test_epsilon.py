@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from topoact import epsilon, mapper
+from topoact import epsilon, store
 
 
 def test_pynndescent_k_distances_recall_against_exact_neighbours(rng):
@@ -79,7 +79,7 @@ def test_bad_clouds_are_rejected(rng):
         epsilon.estimate_epsilon(points)
     with pytest.raises(ValueError, match="needs more than 5 points"):
         epsilon.knn_distances(np.zeros((5, 2), np.float32), 5)
-    assert mapper.check_finite(np.zeros((3, 2))) is None
+    assert store.check_finite(np.zeros((3, 2))) is None
 
 
 def test_exact_and_approximate_neighbours_give_the_same_epsilon(rng):
@@ -125,9 +125,9 @@ def test_query_knn_pruned_by_the_norm_stays_exact(monkeypatch):
     runs = []
     knn_over_run = epsilon._knn_over_run
 
-    def recorded(x, sqnorm, by_norm, q, run, k, point_chunk):
+    def recorded(x, sqnorm, by_norm, q, qn, run, k, point_chunk):
         runs.append(run[1] - run[0])
-        return knn_over_run(x, sqnorm, by_norm, q, run, k, point_chunk)
+        return knn_over_run(x, sqnorm, by_norm, q, qn, run, k, point_chunk)
 
     monkeypatch.setattr(epsilon, "_knn_over_run", recorded)
     got = epsilon.query_knn_distances(points, queries, 5, query_chunk=64, point_chunk=300,

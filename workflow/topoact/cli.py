@@ -100,7 +100,7 @@ def _epsilon(args: argparse.Namespace) -> int:
 
 
 def _mapper(args: argparse.Namespace) -> int:
-    points, labels, classes = mapper.load_points(args.points)
+    points, labels, classes = load_points(args.points)
     if args.labels:
         labels = np.load(args.labels)
         if len(labels) != len(points):
@@ -156,7 +156,7 @@ def _stability(args: argparse.Namespace) -> int:
     from topoact import stability
     from topoact.models import resolve_device
 
-    points = mapper.load_points(args.points)[0]
+    points = load_points(args.points)[0]
     lens = mapper.make_lens(points, args.lens, args.density_k)
     graph = mapper.build_mapper(points, args.intervals, args.overlap, args.eps,
                                 args.min_samples, args.cover, lens=lens,

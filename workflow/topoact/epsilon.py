@@ -19,7 +19,6 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from topoact import plots, store
-from topoact.store import check_finite, load_points
 
 if TYPE_CHECKING:  # torch loads only when a k-NN search runs
     import torch
@@ -129,19 +128,21 @@ def query_knn_distances(points: np.ndarray, queries: np.ndarray, k: int,
     for start in range(0, len(queries), query_chunk):
         chosen = query_order[start:start + query_chunk]
         q_rows = queries[chosen]
-        q = x[torch.as_tensor(q_rows, device=device)]
+        q_index = torch.as_tensor(q_rows, device=device)
+        q, qn = x[q_index], sqnorm[q_index]
         q_norm = norm[q_rows]
         low = int(np.searchsorted(sorted_norm, q_norm.min(), "left"))
         high = int(np.searchsorted(sorted_norm, q_norm.max(), "right"))
         probe_run = (max(0, low - probe), min(len(x), high + probe))
-        best = _knn_over_run(x, sqnorm, by_norm_t, q, probe_run, k, point_chunk)
+        best = _knn_over_run(x, sqnorm, by_norm_t, q, qn, probe_run, k, point_chunk)
         # Float32 rounding of the tiles: a margin far above it keeps the bound safe.
         reach = np.sqrt(best[:, k - 1].clamp_min(0).double().cpu().numpy()) * (1 + 1e-3) + 1e-6
         run = (int(np.searchsorted(sorted_norm, (q_norm - reach).min(), "left")),
                int(np.searchsorted(sorted_norm, (q_norm + reach).max(), "right")))
         # The rest of the run, beside the probed points (whose distances are known).
         rest = [(run[0], min(run[1], probe_run[0])), (max(run[0], probe_run[1]), run[1])]
-        best = torch.cat([best, *(_knn_over_run(x, sqnorm, by_norm_t, q, part, k, point_chunk)
+        best = torch.cat([best, *(_knn_over_run(x, sqnorm, by_norm_t, q, qn, part, k,
+                                                point_chunk)
                                   for part in rest if part[0] < part[1])], dim=1)
         best = best.topk(k, dim=1, largest=False).values
         best[:, 0] = 0.0  # the point itself (rounding can leave a tiny non-zero)
@@ -150,13 +151,13 @@ def query_knn_distances(points: np.ndarray, queries: np.ndarray, k: int,
 
 
 def _knn_over_run(x: torch.Tensor, sqnorm: torch.Tensor, by_norm: torch.Tensor,
-                  q: torch.Tensor, run: tuple[int, int], k: int, point_chunk: int
-                  ) -> torch.Tensor:
+                  q: torch.Tensor, qn: torch.Tensor, run: tuple[int, int], k: int,
+                  point_chunk: int) -> torch.Tensor:
     """Squared distances of each query's k nearest among the points ``by_norm[run]``
-    (ascending per row; inf where the run holds fewer than k points)."""
+    (ascending per row; inf where the run holds fewer than k points); ``qn`` are the
+    queries' squared norms."""
     import torch  # loaded already by query_knn_distances
 
-    qn = q.pow(2).sum(dim=1)
     best = q.new_full((len(q), k), float("inf"))
     for first in range(run[0], run[1], point_chunk):
         index = by_norm[first:min(first + point_chunk, run[1])]
@@ -213,7 +214,7 @@ def estimate_epsilon(points: np.ndarray, k: int = 5, max_points: int | None = 50
     estimate, curve
         The estimate and the ascending sorted k-distance curve it was read from.
     """
-    check_finite(points, "points")
+    store.check_finite(points, "points")
     n = len(points)
     if max_points is not None and n > max_points:
         rng = np.random.default_rng(seed)
@@ -249,7 +250,7 @@ def epsilon_for_store(points_path, json_path, plot_path, *, k: int, max_points: 
                       seed: int = 0, n_jobs: int = 1, exact_below: int = 0,
                       title: str = "") -> EpsilonEstimate:
     """Estimate ε for an activations store; write the JSON record and the k-distance plot."""
-    points, _, _ = load_points(points_path)
+    points, _, _ = store.load_points(points_path)
     estimate, curve = estimate_epsilon(points, k, max_points, seed, n_jobs, exact_below)
     plots.plot_k_distance(curve, estimate, plot_path, title)
     store.write_json(json_path, {**estimate.to_dict(), "source": str(points_path)}, indent=2)

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from topoact import plots, store
-from topoact.store import atomic_file
 
 
 def draw_batches(image_index: np.ndarray, n_images: int, n_batches: int, seed: int
@@ -108,7 +107,7 @@ def save_diagrams(path: str | os.PathLike, diagrams: LayerDiagrams) -> None:
     """Save as npz (``dim{d}_batch{b}`` arrays, ``batches``), written whole then renamed."""
     arrays = {f"dim{d}_batch{b}": diagrams.diagrams[b][d]
               for b in range(len(diagrams.diagrams)) for d in range(diagrams.maxdim + 1)}
-    with atomic_file(path) as tmp, open(tmp, "wb") as handle:
+    with store.atomic_file(path) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, batches=diagrams.batches, layer=np.array(diagrams.layer), **arrays)
 
 

@@ -38,7 +38,6 @@ from topoact import store
 from topoact.graph import Cover, MapperGraph, NodeStats
 from topoact.layout import graph_layout
 from topoact.names import COVERS, LENSES
-from topoact.store import check_finite, load_points
 
 
 def l2_lens(points: np.ndarray) -> np.ndarray:
@@ -186,7 +185,7 @@ def check_lens(lens: np.ndarray, n_points: int) -> np.ndarray:
     if lens.ndim not in (1, 2) or len(lens) != n_points:
         raise ValueError(f"the lens must be (N,) or (N, d) with N = {n_points} points, "
                          f"got shape {lens.shape}")
-    check_finite(lens, "lens values")
+    store.check_finite(lens, "lens values")
     return lens
 
 
@@ -280,7 +279,7 @@ def build_mapper_grid(points: np.ndarray, n_intervals: int, overlaps: list[float
     points = np.asarray(points)
     if points.ndim != 2:
         raise ValueError(f"points must be a 2-D (N, C) array, got shape {points.shape}")
-    check_finite(points, "points")
+    store.check_finite(points, "points")
     if len(points) == 0:
         raise ValueError("the point cloud is empty")
     lens = l2_lens(points) if lens is None else check_lens(lens, len(points))
@@ -544,7 +543,7 @@ def mapper_grid_for_store(points_path, outputs: list[GraphOutput], *, intervals:
     list of MapperGraph
         In the order of ``outputs``.
     """
-    points, labels, classes = load_points(points_path)
+    points, labels, classes = store.load_points(points_path)
     if labels is None:
         labels = np.zeros(len(points), dtype=np.int64)
         classes = ["unlabelled"]

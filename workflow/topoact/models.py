@@ -34,7 +34,6 @@ from topoact.layers import (
     is_user_architecture,
     user_layer_table,
 )
-from topoact.store import atomic_file, write_json
 
 
 class Normalize(nn.Module):
@@ -533,9 +532,9 @@ def save_model(model: nn.Module, weights_path: str | os.PathLike, metadata: dict
 
     The sidecar is written last: a weights file without its sidecar is incomplete.
     """
-    with atomic_file(weights_path) as tmp:
+    with store.atomic_file(weights_path) as tmp:
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
-    write_json(sidecar_path(weights_path), metadata, indent=2)
+    store.write_json(sidecar_path(weights_path), metadata, indent=2)
 
 
 def load_model(weights_path: str | os.PathLike, device: torch.device | str = "cpu"

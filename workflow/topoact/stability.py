@@ -43,7 +43,6 @@ from scipy.sparse import csgraph
 from topoact import store
 from topoact.graph import MapperGraph
 from topoact.mapper import resampled_graphs
-from topoact.store import load_points
 
 KINDS = ("component", "downward branch", "upward branch", "loop")
 
@@ -430,7 +429,7 @@ def stability_for_store(graph_path, points_path, *, bootstrap: int, confidence: 
     JSON record to write (``meta`` and the graph's size added). A graph without nodes gets
     an empty table and a line in ``log``."""
     graph, _, attrs = store.read_graph(graph_path)
-    points = load_points(points_path)[0]
+    points = store.load_points(points_path)[0]
     if graph.n_nodes == 0:
         print(f"{graph_path}: the graph has no nodes, so it has no features and no "
               "bootstrap; its table is empty", file=log)
