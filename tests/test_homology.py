@@ -51,6 +51,19 @@ def test_distances_match_persim_on_the_saved_diagrams(tmp_path):
     assert h0 == pytest.approx(persim_sw(finite[0], finite[1], M=50))
 
 
+@pytest.mark.parametrize("sizes", [(1, 1), (3, 17), (40, 5), (300, 280)])
+@pytest.mark.parametrize("n_directions", [1, 7, 50])
+def test_vectorised_sliced_wasserstein_equals_persims(sizes, n_directions):
+    rng = np.random.default_rng(sum(sizes) + n_directions)
+    a, b = (np.sort(rng.gamma(2.0, 1.0, size=(n, 2)), axis=1) for n in sizes)
+    expected = persim_sw(a, b, M=n_directions)
+    assert abs(homology.sliced_wasserstein(a, b, n_directions) - expected) <= 1e-9 * expected
+    # an empty side is the diagonal, as persim sees a single point at the origin
+    expected_empty = persim_sw(a, np.zeros((1, 2)), M=n_directions)
+    assert homology.sliced_wasserstein(a, np.zeros((0, 2)), n_directions) == pytest.approx(
+        expected_empty, rel=1e-9)
+
+
 def test_batches_are_reproducible_and_drawn_from_the_given_images():
     images = np.arange(100, 460)
     a = homology.draw_batches(images, 300, 10, seed=0)

@@ -5,8 +5,8 @@ For each layer, the top-ℓ2 activation vector of N held-out images forms an N �
 cloud; B batches of N images are drawn once from the seed of the homology stage (the same
 images for every layer and every model seed, so distances compare like with like).
 Vietoris–Rips persistence diagrams come from ripser; the distance between two layers is
-persim's sliced Wasserstein distance between their diagrams of one dimension, averaged
-over batches (with the coefficient of variation over batches).
+the sliced Wasserstein distance (persim's, vectorised) between their diagrams of one
+dimension, averaged over batches (with the coefficient of variation over batches).
 """
 
 from __future__ import annotations
@@ -52,17 +52,44 @@ def finite(diagram: np.ndarray) -> np.ndarray:
     return diagram[np.isfinite(diagram[:, 1])]
 
 
-def sliced_wasserstein(a: np.ndarray, b: np.ndarray, n_directions: int = 50) -> float:
-    """persim's sliced Wasserstein distance between two diagrams (finite points only)."""
-    from persim import sliced_wasserstein as persim_sw
+def _projection_directions(n_directions: int) -> np.ndarray:
+    """persim's M directions θ_i = (0.5 + i/M)·π, in its float32, as a (2, M) float64 array.
 
+    θ is accumulated step by step as persim does, so the projections are bit-equal.
+    """
+    thetas, theta, step = [], 0.5, 1.0 / n_directions
+    for _ in range(n_directions):
+        thetas.append(theta)
+        theta += step
+    angles = np.asarray(thetas) * np.pi
+    return np.stack([np.cos(angles), np.sin(angles)]).astype(np.float32).astype(np.float64)
+
+
+# persim projects each point onto the diagonal with this float32 unit vector.
+_DIAGONAL = np.array([np.cos(0.25 * np.pi), np.sin(0.25 * np.pi)],
+                     dtype=np.float32).astype(np.float64)
+
+
+def sliced_wasserstein(a: np.ndarray, b: np.ndarray, n_directions: int = 50) -> float:
+    """Sliced Wasserstein distance between two diagrams (finite points only).
+
+    The same approximation as persim's ``sliced_wasserstein`` (Carrière, Cuturi & Oudot
+    2017: ``n_directions`` directions over a half circle; each diagram is completed with
+    the other's diagonal projections), computed for all directions at once: equal to
+    persim's within rounding (1e-12 relative; tested) and about 100× faster.
+    """
     a, b = finite(a), finite(b)
     if len(a) == 0 and len(b) == 0:
         return 0.0
     # persim needs at least one point on each side; an empty diagram is the diagonal.
     a = a if len(a) else np.zeros((1, 2))
     b = b if len(b) else np.zeros((1, 2))
-    return float(persim_sw(a, b, M=n_directions))
+    directions = _projection_directions(n_directions)
+    diagonal_a = np.repeat(np.sqrt((a @ _DIAGONAL) ** 2 / 2.0)[:, None], 2, axis=1)
+    diagonal_b = np.repeat(np.sqrt((b @ _DIAGONAL) ** 2 / 2.0)[:, None], 2, axis=1)
+    projected_a = np.sort(np.concatenate([a, diagonal_b]) @ directions, axis=0)
+    projected_b = np.sort(np.concatenate([b, diagonal_a]) @ directions, axis=0)
+    return float(np.abs(projected_a - projected_b).sum(axis=0).sum() / n_directions)
 
 
 @dataclass
