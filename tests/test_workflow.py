@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,8 @@ pytestmark = pytest.mark.workflow
 
 STORE = "results/activations/digits/digits-cnn/seed-0/{sampling}/{layer}.zarr"
 GRAPH = "results/mapper/digits/digits-cnn/seed-0/{sampling}/overlap-{overlap}-epsilon-{eps}/{layer}"
-MAPPER_JOBS = {"build_mapper": ".zarr", "graph_purity": ".purity.tsv", "draw_mapper_graph": ".png"}
+# Each graph's job also writes its purity table and figure (they change only with it).
+MAPPER_JOBS = {"build_mapper": (".zarr", ".json", ".kmapper.json", ".purity.tsv", ".png")}
 HOMOLOGY = "results/homology/digits/digits-cnn"
 HOMOLOGY_JOBS = {"persistence_diagrams", "sw_distances", "specificity", "sensitivity"}
 FEATUREVIS = "results/featurevis/digits/digits-cnn/seed-{seed}/random"
@@ -28,17 +30,16 @@ STABILITY_SUMMARY = [f"{STABILITY}/{name}" for name in
 
 
 def graph_jobs(samplings, layers, overlaps, epsilons):
-    """The mapper, purity and figure jobs of a grid, as planned_outputs lists them."""
+    """The mapper jobs of a grid (graph, purity, figure), as planned_outputs lists them."""
     jobs = {}
-    for rule, suffix in MAPPER_JOBS.items():
+    for rule, suffixes in MAPPER_JOBS.items():
         outputs = []
         for s in samplings:
             for layer in layers:
                 for p in overlaps:
                     for e in epsilons:
                         base = GRAPH.format(sampling=s, layer=layer, overlap=p, eps=e)
-                        outputs += ([base + ".zarr", base + ".json", base + ".kmapper.json"]
-                                    if rule == "build_mapper" else [base + suffix])
+                        outputs += [base + suffix for suffix in suffixes]
         jobs[rule] = sorted(outputs)
     return jobs
 
@@ -447,7 +448,8 @@ def test_grid_jobs_build_a_layers_graphs_in_one_job_equal_to_one_graph_at_a_time
                for p, e in grid]
     plan = planned_outputs(tmp_path, configfile, *targets)
     assert "build_mapper" not in plan
-    assert len(plan["build_mapper_grid"]) == 3 * len(grid)  # one job, 3 files per graph
+    # one job; per graph: store, node-link, KeplerMapper JSON, purity table, figure
+    assert len(plan["build_mapper_grid"]) == 5 * len(grid)
     snakemake(tmp_path, configfile, *targets)
 
     points = store.read_activations(tmp_path / STORE.format(sampling="top-l2", layer="fc1")).points
@@ -460,7 +462,12 @@ def test_grid_jobs_build_a_layers_graphs_in_one_job_equal_to_one_graph_at_a_time
         assert attrs["name"] == f"overlap-{p}-epsilon-{e}" and alone.n_nodes > 1
         assert ([built.members(i).tolist() for i in range(built.n_nodes)]
                 == [alone.members(i).tolist() for i in range(alone.n_nodes)])
+        base = tmp_path / GRAPH.format(sampling="top-l2", layer="fc1", overlap=p, eps=e)
+        table = pd.read_csv(f"{base}.purity.tsv", sep="\t", dtype={"overlap": str})
+        assert set(table["parameters"]) == {attrs["name"]} and set(table["overlap"]) == {str(p)}
+        assert (table["nodes"] == alone.n_nodes).all()
+        assert Path(f"{base}.png").stat().st_size > 5000
 
     config["mapper"]["fixed_epsilon"] = 3.0
     changed = write_config(tmp_path, config, "changed.yaml")
-    assert len(planned_outputs(tmp_path, changed, *targets)["build_mapper_grid"]) == 3 * len(grid)
+    assert len(planned_outputs(tmp_path, changed, *targets)["build_mapper_grid"]) == 5 * len(grid)

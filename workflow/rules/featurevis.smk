@@ -18,7 +18,8 @@ rule render_node_images:
         module=layer_module_path,
         settings=render_settings,
         device=config["device"],
-    threads: 2
+    # One thread: a grid has many such jobs, and they run side by side.
+    threads: 1
     resources:
         mem_mb=4000,
         runtime="120m",
@@ -69,7 +70,8 @@ rule render_data_examples:
         settings=render_settings,
         thumbnail_size=config["featurevis"]["thumbnail_size"],
         device=config["device"],
-    threads: 2
+    # One thread: one job per layer, run side by side with the node images.
+    threads: 1
     resources:
         mem_mb=4000,
         runtime="240m",

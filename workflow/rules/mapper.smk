@@ -38,6 +38,14 @@ if config["mapper"]["jobs"] == "graph":
             graph=directory(f"{GRAPH}.zarr"),
             nodelink=f"{GRAPH}.json",
             kmapper=f"{GRAPH}.kmapper.json",
+            purity=f"{GRAPH}.purity.tsv",
+            figure=report(
+                f"{GRAPH}.png",
+                caption="../report/mapper_graph.rst",
+                category="Mapper graphs",
+                subcategory=f"{{sampling}} {PARAMETERS}",
+                labels={"layer": "{layer}", "seed": "{seed}", "model": "{model}"},
+            ),
         params:
             intervals=config["mapper"]["intervals"],
             overlap=lambda wildcards: float(wildcards.overlap) / 100,
@@ -46,7 +54,8 @@ if config["mapper"]["jobs"] == "graph":
             cover=config["mapper"]["cover"],
             tile=config["mapper"]["tile"],
             device=config["device"],
-        threads: 2
+        # One thread: a grid has many such jobs, and they run side by side.
+        threads: 1
         resources:
             mem_mb=lambda wildcards, attempt: 8000 * attempt,
             runtime="120m",
@@ -72,6 +81,17 @@ else:
             graphs=[directory(path) for path in layer_grid_graphs(".zarr")],
             nodelinks=layer_grid_graphs(".json"),
             kmappers=layer_grid_graphs(".kmapper.json"),
+            purities=layer_grid_graphs(".purity.tsv"),
+            figures=[
+                report(
+                    path,
+                    caption="../report/mapper_graph.rst",
+                    category="Mapper graphs",
+                    subcategory="{sampling} grid",
+                    labels={"layer": "{layer}", "seed": "{seed}", "model": "{model}"},
+                )
+                for path in layer_grid_graphs(".png")
+            ],
         params:
             grid=layer_grid_parameters(),
             intervals=config["mapper"]["intervals"],
@@ -93,55 +113,6 @@ else:
             "../../envs/mapper.yaml"
         script:
             "../scripts/build_mapper_grid.py"
-
-
-rule graph_purity:
-    input:
-        graph=f"{GRAPH}.zarr",
-        points=ACTIVATIONS,
-    output:
-        f"{GRAPH}.purity.tsv",
-    params:
-        parameters=graph_parameters,
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime="20m",
-    benchmark:
-        f"{RESULTS}/benchmarks/purity/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}.tsv",
-    log:
-        f"{RESULTS}/logs/purity/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}.log",
-    conda:
-        "../../envs/mapper.yaml"
-    script:
-        "../scripts/graph_purity.py"
-
-
-rule draw_mapper_graph:
-    input:
-        f"{GRAPH}.zarr",
-    output:
-        report(
-            f"{GRAPH}.png",
-            caption="../report/mapper_graph.rst",
-            category="Mapper graphs",
-            subcategory=f"{{sampling}} {PARAMETERS}",
-            labels={"layer": "{layer}", "seed": "{seed}", "model": "{model}"},
-        ),
-    params:
-        parameters=graph_parameters,
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime="20m",
-    benchmark:
-        f"{RESULTS}/benchmarks/graph-figures/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}.tsv",
-    log:
-        f"{RESULTS}/logs/graph-figures/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}.log",
-    conda:
-        "../../envs/mapper.yaml"
-    script:
-        "../scripts/draw_mapper_graph.py"
 
 
 rule purity_summary:

@@ -25,7 +25,8 @@ rule graph_stability:
         resample_seed=config["stability"]["seed"],
         tile=config["mapper"]["tile"],
         device=config["device"],
-    threads: 2
+    # One thread: a grid has many such jobs, and they run side by side.
+    threads: 1
     resources:
         mem_mb=lambda wildcards, attempt: 8000 * attempt,
         runtime="120m",

@@ -1,9 +1,10 @@
-"""Every graph of one layer's grid in one engine pass (rule build_mapper_grid)."""
+"""Every graph of one layer's grid in one engine pass, with each graph's purity table and
+figure (rule build_mapper_grid)."""
 
 
 import torch
 
-from topoact import engine, epsilon, mapper, models, names
+from topoact import engine, epsilon, mapper, models, names, purity
 from topoact.jobs import job_log
 
 with job_log(snakemake.log[0]) as log:
@@ -31,3 +32,10 @@ with job_log(snakemake.log[0]) as log:
         print(f"{output_k.attrs['name']}: {graph.n_nodes} nodes, {len(graph.edges)} edges, "
               f"ε = {output_k.eps:.6g}", file=log)
     print(f"engine: {stats}", file=log)
+    for k, (overlap, mode) in enumerate(params.grid):
+        purity.write_graph_report(
+            output.graphs[k], snakemake.input.points, output.purities[k], output.figures[k],
+            {**{key: graphs[k].attrs[key] for key in ("dataset", "model", "seed", "sampling",
+                                                     "layer")},
+             "overlap": names.percent_label(overlap), "epsilon": mode,
+             "parameters": graphs[k].attrs["name"]})
