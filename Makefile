@@ -7,24 +7,31 @@ CORES ?= all
 
 .PHONY: run test lint bench report clean
 
+# The workflow's dependencies. --no-compile: Python compiles the modules a job imports on
+# first use, instead of pip compiling every file of torch up front.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-compile -e .
+	touch $@
+
+# The test tools and oracles on top (KeplerMapper, DeepDataProfiler, playwright, ...).
+$(BIN)/.installed-test: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[test]'
 	touch $@
 
 run: $(BIN)/.installed
 	$(BIN)/snakemake --cores $(CORES)
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed-test
 	$(BIN)/python -m pytest
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/snakemake --lint
 
 # After `make run` (the benchmarks read its stores); see bench/RESULTS.md.
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed-test
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/mapper.py --cloud results/activations/digits/digits-cnn/seed-0/full/conv3.zarr
 	$(BIN)/python bench/mapper.py
