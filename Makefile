@@ -7,17 +7,21 @@ CORES ?= all
 
 .PHONY: run test lint bench report clean
 
-# The workflow's dependencies. --no-compile: Python compiles the modules a job imports on
-# first use, instead of pip compiling every file of torch up front.
+# The workflow's dependencies, byte-compiled on every core (pip compiles on one). Jobs need
+# the .pyc files: with PYTHONDONTWRITEBYTECODE set, each would compile torch anew. A few
+# files of dependencies' own tests are for newer Pythons and do not compile (pip skips
+# them silently too): compileall's status is not the install's.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --no-compile -e .
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null || true
 	touch $@
 
 # The test tools and oracles on top (KeplerMapper, DeepDataProfiler, playwright, ...).
 $(BIN)/.installed-test: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet --no-compile -e '.[test]'
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null || true
 	touch $@
 
 run: $(BIN)/.installed
