@@ -55,7 +55,7 @@ def finite(diagram: np.ndarray) -> np.ndarray:
 def _projection_directions(n_directions: int) -> np.ndarray:
     """persim's M directions θ_i = (0.5 + i/M)·π, in its float32, as a (2, M) float64 array.
 
-    θ is accumulated step by step as persim does, so the projections are bit-equal.
+    θ is accumulated step by step as persim does, so the directions are exactly persim's.
     """
     thetas, theta, step = [], 0.5, 1.0 / n_directions
     for _ in range(n_directions):
@@ -76,7 +76,7 @@ def sliced_wasserstein(a: np.ndarray, b: np.ndarray, n_directions: int = 50) -> 
     The same approximation as persim's ``sliced_wasserstein`` (Carrière, Cuturi & Oudot
     2017: ``n_directions`` directions over a half circle; each diagram is completed with
     the other's diagonal projections), computed for all directions at once: equal to
-    persim's within rounding (1e-12 relative; tested) and about 100× faster.
+    persim's within 1e-9 relative (tested; about 1e-15 measured) and about 100× faster.
     """
     a, b = finite(a), finite(b)
     if len(a) == 0 and len(b) == 0:

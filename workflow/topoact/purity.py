@@ -160,8 +160,9 @@ def purity_table_for_graph(graph_path, points_path, keys: dict):
 def write_graph_report(graph_path, points_path, purity_path, figure_path, keys: dict) -> None:
     """A graph's purity table and figure, written by the job that built the graph.
 
-    Both depend on the graph alone, so they rerun exactly when it does; one job instead
-    of three saves two process start-ups per graph.
+    Both read only the graph and its cloud's labels, the same job's inputs, so they rerun
+    exactly when the graph does; one job instead of three saves two process start-ups
+    per graph.
 
     Parameters
     ----------
