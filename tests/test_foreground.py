@@ -230,4 +230,5 @@ def test_masked_samplings_plan_masks_fields_and_the_segmentation_download(tmp_pa
         "conv3.npz", "conv3.png", "fc1.npz", "fc1.png"))
     # clean: both samplings × 2 layers; the noisy variant only what mapper uses
     assert len(jobs["extract_activations"]) == 2 * 2 + 2
-    assert len(jobs["build_mapper"]) == 2 * 2 * 2 * 3   # (clean, σ) × layers × ε, 3 files each
+    # (clean, σ) × layers × ε; 5 files each: store, node-link, KeplerMapper, purity, figure
+    assert len(jobs["build_mapper"]) == 2 * 2 * 2 * 5
