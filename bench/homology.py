@@ -36,8 +36,9 @@ def compare_with_persim(layer_paths: list[Path], n_directions: int) -> None:
         for d in range(layers[0].maxdim + 1):
             for i, first in enumerate(layers):
                 for second in layers[i + 1:]:
-                    pair = [homology.finite(x.diagrams[b][d]) for x in (first, second)]
-                    pairs.append([x if len(x) else np.zeros((1, 2)) for x in pair])
+                    pair = homology.diagram_pair(first.diagrams[b][d], second.diagrams[b][d])
+                    if pair is not None:
+                        pairs.append(pair)
     started = time.perf_counter()
     ours = [homology.sliced_wasserstein(a, b, n_directions) for a, b in pairs]
     t_ours = time.perf_counter() - started

@@ -11,13 +11,14 @@ with job_log(snakemake.log[0]) as log:
     w, params, output = snakemake.wildcards, snakemake.params, snakemake.output
     eps = (epsilon.read_epsilon(snakemake.input.epsilon) if w.epsilon == "adaptive"
            else params.fixed_epsilon)
+    name = names.grid_name(w.overlap, w.epsilon, params.cover)
     stats = engine.EngineStats()
     graph = mapper.mapper_for_store(
         snakemake.input.points, output.graph, output.nodelink, output.kmapper,
         intervals=params.intervals, overlap=params.overlap, eps=eps,
         min_samples=params.min_samples, cover=params.cover,
         device=models.resolve_device(params.device), tile=params.tile, stats=stats,
-        attrs={"name": names.grid_name(w.overlap, w.epsilon, params.cover), "layer": w.layer,
+        attrs={"name": name, "layer": w.layer,
                "sampling": w.sampling, "model": w.model, "dataset": w.dataset,
                "seed": int(w.seed)},
     )
@@ -27,4 +28,4 @@ with job_log(snakemake.log[0]) as log:
         output.graph, snakemake.input.points, output.purity, output.figure,
         {"dataset": w.dataset, "model": w.model, "seed": int(w.seed), "sampling": w.sampling,
          "layer": w.layer, "overlap": w.overlap, "epsilon": w.epsilon,
-         "parameters": names.grid_name(w.overlap, w.epsilon, params.cover)})
+         "parameters": name})

@@ -70,6 +70,21 @@ _DIAGONAL = np.array([np.cos(0.25 * np.pi), np.sin(0.25 * np.pi)],
                      dtype=np.float32).astype(np.float64)
 
 
+def diagram_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Two diagrams as the sliced Wasserstein distance compares them: finite points only,
+    an empty side as one point at the origin (on the diagonal; persim needs a point on
+    each side). None when both are empty (distance 0)."""
+    a, b = finite(a), finite(b)
+    if len(a) == 0 and len(b) == 0:
+        return None
+    return (a if len(a) else np.zeros((1, 2))), (b if len(b) else np.zeros((1, 2)))
+
+
+def _diagonal_projections(diagram: np.ndarray) -> np.ndarray:
+    """Each point's projection onto the diagonal, as persim computes it."""
+    return np.repeat(np.sqrt((diagram @ _DIAGONAL) ** 2 / 2.0)[:, None], 2, axis=1)
+
+
 def sliced_wasserstein(a: np.ndarray, b: np.ndarray, n_directions: int = 50) -> float:
     """Sliced Wasserstein distance between two diagrams (finite points only).
 
@@ -78,17 +93,13 @@ def sliced_wasserstein(a: np.ndarray, b: np.ndarray, n_directions: int = 50) -> 
     the other's diagonal projections), computed for all directions at once: equal to
     persim's within 1e-9 relative (tested; about 1e-15 measured) and about 100× faster.
     """
-    a, b = finite(a), finite(b)
-    if len(a) == 0 and len(b) == 0:
+    pair = diagram_pair(a, b)
+    if pair is None:
         return 0.0
-    # persim needs at least one point on each side; an empty diagram is the diagonal.
-    a = a if len(a) else np.zeros((1, 2))
-    b = b if len(b) else np.zeros((1, 2))
+    a, b = pair
     directions = _projection_directions(n_directions)
-    diagonal_a = np.repeat(np.sqrt((a @ _DIAGONAL) ** 2 / 2.0)[:, None], 2, axis=1)
-    diagonal_b = np.repeat(np.sqrt((b @ _DIAGONAL) ** 2 / 2.0)[:, None], 2, axis=1)
-    projected_a = np.sort(np.concatenate([a, diagonal_b]) @ directions, axis=0)
-    projected_b = np.sort(np.concatenate([b, diagonal_a]) @ directions, axis=0)
+    projected_a = np.sort(np.concatenate([a, _diagonal_projections(b)]) @ directions, axis=0)
+    projected_b = np.sort(np.concatenate([b, _diagonal_projections(a)]) @ directions, axis=0)
     return float(np.abs(projected_a - projected_b).sum(axis=0).sum() / n_directions)
 
 
