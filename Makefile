@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
+# Test files run side by side, one file per worker (at most 4; 0 = one process).
+TEST_WORKERS ?= auto
 
 .PHONY: run test lint bench report clean
 
@@ -28,7 +30,7 @@ run: $(BIN)/.installed
 	$(BIN)/snakemake --cores $(CORES)
 
 test: $(BIN)/.installed-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .

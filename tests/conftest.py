@@ -14,6 +14,18 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
+#: The files with the longest real Snakemake/SLURM runs, longest first (``--durations``).
+#: ``make test`` hands whole files to its workers (pytest-xdist ``--dist loadfile``) in
+#: collection order, so these go first: started last, one of them would end the run alone.
+LONGEST_FILES = ("test_user_models.py", "test_workflow.py", "test_workflow_own_runs.py",
+                 "test_slurm.py", "test_weights.py", "test_profiles.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Collect the longest files first (a stable sort: each file keeps its order)."""
+    rank = {name: position for position, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FILES)))
+
 
 def tiny_config(**activations) -> dict:
     """A config that runs the whole workflow in seconds: 1 epoch, two layers, a small grid."""
