@@ -67,7 +67,8 @@ def test_estimate_on_clusters_with_noise_lies_between_the_two_scales(rng):
 
 def test_subsampling_is_recorded(rng):
     points = rng.normal(size=(3000, 4)).astype(np.float32)
-    estimate, curve = epsilon.estimate_epsilon(points, 5, max_points=1000, seed=3)
+    estimate, curve = epsilon.estimate_epsilon(points, 5, max_points=1000, seed=3,
+                                               large="queries")
     assert estimate.subsampled and estimate.points_used == 1000 and len(curve) == 1000
     assert estimate.n_points == 3000
 
@@ -104,7 +105,7 @@ def test_query_subsample_has_the_exact_k_distances_of_the_whole_cloud(rng):
     full = np.sort(NearestNeighbors(n_neighbors=5).fit(points).kneighbors(points)[0][:, 4])
     for q in (0.1, 0.5, 0.9):  # the sample's curve is a sample of the whole curve
         assert np.quantile(got[:, 4], q) == pytest.approx(np.quantile(full, q), rel=0.03)
-    estimate, _ = epsilon.estimate_epsilon(points, 5, max_points=400)
+    estimate, _ = epsilon.estimate_epsilon(points, 5, max_points=400, large="queries")
     assert estimate.subsampled and estimate.points_used == 400
     assert "queries against every point" in estimate.neighbours
 
@@ -142,3 +143,74 @@ def test_query_knn_pruned_by_the_norm_stays_exact(monkeypatch):
     np.testing.assert_allclose(got, unpruned, rtol=1e-5, atol=1e-5)
     chunks = -(-len(queries) // 64)
     assert sum(runs) < 0.5 * chunks * 4000  # each chunk met fewer than half of the points
+
+
+def _clustered(rng, n=3000, dimensions=16, centres=12):
+    means = rng.normal(0, 4, (centres, dimensions))
+    spread = rng.uniform(0.3, 1.5, centres)[:, None]
+    which = rng.integers(0, centres, n)
+    return (means[which] + rng.normal(size=(n, dimensions)) * spread[which]).astype(np.float32)
+
+
+def test_cell_k_distances_are_never_below_the_exact_ones_and_mostly_equal(rng):
+    points = _clustered(rng)
+    exact = NearestNeighbors(n_neighbors=5).fit(points).kneighbors(points)[0]
+    got = epsilon.cell_knn_distances(points, 5, probe=4, cells=60)
+    assert got.shape == (3000, 5) and (got[:, 0] == 0).all()
+    assert (np.diff(got, axis=1) >= 0).all()
+    assert (got[:, 4] >= exact[:, 4] * (1 - 1e-4) - 1e-4).all()  # a miss only lengthens
+    equal = np.isclose(got[:, 4], exact[:, 4], rtol=1e-4, atol=1e-4)
+    assert 0.8 < equal.mean() < 1  # most points, not all: some neighbours lie in cells not probed
+    # Probing every cell is the exact search.
+    every = epsilon.cell_knn_distances(points, 5, probe=60, cells=60)
+    np.testing.assert_allclose(every, exact, rtol=1e-4, atol=1e-4)
+
+
+def test_cell_k_distances_of_duplicates_and_tiny_cells(rng):
+    points = rng.normal(size=(400, 3)).astype(np.float32)
+    points[300:] = points[0]  # a hundred copies of one row: its k-distance is 0
+    got = epsilon.cell_knn_distances(points, 5, probe=1, cells=200)  # cells of ~2 points
+    exact = NearestNeighbors(n_neighbors=5).fit(points).kneighbors(points)[0]
+    assert got[300:, 4].max() == 0 and got[0, 4] == 0
+    # A point whose probed cells hold fewer than 5 points has no k-distance yet (inf):
+    # exact_largest takes it first.
+    assert (got[:, 4] >= exact[:, 4] - 1e-4).all()
+    fixed, verified = epsilon.exact_largest(points, got[:, 4], 5, first=8)
+    assert verified >= np.isinf(got[:, 4]).sum()
+    assert fixed.max() == pytest.approx(exact[:, 4].max(), rel=1e-5)
+    # Every row with k copies or more: nothing to search, every k-distance is 0.
+    np.testing.assert_array_equal(
+        epsilon.cell_knn_distances(np.repeat(points[:10], 6, axis=0), 5, cells=3), 0)
+
+
+def test_exact_largest_makes_the_maximum_exact(rng):
+    points = _clustered(rng, n=2000, dimensions=8)
+    points[:3] += 40  # three outliers, far from every cluster and from each other
+    points[1] += 15
+    points[2] -= 25
+    exact = NearestNeighbors(n_neighbors=5).fit(points).kneighbors(points)[0][:, 4]
+    inflated = exact * rng.uniform(1.0, 1.3, len(exact))  # never below the exact values
+    fixed, verified = epsilon.exact_largest(points, inflated, 5, first=4)
+    top = np.argsort(-inflated)[:verified]
+    np.testing.assert_allclose(fixed[top], exact[top], rtol=1e-4)
+    assert fixed.max() == pytest.approx(exact.max(), rel=1e-5)
+    # Once the next value is at most the largest exact one, the search stops.
+    assert inflated[np.argsort(-inflated)[verified]] <= fixed[top].max()
+    assert verified < 100
+    untouched = np.setdiff1d(np.arange(len(points)), top)
+    np.testing.assert_array_equal(fixed[untouched], inflated[untouched].astype(np.float32))
+
+
+def test_large_clouds_get_every_points_k_distance_from_cells(rng):
+    points = _clustered(rng, n=6000, dimensions=24)
+    exact, _ = epsilon.estimate_epsilon(points, 5, max_points=None, exact_below=10_000)
+    cells, curve = epsilon.estimate_epsilon(points, 5, max_points=1000)
+    assert not cells.subsampled and cells.points_used == 6000 and len(curve) == 6000
+    assert cells.neighbours.startswith("k-means cells") and "largest k-distances exact" in (
+        cells.neighbours)
+    assert abs(cells.epsilon / exact.epsilon - 1) < 0.02
+    assert cells.curve["quantiles"]["1"] == pytest.approx(exact.curve["quantiles"]["1"], rel=1e-5)
+    again, _ = epsilon.estimate_epsilon(points, 5, max_points=1000)
+    assert again.epsilon == cells.epsilon  # seeded
+    with pytest.raises(ValueError, match="large='tree': expected 'cells' or 'queries'"):
+        epsilon.estimate_epsilon(points, 5, max_points=1000, large="tree")

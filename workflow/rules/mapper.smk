@@ -13,11 +13,14 @@ rule estimate_epsilon:
     params:
         k=config["epsilon"]["k"],
         max_points=config["epsilon"]["max_points"],
+        large_clouds=config["epsilon"]["large_clouds"],
         exact_below=config["epsilon"]["exact_below"],
+        device=config["device"],
     threads: 2
     resources:
         mem_mb=8000,
         runtime="60m",
+        gpu=gpu_request,
     benchmark:
         f"{RESULTS}/benchmarks/epsilon/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}.tsv",
     log:

@@ -87,7 +87,8 @@ def _check_config(args: argparse.Namespace) -> int:
 def _epsilon(args: argparse.Namespace) -> int:
     points, _, _ = load_points(args.points)
     estimate, curve = epsilon.estimate_epsilon(points, args.k, args.max_points or None,
-                                               args.seed, args.threads, args.exact_below)
+                                               args.seed, args.threads, args.exact_below,
+                                               args.large_clouds, args.device)
     print(f"epsilon = {estimate.epsilon:.6g}  (k = {args.k}, self counted, "
           f"{estimate.neighbours}; knee at "
           f"{estimate.curve['knee_fraction']:.1%} of {estimate.points_used:,} points"
@@ -326,12 +327,18 @@ def build_parser() -> argparse.ArgumentParser:
     eps.add_argument("--k", type=int, default=5,
                      help="neighbours counting the point itself (= min_samples; default 5)")
     eps.add_argument("--max-points", type=int, default=50_000,
-                     help="estimate on a random subsample of this size (0 = all points)")
+                     help="larger clouds get k-distances as --large-clouds says "
+                          "(default 50000; 0 = never)")
+    eps.add_argument("--large-clouds", choices=["cells", "queries"], default="cells",
+                     help="cells: every point's, from its nearest k-means cells, the largest "
+                          "made exact (default); queries: --max-points sampled points' exact")
     eps.add_argument("--exact-below", type=int, default=20_000,
                      help="clouds up to this size get exact k-NN instead of PyNNDescent "
                           "(default 20000; 0 = always PyNNDescent)")
     eps.add_argument("--seed", type=int, default=0)
     eps.add_argument("--threads", type=int, default=1)
+    eps.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                     help="where the k-means cells or queries are searched (default auto)")
     eps.add_argument("--json", help="write the estimate record here")
     eps.add_argument("--plot", help="write the sorted k-distance plot (PNG) here")
     eps.set_defaults(run=_epsilon)

@@ -25,6 +25,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from topoact import store
+from topoact.devices import resolve_device  # noqa: F401  (models.resolve_device)
 from topoact.layers import (
     IMAGENET_WEIGHTS,
     LAYER_TABLES,
@@ -383,16 +384,6 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
         raise ValueError(f"{path}: does not fit the model: missing keys {missing[:5]}, "
                          f"unexpected keys {unexpected[:5]}")
     return model
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; ``cuda`` fails clearly without a GPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but torch sees no CUDA device "
-                           "(set device: auto or cpu)")
-    return torch.device(device)
 
 
 # --------------------------------------------------------------------------- training

@@ -228,7 +228,7 @@ class LiveGraphs:
     def curve(self, relative: str) -> dict[str, Any]:
         """The cloud's ε at the knee and its sorted k-distance curve: the workflow's
         estimate where it made one, else the same estimator's (k = 5; clouds over 20,000
-        points from 20,000 sampled queries), computed once."""
+        points from k-means cells), computed once."""
         cloud = self.cloud(relative)
         key = ("curve", relative)
         found = self.graphs.get(key)

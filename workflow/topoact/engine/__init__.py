@@ -40,11 +40,12 @@ tiles, the edge lists (≤ ``cache_bytes`` in all) and O(n) index arrays; under 
 holding the high-water mark of every tile. The same code runs on a GPU when given a
 CUDA device.
 
-The parts, one at a time: :mod:`~topoact.engine.tiles` (duplicates, ordering, distance
-tiles, close pairs), :mod:`~topoact.engine.edges` (the edge-list path, steps 2–5 from
-one listing), :mod:`~topoact.engine.recompute` (the same steps recomputing tiles, for
-intervals too dense to list), :mod:`~topoact.engine.memory` (tile size, glibc's heap);
-this module picks the path per interval and runs the grid.
+The parts, one at a time: :mod:`~topoact.duplicates` (step 0, shared with the ε
+estimate), :mod:`~topoact.engine.tiles` (ordering, distance tiles, close pairs),
+:mod:`~topoact.engine.edges` (the edge-list path, steps 2–5 from one listing),
+:mod:`~topoact.engine.recompute` (the same steps recomputing tiles, for intervals too
+dense to list), :mod:`~topoact.engine.memory` (tile size, glibc's heap); this module
+picks the path per interval and runs the grid.
 """
 
 from __future__ import annotations
@@ -56,11 +57,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from topoact.duplicates import Duplicates, find_duplicates
 from topoact.engine import edges, memory, recompute, tiles
 from topoact.engine.edges import labels_from_edges, list_edges
 from topoact.engine.memory import bound_heap_growth, release_free_heap, resolve_tile, tune_heap
 from topoact.engine.recompute import labels_by_recompute
-from topoact.engine.tiles import Duplicates, EngineStats, Interval, find_duplicates
+from topoact.engine.tiles import EngineStats, Interval
 
 __all__ = ["Duplicates", "EngineStats", "bound_heap_growth", "cluster_grid", "edges",
            "find_duplicates", "interval_labels", "memory", "recompute", "release_free_heap",
