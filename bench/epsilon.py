@@ -9,7 +9,8 @@ over every point. Prints ε, the difference from the reference, the time of each
 speed-up over the reference.
 
 Run: ``.venv/bin/python bench/epsilon.py STORE_OR_NPY [--sizes 50000 20000]
-[--reference exact|pynndescent|none] [--reference-file K.npy]`` after ``make run``.
+[--reference exact|pynndescent|none] [--reference-file K.npy] [--device cuda]`` after
+``make run``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def reference_epsilon(points: np.ndarray, args: argparse.Namespace) -> tuple[flo
     if file is not None and file.exists():
         kth, seconds = np.load(file), 0.0
     else:
-        kth = epsilon.query_knn_distances(points, np.arange(len(points)), args.k)[:, args.k - 1]
+        kth = epsilon.query_knn_distances(points, np.arange(len(points)), args.k,
+                                          args.device)[:, args.k - 1]
         seconds = time.perf_counter() - started
         if file is not None:
             np.save(file, kth)
@@ -51,6 +53,8 @@ def main() -> None:
     parser.add_argument("--reference-file", type=Path,
                         help="the exact k-distances: read if it exists, else computed and saved")
     parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--device", default="cpu",
+                        help="where the exact reference, the cells and the queries run")
     args = parser.parse_args()
 
     from topoact import epsilon, store
@@ -65,7 +69,8 @@ def main() -> None:
     runs = [("cells", 1)] + [("queries", size) for size in args.sizes]
     for large, size in runs:
         started = time.perf_counter()
-        estimate, _ = epsilon.estimate_epsilon(points, args.k, size, large=large)
+        estimate, _ = epsilon.estimate_epsilon(points, args.k, size, large=large,
+                                               device=args.device)
         seconds = time.perf_counter() - started
         line = f"{large} ({estimate.points_used:,} points): ε {estimate.epsilon:.5g}"
         if reference:

@@ -7,7 +7,9 @@
 #      + scikit-learn DBSCAN on the CPU, same graphs checked (bench/mapper.py);
 #   2. extraction against a bare forward pass (bench/extract.py);
 #   3. batched feature visualization at 512 steps against one-at-a-time lucent
-#      render_vis (bench/featurevis.py).
+#      render_vis (bench/featurevis.py);
+#   4. the ε of full/conv3 from k-means cells against the exact k-NN of every point,
+#      both on the device (bench/epsilon.py).
 #
 # Usage:  bench/gpu.sh                 (DEVICE=cpu STEPS=8 TARGETS=2 bench/gpu.sh: a dry check)
 # It uses .venv/bin/python where there is one, else python3 (set PYTHON to choose), and
@@ -63,4 +65,6 @@ echo "== 2. extraction vs a bare forward pass ($DEVICE)"
 echo "== 3. feature visualization, $STEPS steps, $TARGETS targets per layer ($DEVICE)"
 "$PYTHON" bench/featurevis.py --results "$WORK/results" --device "$DEVICE" --steps "$STEPS" \
     --targets "$TARGETS" --batch-size "$TARGETS" --threads "$(nproc)" --powers
+echo "== 4. ε of full/conv3: k-means cells vs the exact k-NN of every point ($DEVICE)"
+"$PYTHON" bench/epsilon.py "$CLOUD" --device "$DEVICE" --sizes
 echo "== bench/gpu.sh done in $(( $(date +%s) - start )) s"
