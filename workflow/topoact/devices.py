@@ -1,6 +1,6 @@
-"""Where torch runs: the config's ``device`` resolved, in a module that loads torch only
-when a device is asked for (the ε estimate imports it and needs torch only for large
-clouds)."""
+"""Where torch runs: the config's ``device`` resolved, and the squared norms of a cloud
+on it; a module that loads torch only when asked (the ε estimate imports it and needs
+torch only for large clouds)."""
 
 from __future__ import annotations
 
@@ -20,3 +20,12 @@ def resolve_device(device: str | torch.device) -> torch.device:
         raise RuntimeError(f"device {str(device)!r} requested but torch sees no CUDA device "
                            "(set device: auto or cpu)")
     return torch.device(device)
+
+
+def squared_norms(cloud: torch.Tensor) -> torch.Tensor:
+    """Squared row norms, 8 MB of rows at a time (``cloud.pow(2)`` would be a second copy
+    of the cloud)."""
+    import torch  # loaded already: the caller holds a tensor
+
+    rows = max(1, (8 << 20) // (4 * max(cloud.shape[1], 1)))
+    return torch.cat([chunk.pow(2).sum(dim=1) for chunk in cloud.split(rows)])

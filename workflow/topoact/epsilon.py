@@ -24,7 +24,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from topoact import plots, store
-from topoact.devices import resolve_device
+from topoact.devices import resolve_device, squared_norms
 from topoact.duplicates import find_duplicates
 
 if TYPE_CHECKING:  # torch loads only when a k-NN search runs
@@ -121,7 +121,7 @@ def query_knn_distances(points: np.ndarray, queries: np.ndarray, k: int,
     x = _as_tensor(points, device)
     if len(x) < k:
         raise ValueError(f"k-NN with k={k} needs at least {k} points, got {len(x)}")
-    sqnorm = _squared_norms(x)
+    sqnorm = squared_norms(x)
     norm = np.sqrt(sqnorm.double().cpu().numpy())
     by_norm = np.argsort(norm, kind="stable")
     sorted_norm = norm[by_norm]
@@ -212,7 +212,7 @@ def cell_knn_distances(points: np.ndarray, k: int, probe: int = 8, cells: int | 
     if len(points) <= k:
         raise ValueError(f"k-NN with k={k} needs more than {k} points, got {len(points)}")
     x, duplicates = _as_tensor(points, device), find_duplicates(points)
-    sqnorm = _squared_norms(x)
+    sqnorm = squared_norms(x)
     distinct = torch.as_tensor(duplicates.first, device=x.device)
     # A row's k nearest never need more than k copies of another row (or of itself).
     copies = torch.as_tensor(np.minimum(duplicates.weight, k), device=x.device)
@@ -357,13 +357,6 @@ def _as_tensor(points: np.ndarray, device: str) -> torch.Tensor:
     return x.to(resolve_device(device))
 
 
-def _squared_norms(x: torch.Tensor) -> torch.Tensor:
-    """Squared row norms, 8 MB of rows at a time (x.pow(2) would copy the cloud)."""
-    import torch  # loaded already: the caller holds a tensor
-
-    rows = max(1, (8 << 20) // (4 * max(x.shape[1], 1)))
-    return torch.cat([chunk.pow(2).sum(dim=1) for chunk in x.split(rows)])
-
 
 def knee_index(curve: np.ndarray) -> int:
     """Index of the knee of an ascending curve: the point farthest below its chord.
@@ -410,7 +403,7 @@ def estimate_epsilon(points: np.ndarray, k: int = 5, max_points: int | None = 50
         as ``subsampled``: the curve is a sample of the whole cloud's curve, whose knee
         moves with the draw).
     device
-        Where the torch searches of ``large`` run (``cpu`` or ``cuda``).
+        Where the torch searches of ``large`` run (``auto``, ``cpu`` or ``cuda``).
 
     Returns
     -------

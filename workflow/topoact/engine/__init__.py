@@ -57,6 +57,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from topoact.devices import squared_norms
 from topoact.duplicates import Duplicates, find_duplicates
 from topoact.engine import edges, memory, recompute, tiles
 from topoact.engine.edges import labels_from_edges, list_edges
@@ -202,9 +203,7 @@ def cluster_grid(points: np.ndarray, covers: list[list[np.ndarray]], eps: list[f
     x = np.ascontiguousarray(points, dtype=np.float32)
     duplicates = find_duplicates(x)
     cloud = torch.from_numpy(x).to(device)
-    # Squared norms a chunk at a time: cloud.pow(2) would be a second copy of the cloud.
-    rows = max(1, (8 << 20) // (4 * max(x.shape[1], 1)))
-    sqnorm = torch.cat([c.pow(2).sum(dim=1) for c in cloud.split(rows)])
+    sqnorm = squared_norms(cloud)
     tile = tile or resolve_tile(x.shape[1], device)
     threads = torch.get_num_threads()
     workers = workers or (threads if device.type == "cpu" else 1)
