@@ -9,21 +9,32 @@
 #   3. batched feature visualization at 512 steps against one-at-a-time lucent
 #      render_vis (bench/featurevis.py);
 #   4. the ε of full/conv3 from k-means cells against the exact k-NN of every point,
-#      both on the device (bench/epsilon.py).
+#      both on the device (bench/epsilon.py);
+#   5. where the engine's time goes on the device: the grid cold, warm with 1 and 4
+#      worker threads, under torch.profiler and cProfile (bench/engine_profile.py).
+# First run on an H200 (2026-12-04, bench/RESULTS.md "GPU"): 496 s with 16 targets, the
+# one-at-a-time lucent side 240 s of it; 8 targets leave room for step 5 (~60 s).
 #
 # Usage:  bench/gpu.sh                 (DEVICE=cpu STEPS=8 TARGETS=2 bench/gpu.sh: a dry check)
 # It uses .venv/bin/python where there is one, else python3 (set PYTHON to choose), and
 # the library from this checkout. A machine without network (the lent GPU machines)
 # needs the packages its python lacks as wheels in .whl/ (installed to /tmp/topoact-site);
-# the script names what is missing. Made here with, e.g.:
+# the script names what is missing. For the H200 image (python 3.12, torch 2.11, numpy,
+# scipy, scikit-learn, numba, pandas, matplotlib there), these 31 wheels (23 MB) did it:
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
-#     --platform manylinux_2_17_x86_64 -d .whl zarr numcodecs donfig crc32c kmapper \
-#     torch-lucent kornia==0.4.1 python-igraph igraph texttable pynndescent jsonschema ...
+#     --implementation cp --platform manylinux_2_28_x86_64 \
+#     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
+#     zarr numcodecs donfig google-crc32c deprecated kmapper torch-lucent kornia==0.4.1 \
+#     python-igraph igraph texttable pynndescent jsonschema jsonschema-specifications \
+#     referencing rpds-py ipython ipython-pygments-lexers jedi parso matplotlib-inline \
+#     pexpect ptyprocess prompt_toolkit stack-data executing asttokens pure_eval \
+#     traitlets wcwidth decorator
+# (lucent's render imports IPython.display, hence ipython and its dependencies.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEVICE=${DEVICE:-cuda}
 STEPS=${STEPS:-512}
-TARGETS=${TARGETS:-16}
+TARGETS=${TARGETS:-8}
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 export PYTHONUNBUFFERED=1
 if compgen -G ".whl/*.whl" > /dev/null; then
@@ -67,4 +78,6 @@ echo "== 3. feature visualization, $STEPS steps, $TARGETS targets per layer ($DE
     --targets "$TARGETS" --batch-size "$TARGETS" --threads "$(nproc)" --powers
 echo "== 4. ε of full/conv3: k-means cells vs the exact k-NN of every point ($DEVICE)"
 "$PYTHON" bench/epsilon.py "$CLOUD" --device "$DEVICE" --sizes
+echo "== 5. where the engine's time goes on full/conv3 ($DEVICE)"
+"$PYTHON" bench/engine_profile.py "$CLOUD" --device "$DEVICE" --workers 1 4
 echo "== bench/gpu.sh done in $(( $(date +%s) - start )) s"

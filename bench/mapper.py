@@ -6,13 +6,14 @@ extracts), both sides build the default grid (overlaps 20/30/50 % × ε adaptive
 benchmark checks that they are). KeplerMapper builds one graph per process, as a user
 would call it; this engine builds the whole grid in one pass (``build_mapper_grid``) and,
 for reference, one graph per process as the workflow's per-graph jobs do. Every run is a
-fresh subprocess under the same address-space limit; its peak memory is reported as
-max RSS and as the extra: the peak RSS after loading the cloud (imports included; the
-peak is reset there through /proc/self/clear_refs) minus the RSS at that point,
-so a side that needs more than the limit fails with MemoryError instead of taking the
-machine down; that is reported, not hidden. Each graph's node sets are reduced to a
-digest (count and hash) as soon as it is built, so that the benchmark's own Python
-lists of members, one graph's at a time, weigh the same on both sides.
+fresh subprocess; CPU runs are under the same address-space limit (not CUDA runs: a CUDA
+context reserves far more address space than it uses and fails to start under one), so
+a side that needs more than the limit fails with MemoryError instead of taking the
+machine down; that is reported, not hidden. Its peak memory is reported as max RSS and
+as the extra: the peak RSS after loading the cloud (imports included; the peak is reset
+there through /proc/self/clear_refs) minus the RSS at that point. Each graph's node sets
+are reduced to a digest (count and hash) as soon as it is built, so that the benchmark's
+own Python lists of members, one graph's at a time, weigh the same on both sides.
 
 ``--synthetic N D`` replaces the cloud by N points in D dimensions made from the real
 ``full/conv3`` cloud: its points, drawn with replacement and jittered (σ = 1 % of the
@@ -46,7 +47,8 @@ OVERLAPS = (0.2, 0.3, 0.5)
 CHILD = r"""
 import json, resource, sys, time
 limit = int(sys.argv[6]) << 30
-resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+if sys.argv[1] == "kmapper" or sys.argv[5] == "cpu":  # a CUDA context reserves far more
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))  # address space than it uses
 import numpy as np
 import torch
 from topoact import engine, mapper, store
@@ -217,7 +219,7 @@ def measure(args: argparse.Namespace, folder: Path) -> None:
           f"({source}), fixed {epsilons[1]:.4g}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
           f"{platform.python_version()}; engine on {args.device}, {args.threads} threads; "
-          f"limit {args.limit_gb} GB per run")
+          f"limit {args.limit_gb} GB per CPU run")
     del points
 
     if args.one_graph:

@@ -1,0 +1,123 @@
+"""Where the mapper engine's time goes on a device: one grid, cold, warm and profiled.
+
+On one activation cloud, the engine clusters the default grid (70 intervals, overlaps
+20/30/50 % × ε adaptive/fixed, KeplerMapper's cover) with ``cluster_grid``: once cold
+(the first CUDA call, context and library start-up included), then warm once per
+``--workers`` count (intervals clustered at once in threads). Then the ``--profiled``
+intervals that hold the most points (4 of 70: the whole grid's 700,000 operator calls
+take the profiler minutes and gigabytes to tabulate) are clustered once under
+``torch.profiler`` (torch's operators and, on CUDA, the kernels and the host's waits for
+them) and once under ``cProfile`` (the library's Python, numpy and scipy steps, which no
+torch profile shows). Every warm run's labels are checked equal to the cold run's.
+
+It answers "is the device busy or waiting": on an H200 the grid of ``full/conv3``
+(115,008 × 128, 778 M pair distances, about 0.2 TFLOP) took as long as on a 2-core CPU.
+
+Run: ``python bench/engine_profile.py CLOUD [--device cuda] [--workers 1 4] [--profiled 4]``
+(bench/gpu.sh runs it; ``--device cpu`` is a dry check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.autograd import DeviceType
+from torch.profiler import ProfilerActivity, profile
+
+from topoact import engine, epsilon, mapper, store
+
+OVERLAPS = (0.2, 0.3, 0.5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("cloud", type=Path, help="activations store (zarr)")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 4],
+                        help="worker threads of the warm runs (the engine's default: 1 on "
+                        "a GPU, torch's thread count on a CPU)")
+    parser.add_argument("--fixed-epsilon", type=float, default=4.0)
+    parser.add_argument("--profiled", type=int, default=4,
+                        help="intervals profiled (those holding the most points)")
+    parser.add_argument("--top", type=int, default=12, help="rows of each profile table")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    points = store.read_activations(args.cloud).points
+    lens = mapper.l2_lens(points)
+    estimate, _ = epsilon.estimate_epsilon(np.asarray(points), 5, max_points=50_000,
+                                           exact_below=20_000, device=device)
+    eps = [float(estimate.epsilon), args.fixed_epsilon]
+    members = [mapper.make_cover(lens, 70, p, "kmapper").members(lens) for p in OVERLAPS]
+    print(f"cloud {args.cloud.name}: {points.shape[0]:,} x {points.shape[1]}, ε "
+          f"{eps[0]:.4g} and {eps[1]:.4g}, overlaps {OVERLAPS}; device {device}, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+
+    def grid(covers: list[list[np.ndarray]], workers: int | None = None
+             ) -> tuple[float, list]:
+        started = time.perf_counter()
+        labels = list(engine.cluster_grid(points, covers, eps, 5, device, workers=workers))
+        return time.perf_counter() - started, labels
+
+    seconds, reference = grid(members)
+    print(f"cold (default workers): {seconds:6.2f} s")
+    for workers in args.workers:
+        seconds, labels = grid(members, workers)
+        same = "same labels" if _same(labels, reference) else "LABELS DIFFER"
+        print(f"warm, {workers} worker(s): {seconds:6.2f} s  {same}")
+    widest = [len(interval) for interval in members[-1]]
+    busiest = np.sort(np.argsort(widest)[::-1][:args.profiled])
+    profiled = [[cover[i] for i in busiest] for cover in members]
+    share = sum(widest[i] for i in busiest) / sum(widest)
+    print(f"\nprofiled: the {len(busiest)} intervals holding the most points ({share:.0%} "
+          f"of the widest cover's), 1 worker; unprofiled {grid(profiled, 1)[0]:.2f} s")
+    _torch_profile(lambda: grid(profiled, 1), device, args.top)
+    _python_profile(lambda: grid(profiled, 1), args.top)
+
+
+def _same(labels: list, reference: list) -> bool:
+    """Whether two runs' per-interval labels are equal."""
+    return len(labels) == len(reference) and all(
+        i == j and all(np.array_equal(a, b) for row, other in zip(x, y, strict=True)
+                       for a, b in zip(row, other, strict=True) if a is not None)
+        for (i, x), (j, y) in zip(labels, reference, strict=True))
+
+
+def _torch_profile(run, device: torch.device, top: int) -> None:
+    """Print torch's operators by self host time and, on CUDA, by self device time."""
+    activities = [ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as profiled:
+        seconds, _ = run()
+    averages = profiled.key_averages()
+    print(f"\ntorch.profiler: {seconds:.2f} s")
+    print(averages.table(sort_by="self_cpu_time_total", row_limit=top, max_name_column_width=32))
+    if device.type == "cuda":
+        print(averages.table(sort_by="self_cuda_time_total", row_limit=top,
+                             max_name_column_width=32))
+        kernels = [event for event in profiled.events() if event.device_type == DeviceType.CUDA]
+        busy = sum(event.time_range.elapsed_us() for event in kernels) / 1e6
+        print(f"device busy {busy:.2f} s of {seconds:.2f} s ({len(kernels):,} kernels and "
+              "copies, their durations summed)")
+
+
+def _python_profile(run, top: int) -> None:
+    """Print the library's functions by their own time (numpy and scipy included)."""
+    profiler = cProfile.Profile()
+    seconds, _ = profiler.runcall(run)
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(top)
+    body = text.getvalue()
+    print(f"\ncProfile: {seconds:.2f} s")
+    print(body[body.index("ncalls"):].rstrip())
+
+
+if __name__ == "__main__":
+    main()
