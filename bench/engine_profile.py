@@ -3,17 +3,21 @@
 On one activation cloud, the engine clusters the default grid (70 intervals, overlaps
 20/30/50 % × ε adaptive/fixed, KeplerMapper's cover) with ``cluster_grid``: once cold
 (the first CUDA call, context and library start-up included), then warm once per
-``--workers`` count (intervals clustered at once in threads). Then the ``--profiled``
-intervals that hold the most points (4 of 70: the whole grid's 700,000 operator calls
-take the profiler minutes and gigabytes to tabulate) are clustered once under
-``torch.profiler`` (torch's operators and, on CUDA, the kernels and the host's waits for
-them) and once under ``cProfile`` (the library's Python, numpy and scipy steps, which no
-torch profile shows). Every warm run's labels are checked equal to the cold run's.
+``--workers`` count (intervals clustered at once in threads) and once per
+``--slab-scales`` factor (the engine's slabs of pairs and chunks of its edge list that
+many times larger: on a GPU fewer, larger kernels and synchronisations). Then the
+``--profiled`` intervals that hold the most points (4 of 70: the whole grid's 700,000
+operator calls take the profiler minutes and gigabytes to tabulate) are clustered once
+under ``torch.profiler`` (torch's operators and, on CUDA, the kernels and the host's
+waits for them) and once under ``cProfile`` (the library's Python, numpy and scipy
+steps, which no torch profile shows). Every warm run's labels are checked equal to the
+cold run's.
 
 It answers "is the device busy or waiting": on an H200 the grid of ``full/conv3``
 (115,008 × 128, 778 M pair distances, about 0.2 TFLOP) took as long as on a 2-core CPU.
 
-Run: ``python bench/engine_profile.py CLOUD [--device cuda] [--workers 1 4] [--profiled 4]``
+Run: ``python bench/engine_profile.py CLOUD [--device cuda] [--workers 1 4]
+[--slab-scales 8] [--profiled 4]``
 (bench/gpu.sh runs it; ``--device cpu`` is a dry check).
 """
 
@@ -32,6 +36,7 @@ from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
 from topoact import engine, epsilon, mapper, store
+from topoact.engine import tiles
 
 OVERLAPS = (0.2, 0.3, 0.5)
 
@@ -43,6 +48,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4],
                         help="worker threads of the warm runs (the engine's default: 1 on "
                         "a GPU, torch's thread count on a CPU)")
+    parser.add_argument("--slab-scales", type=int, nargs="*", default=[8],
+                        help="warm runs (1 worker) with tiles.SLAB_PAIRS and CHUNK_PAIRS "
+                        "this many times larger")
     parser.add_argument("--fixed-epsilon", type=float, default=4.0)
     parser.add_argument("--profiled", type=int, default=4,
                         help="intervals profiled (those holding the most points)")
@@ -57,7 +65,9 @@ def main() -> None:
     members = [mapper.make_cover(lens, 70, p, "kmapper").members(lens) for p in OVERLAPS]
     print(f"cloud {args.cloud.name}: {points.shape[0]:,} x {points.shape[1]}, ε "
           f"{eps[0]:.4g} and {eps[1]:.4g}, overlaps {OVERLAPS}; device {device}, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, tile "
+          f"{engine.resolve_tile(points.shape[1], device)}, slabs of {tiles.SLAB_PAIRS:,} "
+          f"pairs, chunks of {tiles.CHUNK_PAIRS:,}")
 
     def grid(covers: list[list[np.ndarray]], workers: int | None = None
              ) -> tuple[float, list]:
@@ -71,6 +81,10 @@ def main() -> None:
         seconds, labels = grid(members, workers)
         same = "same labels" if _same(labels, reference) else "LABELS DIFFER"
         print(f"warm, {workers} worker(s): {seconds:6.2f} s  {same}")
+    for scale in args.slab_scales:
+        seconds, labels = _scaled(scale, lambda: grid(members, 1))
+        same = "same labels" if _same(labels, reference) else "LABELS DIFFER"
+        print(f"warm, 1 worker, slabs and chunks x{scale}: {seconds:6.2f} s  {same}")
     widest = [len(interval) for interval in members[-1]]
     busiest = np.sort(np.argsort(widest)[::-1][:args.profiled])
     profiled = [[cover[i] for i in busiest] for cover in members]
@@ -79,6 +93,16 @@ def main() -> None:
           f"of the widest cover's), 1 worker; unprofiled {grid(profiled, 1)[0]:.2f} s")
     _torch_profile(lambda: grid(profiled, 1), device, args.top)
     _python_profile(lambda: grid(profiled, 1), args.top)
+
+
+def _scaled(scale: int, run):
+    """``run()`` with the engine's slab and chunk sizes ``scale`` times larger."""
+    slab, chunk = tiles.SLAB_PAIRS, tiles.CHUNK_PAIRS
+    tiles.SLAB_PAIRS, tiles.CHUNK_PAIRS = slab * scale, chunk * scale
+    try:
+        return run()
+    finally:
+        tiles.SLAB_PAIRS, tiles.CHUNK_PAIRS = slab, chunk
 
 
 def _same(labels: list, reference: list) -> bool:

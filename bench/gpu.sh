@@ -11,7 +11,8 @@
 #   4. the ε of full/conv3 from k-means cells against the exact k-NN of every point,
 #      both on the device (bench/epsilon.py);
 #   5. where the engine's time goes on the device: the grid cold, warm with 1 and 4
-#      worker threads, under torch.profiler and cProfile (bench/engine_profile.py).
+#      worker threads and with 8× larger slabs and chunks, under torch.profiler and
+#      cProfile (bench/engine_profile.py).
 # First run on an H200 (2026-12-04, bench/RESULTS.md "GPU"): 496 s with 16 targets, the
 # one-at-a-time lucent side 240 s of it; 8 targets leave room for step 5 (~60 s).
 #
@@ -81,5 +82,5 @@ echo "== 3. feature visualization, $STEPS steps, $TARGETS targets per layer ($DE
 echo "== 4. ε of full/conv3: k-means cells vs the exact k-NN of every point ($DEVICE)"
 "$PYTHON" bench/epsilon.py "$CLOUD" --device "$DEVICE" --sizes
 echo "== 5. where the engine's time goes on full/conv3 ($DEVICE)"
-"$PYTHON" bench/engine_profile.py "$CLOUD" --device "$DEVICE" --workers 1 4
+"$PYTHON" bench/engine_profile.py "$CLOUD" --device "$DEVICE" --workers 1 4 --slab-scales 8
 echo "== bench/gpu.sh done in $(( $(date +%s) - start )) s"

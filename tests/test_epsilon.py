@@ -212,5 +212,6 @@ def test_large_clouds_get_every_points_k_distance_from_cells(rng):
     assert cells.curve["quantiles"]["1"] == pytest.approx(exact.curve["quantiles"]["1"], rel=1e-5)
     again, _ = epsilon.estimate_epsilon(points, 5, max_points=1000)
     assert again.epsilon == cells.epsilon  # seeded
-    with pytest.raises(ValueError, match="large='tree': expected 'cells' or 'queries'"):
-        epsilon.estimate_epsilon(points, 5, max_points=1000, large="tree")
+    for max_points in (1000, None):  # a typo fails whether or not the cloud is large
+        with pytest.raises(ValueError, match="large='tree': expected 'cells' or 'queries'"):
+            epsilon.estimate_epsilon(points, 5, max_points=max_points, large="tree")

@@ -357,7 +357,6 @@ def _as_tensor(points: np.ndarray, device: str) -> torch.Tensor:
     return x.to(resolve_device(device))
 
 
-
 def knee_index(curve: np.ndarray) -> int:
     """Index of the knee of an ascending curve: the point farthest below its chord.
 
@@ -410,6 +409,8 @@ def estimate_epsilon(points: np.ndarray, k: int = 5, max_points: int | None = 50
     estimate, curve
         The estimate and the ascending sorted k-distance curve it was read from.
     """
+    if large not in ("cells", "queries"):  # checked here: small clouds never read it
+        raise ValueError(f"large={large!r}: expected 'cells' or 'queries'")
     store.check_finite(points, "points")
     n = len(points)
     kth, used, neighbours = _kth_distances(points, k, max_points, seed, n_jobs, exact_below,
@@ -447,8 +448,6 @@ def _kth_distances(points: np.ndarray, k: int, max_points: int | None, seed: int
             kth, verified = exact_largest(points, approximate, k, device=device)
             return kth, n, (f"k-means cells, every point (torch); the {verified} largest "
                             "k-distances exact")
-        if large != "queries":
-            raise ValueError(f"large={large!r}: expected 'cells' or 'queries'")
         queries = np.sort(np.random.default_rng(seed).choice(n, size=max_points, replace=False))
         return (query_knn_distances(points, queries, k, device)[:, k - 1], max_points,
                 "exact, subsample of queries against every point (torch)")
