@@ -28,6 +28,7 @@ import cProfile
 import io
 import pstats
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +96,7 @@ def main() -> None:
     _python_profile(lambda: grid(profiled, 1), args.top)
 
 
-def _scaled(scale: int, run):
+def _scaled(scale: int, run: Callable[[], tuple[float, list]]) -> tuple[float, list]:
     """``run()`` with the engine's slab and chunk sizes ``scale`` times larger."""
     slab, chunk = tiles.SLAB_PAIRS, tiles.CHUNK_PAIRS
     tiles.SLAB_PAIRS, tiles.CHUNK_PAIRS = slab * scale, chunk * scale
@@ -113,7 +114,8 @@ def _same(labels: list, reference: list) -> bool:
         for (i, x), (j, y) in zip(labels, reference, strict=True))
 
 
-def _torch_profile(run, device: torch.device, top: int) -> None:
+def _torch_profile(run: Callable[[], tuple[float, list]], device: torch.device,
+                   top: int) -> None:
     """Print torch's operators by self host time and, on CUDA, by self device time."""
     activities = [ProfilerActivity.CPU]
     if device.type == "cuda":
@@ -132,7 +134,7 @@ def _torch_profile(run, device: torch.device, top: int) -> None:
               "copies, their durations summed)")
 
 
-def _python_profile(run, top: int) -> None:
+def _python_profile(run: Callable[[], tuple[float, list]], top: int) -> None:
     """Print the library's functions by their own time (numpy and scipy included)."""
     profiler = cProfile.Profile()
     seconds, _ = profiler.runcall(run)
