@@ -75,7 +75,7 @@ echo "== 1. mapper grid on full/conv3: engine ($DEVICE) vs KeplerMapper (CPU)"
 echo "== 2. extraction vs a bare forward pass ($DEVICE), the digits 16 times over"
 # (1,797 images are milliseconds of forward pass on a GPU: the first run measured only the
 # store's fixed costs; `full` on 28,752 images would write 1.8 M points per store.)
-"$PYTHON" bench/extract.py --device "$DEVICE" --repeats 3 --copies 16 --samplings random top-l2
+"$PYTHON" bench/extract.py --device "$DEVICE" --repeats 2 --copies 16 --samplings random top-l2
 echo "== 3. feature visualization, $STEPS steps, $TARGETS targets per layer ($DEVICE)"
 "$PYTHON" bench/featurevis.py --results "$WORK/results" --device "$DEVICE" --steps "$STEPS" \
     --targets "$TARGETS" --batch-size "$TARGETS" --threads "$(nproc)" --powers
