@@ -1,0 +1,57 @@
+"""The benchmarks a GPU session runs unattended (bench/gpu.sh) still run, on tiny data:
+a script that breaks is found here, not in a device lease's few minutes."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from topoact import store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(*args: str) -> str:
+    environment = {**os.environ, "PYTHONPATH": str(ROOT / "workflow")}
+    result = subprocess.run([sys.executable, *args], cwd=ROOT, env=environment,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def _write_cloud(path: Path, points: np.ndarray) -> None:
+    n, c = points.shape
+    with store.atomic_group(path, "activations", {}) as group:
+        writer = store.ActivationWriter(group, n, c)
+        index = np.arange(n)
+        writer.append(points, index.astype(np.int32), np.zeros((n, 2), np.int16),
+                      (index % 10).astype(np.int16))
+        writer.close()
+
+
+def test_engine_profile_compares_labels_across_workers_and_slab_sizes(tmp_path, rng):
+    centres = rng.normal(scale=6.0, size=(8, 12))
+    points = (centres[rng.integers(0, 8, 3000)] + rng.normal(size=(3000, 12))).astype(
+        np.float32)
+    _write_cloud(tmp_path / "cloud.zarr", points)
+    out = _run("bench/engine_profile.py", str(tmp_path / "cloud.zarr"), "--device", "cpu",
+               "--workers", "1", "2", "--slab-scales", "2", "--profiled", "2", "--top", "3")
+    assert "cold (default workers)" in out
+    # Two worker counts and one slab scale, each checked against the cold run's labels.
+    assert out.count("same labels") == 3 and "LABELS DIFFER" not in out
+    assert "the 2 intervals holding the most points" in out
+    assert "torch.profiler:" in out and "aten::" in out
+    assert "cProfile:" in out and "ncalls" in out
+
+
+def test_extract_bench_measures_the_repeated_digits():
+    out = _run("bench/extract.py", "--device", "cpu", "--copies", "2", "--samplings", "random",
+               "--repeats", "1")
+    assert out.startswith("3,594 images")  # 1,797 × 2 in one store
+    rows = [parts for parts in map(str.split, out.splitlines())
+            if len(parts) == 4 and parts[1] == "random"]
+    assert [row[0] for row in rows] == ["conv1", "conv3", "fc1"]
+    assert all(float(row[2]) > 0 and float(row[3]) > 0 for row in rows)
+    assert "lowest ratio for random/top-l2" in out
