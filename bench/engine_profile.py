@@ -44,7 +44,7 @@ OVERLAPS = (0.2, 0.3, 0.5)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("cloud", type=Path, help="activations store (zarr)")
+    parser.add_argument("cloud", type=Path, help="activations store (zarr) or (N, C) .npy")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4],
                         help="worker threads of the warm runs (the engine's default: 1 on "
@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=12, help="rows of each profile table")
     args = parser.parse_args()
     device = torch.device(args.device)
-    points = store.read_activations(args.cloud).points
+    points = store.load_points(args.cloud)[0]
     lens = mapper.l2_lens(points)
     estimate, _ = epsilon.estimate_epsilon(np.asarray(points), 5, max_points=50_000,
                                            exact_below=20_000, device=device)

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from topoact import store
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -21,22 +19,12 @@ def _run(*args: str) -> str:
     return result.stdout
 
 
-def _write_cloud(path: Path, points: np.ndarray) -> None:
-    n, c = points.shape
-    with store.atomic_group(path, "activations", {}) as group:
-        writer = store.ActivationWriter(group, n, c)
-        index = np.arange(n)
-        writer.append(points, index.astype(np.int32), np.zeros((n, 2), np.int16),
-                      (index % 10).astype(np.int16))
-        writer.close()
-
-
 def test_engine_profile_compares_labels_across_workers_and_slab_sizes(tmp_path, rng):
     centres = rng.normal(scale=6.0, size=(8, 12))
     points = (centres[rng.integers(0, 8, 3000)] + rng.normal(size=(3000, 12))).astype(
         np.float32)
-    _write_cloud(tmp_path / "cloud.zarr", points)
-    out = _run("bench/engine_profile.py", str(tmp_path / "cloud.zarr"), "--device", "cpu",
+    np.save(tmp_path / "cloud.npy", points)
+    out = _run("bench/engine_profile.py", str(tmp_path / "cloud.npy"), "--device", "cpu",
                "--workers", "1", "2", "--slab-scales", "2", "--profiled", "2", "--top", "3")
     assert "cold (default workers)" in out
     # Two worker counts and one slab scale, each checked against the cold run's labels.
