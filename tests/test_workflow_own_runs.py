@@ -6,6 +6,7 @@ and this module then runs beside that one's shared run.
 """
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -132,6 +133,15 @@ def test_grid_jobs_build_a_layers_graphs_in_one_job_equal_to_one_graph_at_a_time
     assert "build_mapper" not in plan
     # one job; per graph: store, node-link, KeplerMapper JSON, purity table, figure
     assert len(plan["build_mapper_grid"]) == 5 * len(grid)
+    # A cloud of one point per image: one thread, so that two layers' jobs run side by side
+    # (only `full` clouds, where the distance products dominate, get two).
+    dry = snakemake(tmp_path, configfile, "--dry-run", *targets)
+    blocks = re.split(r"^(?:local)?rule ", dry.stdout + dry.stderr, flags=re.M)
+    grid_jobs = [block for block in blocks if block.startswith("build_mapper_grid:")]
+    train_jobs = [block for block in blocks if block.startswith("train_model:")]
+    # (Snakemake prints no threads line for one thread.)
+    assert len(grid_jobs) == 1 and "threads:" not in grid_jobs[0], grid_jobs
+    assert "threads: 2" in train_jobs[0]
     snakemake(tmp_path, configfile, *targets)
 
     points = store.read_activations(tmp_path / STORE.format(sampling="top-l2", layer="fc1")).points

@@ -288,6 +288,14 @@ def layer_grid_parameters():
     ]
 
 
+def grid_threads(wildcards):
+    """Threads of a layer's grid job: 2 for a `full` cloud (every position of every
+    image), where the engine's distance products dominate; 1 for the clouds of one or a
+    few points per image, whose jobs are mostly single-threaded start-up, layout and
+    figures (measured: CPU time = wall time) and run two side by side instead."""
+    return 2 if wildcards.sampling == "full" else 1
+
+
 def layer_epsilon_input(wildcards):
     """The ε estimate a layer's grid reads, when the grid has adaptive ε."""
     if "adaptive" in config["mapper"]["epsilons"]:

@@ -103,7 +103,7 @@ else:
             cover=config["mapper"]["cover"],
             tile=config["mapper"]["tile"],
             device=config["device"],
-        threads: 2
+        threads: grid_threads
         resources:
             mem_mb=lambda wildcards, attempt: 8000 * attempt,
             runtime="240m",
