@@ -4,8 +4,11 @@ On one activation cloud (default: the largest ``full`` cloud the default config
 extracts), both sides build the default grid (overlaps 20/30/50 % × ε adaptive/fixed,
 70 intervals, KeplerMapper's cover so that the node sets must be equal, and the
 benchmark checks that they are). KeplerMapper builds one graph per process, as a user
-would call it; this engine builds the whole grid in one pass (``build_mapper_grid``) and,
-for reference, one graph per process as the workflow's per-graph jobs do. Every run is a
+would call it; this engine builds the whole grid in one pass (``build_mapper_grid``), one
+graph per process as the workflow's jobs do by default (``shared``: the first process
+runs the layer's pass into a cache and writes every graph's files, the others copy
+theirs; file writing, layouts included, is counted here but not on the other sides), and
+one graph per process each built alone (``mapper.jobs: graph``). Every run is a
 fresh subprocess; CPU runs are under the same address-space limit (not CUDA runs: a CUDA
 context reserves far more address space than it uses and fails to start under one), so
 a side that needs more than the limit fails with MemoryError instead of taking the
@@ -81,7 +84,20 @@ def build(side, points, lens, overlaps, epsilons, stats):
                                         for i in range(graph.n_nodes)])
         return found
     (p,), (e,) = overlaps, epsilons
-    if side == "single":
+    if side == "shared":  # as a workflow job (mapper.jobs: shared), writing its files
+        import tempfile
+        from pathlib import Path
+        out = Path(tempfile.mkdtemp())
+        layer = [mapper.GraphOutput(q, f, None, None, None, {"name": f"{q}-{f}"})
+                 for q, f in json.loads(sys.argv[10])]
+        mapper.shared_grid_graph(
+            path, sys.argv[9], mapper.GraphOutput(p, e, out / "g.zarr", out / "g.json",
+                                                  out / "g.kmapper.json", {"name": f"{p}-{e}"}),
+            layer, intervals=70, min_samples=5, cover="kmapper", device=device,
+            threads=int(sys.argv[7]))
+        graph = store.read_graph(out / "g.zarr")[0]
+        found[f"{p}/{e}"] = digest([graph.members(i).tolist() for i in range(graph.n_nodes)])
+    elif side == "single":
         graph = mapper.build_mapper(points, 70, p, e, 5, cover="kmapper", lens=lens,
                                     device=device, stats=stats)
         found[f"{p}/{e}"] = digest([graph.members(i).tolist() for i in range(graph.n_nodes)])
@@ -91,7 +107,8 @@ def build(side, points, lens, overlaps, epsilons, stats):
             cover=km.Cover(n_cubes=70, perc_overlap=p))
         found[f"{p}/{e}"] = digest(list(result["nodes"].values()))
     return found
-if sys.argv[8] == "warm":  # run the side once on a slice: library code paged in first
+if sys.argv[8] == "warm" and side != "shared":  # once on a slice: library code paged in
+    # (not the shared side: it reads its cloud from the path, into the layer's cache)
     build(side, points[:2000], lens[:2000], overlaps, epsilons, engine.EngineStats())
 def status_gb(key):
     with open("/proc/self/status") as status:
@@ -118,11 +135,11 @@ print(json.dumps({"status": status, "seconds": seconds, "digests": digests,
 """
 
 
-def run(side: str, cloud: Path, overlaps, epsilons, args) -> dict:
+def run(side: str, cloud: Path, overlaps, epsilons, args, *extra: str) -> dict:
     """One subprocess: its time, graph digests and memory."""
     command = [sys.executable, "-c", CHILD, side, str(cloud), json.dumps(list(overlaps)),
                json.dumps(list(epsilons)), args.device, str(args.limit_gb), str(args.threads),
-               "warm" if args.warm_up else "cold"]
+               "warm" if args.warm_up else "cold", *extra]
     result = subprocess.run(command, capture_output=True, text=True,
                             env={**os.environ, "PYTHONHASHSEED": "0"})
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
@@ -243,6 +260,17 @@ def measure(args: argparse.Namespace, folder: Path) -> None:
                 theirs[key] = run("kmapper", cloud, [overlap], [e], args)
                 rows.append((key, "kmapper", theirs[key]))
             print(f"  ... {key} done", flush=True)
+    # The workflow's default jobs (mapper.jobs: shared): one process per graph, the first
+    # running the layer's pass into a cache that the others copy from.
+    shared = {}
+    if not args.skip_single:
+        grid_json = json.dumps([[o, e] for o in OVERLAPS for e in epsilons])
+        with tempfile.TemporaryDirectory(prefix="topoact-pass-") as cache:
+            for overlap in OVERLAPS:
+                for e in epsilons:
+                    key = f"{overlap}/{e}"
+                    shared[key] = run("shared", cloud, [overlap], [e], args, cache, grid_json)
+                    rows.append((key, "shared", shared[key]))
     print(f"{'graph':<28} {'side':<8} {'status':<12} {'nodes':>6} {'seconds':>8} "
           f"{'max GB':>7} {'extra GB':>8}")
     for label, side, r in rows:
@@ -261,6 +289,11 @@ def measure(args: argparse.Namespace, folder: Path) -> None:
         seconds, peak, extra, ok = total(singles)
         print(f"topoact, one graph per run: {seconds:.1f} s, max {peak:.2f} GB "
               f"(extra {extra:.2f} GB){'' if ok else ' (some failed)'}")
+    if shared:
+        seconds, peak, extra, ok = total(shared)
+        print(f"topoact, one graph per run from the layer's shared pass (files written): "
+              f"{seconds:.1f} s, max {peak:.2f} GB (extra {extra:.2f} GB)"
+              f"{'' if ok else ' (some failed)'}")
     if theirs:
         seconds, peak, extra, ok = total(theirs)
         if not ok:
@@ -275,7 +308,12 @@ def measure(args: argparse.Namespace, folder: Path) -> None:
               f"{'same graphs' if same else 'GRAPHS DIFFER'}")
         if singles:
             mine = total(singles)[0]
-            print(f"ratio (one graph per run, as the workflow's jobs): {seconds / mine:.2f}x")
+            print(f"ratio (one graph per run, mapper.jobs: graph): {seconds / mine:.2f}x")
+        if shared:
+            same = all(shared[k]["digests"] == r["digests"] for k, r in theirs.items())
+            print(f"ratio (one graph per run from the layer's pass, mapper.jobs: shared, the "
+                  f"default): {seconds / total(shared)[0]:.2f}x; "
+                  f"{'same graphs' if same else 'GRAPHS DIFFER'}")
 
 
 if __name__ == "__main__":

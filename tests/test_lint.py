@@ -17,9 +17,9 @@ def test_ruff_is_clean():
     assert result.returncode == 0, result.stdout
 
 
-@pytest.mark.parametrize("mapper_jobs", ["graph", "grid"])
+@pytest.mark.parametrize("mapper_jobs", ["shared", "graph", "grid"])
 def test_snakemake_lint_is_clean(mapper_jobs, tmp_path):
-    """Both ways of splitting the mapper grid into jobs define different rules."""
+    """The three ways of splitting the mapper grid into jobs define different rules."""
     configfile = tmp_path / "config.yaml"
     configfile.write_text(f"mapper:\n  jobs: {mapper_jobs}\n")
     result = subprocess.run([*SNAKEMAKE, "--lint", "--snakefile", str(ROOT / "Snakefile"),

@@ -230,3 +230,81 @@ def test_store_round_trip_and_node_link_fields(tmp_path):
         assert key in node
     assert set(node["top_classes"]) <= {"x", "y", "z"} and len(node["average_activation"]) == 6
     assert {"source", "target", "intersection", "jaccard"} <= set(exported["links"][0])
+
+
+def _shared_outputs(directory, overlap, eps, name):
+    return mapper.GraphOutput(overlap, eps, directory / f"{name}.zarr", directory / f"{name}.json",
+                              directory / f"{name}.kmapper.json", {"name": name})
+
+
+def test_a_layers_graph_jobs_share_one_engine_pass_and_never_a_stale_one(tmp_path):
+    """mapper.jobs: shared — the first graph of a layer runs the engine for the layer's
+    whole grid, the others copy theirs; every copy equals the graph built alone; another ε
+    or a rewritten cloud makes the next job build the pass again."""
+    points = blobs_and_ring()
+    cloud = tmp_path / "cloud.npy"
+    np.save(cloud, points)
+    cache = tmp_path / "pass"
+    grid = [(p, e) for p in (0.2, 0.4) for e in (0.5, 0.7)]
+    layer = [mapper.GraphOutput(p, e, None, None, None, {"name": f"{p}-{e}"}) for p, e in grid]
+    settings = {"intervals": 8, "min_samples": 5, "cover": "exact"}
+
+    def job(p, e, folder="out"):
+        output = _shared_outputs(tmp_path / folder, p, e, f"{p}-{e}")
+        how, stats = mapper.shared_grid_graph(cloud, cache, output, layer, **settings)
+        assert (stats is None) == (how == "copied")
+        graph, _, attrs = store.read_graph(output.graph_path)
+        alone = mapper.build_mapper(np.load(cloud), 8, p, e, 5)
+        assert _our_nodes(graph) == _our_nodes(alone) and alone.n_nodes > 1
+        assert attrs["name"] == f"{p}-{e}" and (tmp_path / folder / f"{p}-{e}.json").exists()
+        return how
+
+    assert [job(p, e) for p, e in grid] == ["pass", "copied", "copied", "copied"]
+    assert sorted(store.read_json(cache / "index.json")["graphs"]) == sorted(
+        f"{p}-{e}" for p, e in grid)
+    assert job(0.2, 0.6, "other") == "pass"    # an ε the pass did not build: a new pass
+    assert job(0.4, 0.7, "again") == "copied"  # (of the layer's grid too)
+    np.save(cloud, points[::-1].copy())        # the cloud written again: nothing reused
+    assert job(0.4, 0.7, "rewritten") == "pass"
+    # A layer graph without its ε yet (the adaptive estimate is still to come): the job
+    # builds its own graph alone and leaves the layer's cache as it was.
+    unknown = [*layer, mapper.GraphOutput(0.3, None, None, None, None, {"name": "later"})]
+    before = store.read_json(cache / "index.json")
+    alone = _shared_outputs(tmp_path / "alone", 0.3, 0.5, "x")
+    how, stats = mapper.shared_grid_graph(cloud, cache, alone, unknown, **settings)
+    assert how == "alone" and stats.pairs_computed > 0
+    assert store.read_json(cache / "index.json") == before
+    graph = store.read_graph(tmp_path / "alone/x.zarr")[0]
+    assert _our_nodes(graph) == _our_nodes(mapper.build_mapper(np.load(cloud), 8, 0.3, 0.5, 5))
+
+
+def test_graph_jobs_of_one_layer_running_together_build_its_pass_once(tmp_path):
+    """Two jobs of one layer at once take turns on the layer's lock: one runs the
+    engine, the other copies (file locks are per open file, so threads show it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cloud = tmp_path / "cloud.npy"
+    np.save(cloud, blobs_and_ring())
+    layer = [mapper.GraphOutput(p, 0.6, None, None, None, {"name": f"{p}"}) for p in (0.2, 0.3)]
+
+    def job(p):
+        return mapper.shared_grid_graph(cloud, tmp_path / "pass",
+                                        _shared_outputs(tmp_path / "out", p, 0.6, f"{p}"),
+                                        layer, intervals=8, min_samples=5, cover="exact")
+
+    with ThreadPoolExecutor(2) as pool:
+        assert sorted(how for how, _ in pool.map(job, (0.2, 0.3))) == ["copied", "pass"]
+
+
+def test_the_layer_grid_knows_the_adaptive_epsilon_once_it_is_estimated(tmp_path):
+    attrs = {"layer": "fc1"}
+    estimate = tmp_path / "fc1.json"
+    graphs = mapper.layer_graphs(attrs, [20, 50], ["adaptive", "fixed"], 4.0, estimate, "exact")
+    assert [(g.overlap, g.eps, g.attrs["name"]) for g in graphs] == [
+        (0.2, None, "overlap-20-epsilon-adaptive"), (0.2, 4.0, "overlap-20-epsilon-fixed"),
+        (0.5, None, "overlap-50-epsilon-adaptive"), (0.5, 4.0, "overlap-50-epsilon-fixed")]
+    store.write_json(estimate, {"epsilon": 2.5})
+    graphs = mapper.layer_graphs(attrs, [20], ["adaptive", "fixed"], 4.0, estimate, "balanced")
+    assert [(g.eps, g.attrs["name"], g.attrs["layer"]) for g in graphs] == [
+        (2.5, "cover-balanced-overlap-20-epsilon-adaptive", "fc1"),
+        (4.0, "cover-balanced-overlap-20-epsilon-fixed", "fc1")]

@@ -115,6 +115,26 @@ def test_run_leaves_epsilon_graphs_and_purity_for_the_whole_grid(finished_run):
         assert (directory / "results/purity/digits/digits-cnn/seed-0" / plot).exists()
 
 
+def test_one_engine_pass_per_layer_serves_all_its_graph_jobs(finished_run):
+    """mapper.jobs: shared (the default) — of each layer's graph jobs, the first to run
+    builds the layer's whole grid in one engine pass; the others copy their graph, or,
+    where they ran before the layer's adaptive ε was estimated, built theirs alone."""
+    directory, _ = finished_run
+    logs = directory / "results/logs/mapper/digits/digits-cnn/seed-0"
+    for sampling in ("random", "top-l2"):
+        for layer in ("conv3", "fc1"):
+            texts = [(logs / sampling / f"overlap-30-epsilon-{eps}" / f"{layer}.log").read_text()
+                     for eps in ("adaptive", "fixed")]
+            assert sum("ran the layer's pass" in text for text in texts) == 1, texts
+            assert sum(("copied from the layer's pass" in text)
+                       or ("fixed" in name and "built alone" in text)
+                       for name, text in zip(("adaptive", "fixed"), texts, strict=True)) == 1
+            index = store.read_json(directory / "results/mapper-pass/digits/digits-cnn/seed-0"
+                                    / sampling / layer / "index.json")
+            assert sorted(index["graphs"]) == ["overlap-30-epsilon-adaptive",
+                                               "overlap-30-epsilon-fixed"]
+
+
 def test_nothing_to_do_after_a_complete_run(finished_run):
     directory, config = finished_run
     assert planned_outputs(directory, write_config(directory, config, "same.yaml")) == {}

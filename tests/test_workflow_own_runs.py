@@ -118,7 +118,7 @@ def test_grid_jobs_build_a_layers_graphs_in_one_job_equal_to_one_graph_at_a_time
     """mapper.jobs: grid — one build_mapper_grid job per (sampling, layer) writes every
     graph of the layer's grid, each equal to the graph built alone; any change to the
     grid reruns that job (the trade-off the option documents)."""
-    from topoact import epsilon, mapper
+    from topoact import mapper
 
     config = tiny_config(samplings=["top-l2"])
     config["analyses"][0]["layers"] = ["fc1"]
@@ -145,7 +145,7 @@ def test_grid_jobs_build_a_layers_graphs_in_one_job_equal_to_one_graph_at_a_time
     snakemake(tmp_path, configfile, *targets)
 
     points = store.read_activations(tmp_path / STORE.format(sampling="top-l2", layer="fc1")).points
-    eps = {"fixed": 4.0, "adaptive": epsilon.read_epsilon(
+    eps = {"fixed": 4.0, "adaptive": store.read_epsilon(
         tmp_path / "results/epsilon/digits/digits-cnn/seed-0/top-l2/fc1.json")}
     for p, e in grid:
         built, _, attrs = store.read_graph(

@@ -55,6 +55,9 @@ PARAMETERS = f"{cover_prefix(config['mapper']['cover'])}overlap-{{overlap}}-epsi
 ACTIVATIONS = f"{RESULTS}/activations/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}.zarr"
 EPSILON = f"{RESULTS}/epsilon/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}"
 GRAPH = f"{RESULTS}/mapper/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}"
+# mapper.jobs: shared — a layer's grid pass, built by the first of its graph jobs to run
+# and copied by the others (a cache, not a declared output).
+LAYER_PASS = f"{RESULTS}/mapper-pass/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}"
 HOMOLOGY = f"{RESULTS}/homology/{{dataset}}/{{model}}"
 FEATUREVIS = f"{RESULTS}/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}"
 NODE_IMAGES = f"{FEATUREVIS}/{PARAMETERS}/{{layer}}"
@@ -286,6 +289,13 @@ def layer_grid_parameters():
         for overlap in config["mapper"]["overlaps"]
         for epsilon in config["mapper"]["epsilons"]
     ]
+
+
+def graph_threads(wildcards):
+    """Threads of a graph's job: 1, so that a grid's jobs run side by side; with
+    mapper.jobs: shared, a `full` cloud's jobs get grid_threads, since the first of a
+    layer runs the whole layer's pass (and the others would wait for it)."""
+    return grid_threads(wildcards) if config["mapper"]["jobs"] == "shared" else 1
 
 
 def grid_threads(wildcards):

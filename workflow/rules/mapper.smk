@@ -31,7 +31,11 @@ rule estimate_epsilon:
         "../scripts/estimate_epsilon.py"
 
 
-if config["mapper"]["jobs"] == "graph":
+# One job per graph. With mapper.jobs: shared (the default), the first job of a layer
+# to run builds every graph of the layer's grid in one engine pass into a cache
+# (LAYER_PASS) and the layer's other jobs copy theirs from it (see
+# mapper.shared_grid_graph); with graph, each job runs the engine for its graph alone.
+if config["mapper"]["jobs"] in ("shared", "graph"):
 
     rule build_mapper:
         input:
@@ -57,8 +61,9 @@ if config["mapper"]["jobs"] == "graph":
             cover=config["mapper"]["cover"],
             tile=config["mapper"]["tile"],
             device=config["device"],
-        # One thread: a grid has many such jobs, and they run side by side.
-        threads: 1
+            layer_pass=lambda wildcards: LAYER_PASS.format(**wildcards),
+            layer_epsilon=lambda wildcards: EPSILON.format(**wildcards) + ".json",
+        threads: graph_threads
         resources:
             mem_mb=lambda wildcards, attempt: 8000 * attempt,
             runtime="120m",

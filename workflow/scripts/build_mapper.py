@@ -1,31 +1,39 @@
-"""One mapper graph of the grid, its purity table and figure (rule build_mapper)."""
+"""One mapper graph of the grid, its purity table and figure (rule build_mapper): from
+its layer's shared pass (mapper.jobs: shared), or built alone (graph)."""
 
-
-import torch
-
-from topoact import engine, epsilon, mapper, models, names, purity
+from topoact import mapper, names, purity, store
 from topoact.jobs import job_log
 
 with job_log(snakemake.log[0]) as log:
-    torch.set_num_threads(snakemake.threads)
     w, params, output = snakemake.wildcards, snakemake.params, snakemake.output
-    eps = (epsilon.read_epsilon(snakemake.input.epsilon) if w.epsilon == "adaptive"
+    eps = (store.read_epsilon(snakemake.input.epsilon) if w.epsilon == "adaptive"
            else params.fixed_epsilon)
-    name = names.grid_name(w.overlap, w.epsilon, params.cover)
-    stats = engine.EngineStats()
-    graph = mapper.mapper_for_store(
-        snakemake.input.points, output.graph, output.nodelink, output.kmapper,
-        intervals=params.intervals, overlap=params.overlap, eps=eps,
-        min_samples=params.min_samples, cover=params.cover,
-        device=models.resolve_device(params.device), tile=params.tile, stats=stats,
-        attrs={"name": name, "layer": w.layer,
-               "sampling": w.sampling, "model": w.model, "dataset": w.dataset,
-               "seed": int(w.seed)},
-    )
-    print(f"{graph.n_nodes} nodes, {len(graph.edges)} edges, ε = {eps:.6g}; engine: {stats}",
-          file=log)
+    attrs = {"layer": w.layer, "sampling": w.sampling, "model": w.model,
+             "dataset": w.dataset, "seed": int(w.seed)}
+    graph = mapper.GraphOutput(
+        params.overlap, eps, output.graph, output.nodelink, output.kmapper,
+        {"name": names.grid_name(w.overlap, w.epsilon, params.cover), **attrs})
+    settings = {"intervals": params.intervals, "min_samples": params.min_samples,
+                "cover": params.cover, "device": params.device, "tile": params.tile,
+                "threads": snakemake.threads}
+    # The layer's grid is read from the config, not params: a change to another graph
+    # must not rerun this one (its own parameters are its params).
+    grid = snakemake.config["mapper"]
+    if grid["jobs"] == "shared":
+        layer = mapper.layer_graphs(attrs, grid["overlaps"], grid["epsilons"],
+                                    grid["fixed_epsilon"], params.layer_epsilon, params.cover)
+        how, stats = mapper.shared_grid_graph(snakemake.input.points, params.layer_pass,
+                                              graph, layer, **settings)
+        print({"pass": f"ran the layer's pass: {stats}",
+               "copied": f"copied from the layer's pass in {params.layer_pass}",
+               "alone": f"built alone, the layer's adaptive ε not estimated yet: {stats}"}[how],
+              file=log)
+    else:
+        stats = mapper.graph_alone(snakemake.input.points, graph, **settings)
+        print(f"engine: {stats}", file=log)
+    print(f"{graph.attrs['name']}, ε = {eps:.6g}", file=log)
     purity.write_graph_report(
         output.graph, snakemake.input.points, output.purity, output.figure,
         {"dataset": w.dataset, "model": w.model, "seed": int(w.seed), "sampling": w.sampling,
          "layer": w.layer, "overlap": w.overlap, "epsilon": w.epsilon,
-         "parameters": name})
+         "parameters": graph.attrs["name"]})

@@ -4,7 +4,7 @@ figure (rule build_mapper_grid)."""
 
 import torch
 
-from topoact import engine, epsilon, mapper, models, names, purity
+from topoact import engine, mapper, models, names, purity, store
 from topoact.jobs import job_log
 
 with job_log(snakemake.log[0]) as log:
@@ -13,7 +13,7 @@ with job_log(snakemake.log[0]) as log:
     w, params, output = snakemake.wildcards, snakemake.params, snakemake.output
     eps = {"fixed": params.fixed_epsilon}
     if snakemake.input.epsilon:
-        eps["adaptive"] = epsilon.read_epsilon(snakemake.input.epsilon)
+        eps["adaptive"] = store.read_epsilon(snakemake.input.epsilon)
     graphs = [
         mapper.GraphOutput(
             overlap=overlap / 100, eps=eps[mode], graph_path=output.graphs[k],

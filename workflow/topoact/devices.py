@@ -22,6 +22,13 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return torch.device(device)
 
 
+def set_threads(threads: int) -> None:
+    """torch's thread count (the engine runs one worker per thread on a CPU)."""
+    import torch  # here: importing this module stays light
+
+    torch.set_num_threads(int(threads))
+
+
 def squared_norms(cloud: torch.Tensor) -> torch.Tensor:
     """Squared row norms, 8 MB of rows at a time (``cloud.pow(2)`` would be a second copy
     of the cloud)."""

@@ -467,11 +467,3 @@ def epsilon_for_store(points_path, json_path, plot_path, *, k: int, max_points: 
     plots.plot_k_distance(curve, estimate, plot_path, title)
     store.write_json(json_path, {**estimate.to_dict(), "source": str(points_path)}, indent=2)
     return estimate
-
-
-def read_epsilon(json_path) -> float:
-    """The ε recorded by :func:`epsilon_for_store`."""
-    record = store.read_json(json_path)
-    if not isinstance(record, dict) or "epsilon" not in record:
-        raise store.StoreError(f"{json_path}: no 'epsilon' key (expected an ε estimate record)")
-    return float(record["epsilon"])

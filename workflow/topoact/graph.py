@@ -1,4 +1,5 @@
-"""The mapper graph's types: its cover, its membership and edges, its nodes' summaries.
+"""The mapper graph's types: its cover, its membership and edges, its nodes' summaries,
+and the engine's counters of the work that built it.
 
 They live below :mod:`topoact.store` (which reads and writes them) and
 :mod:`topoact.mapper` (which builds them), so neither has to import the other's types.
@@ -112,3 +113,19 @@ class NodeStats:
     class_counts: np.ndarray
     mean_activation: np.ndarray
     position: np.ndarray | None = None
+
+
+@dataclass
+class EngineStats:
+    """What the engine did (for the job log and the benchmark)."""
+
+    pairs_in_windows: int = 0
+    pairs_computed: int = 0
+    pairs_rechecked: int = 0
+    tiles_skipped: int = 0
+    intervals_without_edge_list: int = 0
+
+    def merge(self, other: EngineStats) -> None:
+        """Add another run's counters (each worker thread counts on its own)."""
+        for name, value in vars(other).items():
+            setattr(self, name, getattr(self, name) + value)

@@ -22,12 +22,19 @@ scikit-learn's DBSCAN semantics by the tiled engine of :mod:`topoact.engine` (bo
 memory, CPU or CUDA, one pass for a whole grid of overlaps × ε); intervals holding fewer
 than ``min_samples`` points are skipped (they can have no core point). Nodes are clusters;
 two nodes are joined when their member sets intersect, weighted by the Jaccard index.
-The lens is computed once, in the points' dtype, and reused by every step.
+The lens is computed once, in the points' dtype, and reused by every step. In the
+workflow, :func:`shared_grid_graph` lets the graph jobs of one layer share one engine
+pass through a validated cache (``mapper.jobs: shared``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import fcntl
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,9 +42,10 @@ from scipy import sparse
 from scipy.spatial import cKDTree
 
 from topoact import store
-from topoact.graph import Cover, MapperGraph, NodeStats
+from topoact.devices import resolve_device, set_threads
+from topoact.graph import Cover, EngineStats, MapperGraph, NodeStats
 from topoact.layout import graph_layout
-from topoact.names import COVERS, LENSES
+from topoact.names import COVERS, LENSES, grid_name
 
 
 def l2_lens(points: np.ndarray) -> np.ndarray:
@@ -565,3 +573,117 @@ def mapper_grid_for_store(points_path, outputs: list[GraphOutput], *, intervals:
         store.write_json(output.kmapper_path, kmapper_json(graph, meta))
         built.append(graph)
     return built
+
+
+# --------------------------------------------------------------------------- a layer's shared pass
+
+def source_identity(path) -> list[int]:
+    """Size, modification time (ns) and inode of a cloud's file, or of a zarr store's root
+    metadata: what changes whenever the cloud is written again."""
+    path = Path(path)
+    stat = (path / "zarr.json" if path.is_dir() else path).stat()
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+
+
+@contextmanager
+def layer_lock(directory) -> Iterator[None]:
+    """Hold the exclusive lock of a layer's shared pass, so that the graph jobs of one
+    layer take turns. Where the file system refuses locks (ENOLCK), go on without: entries
+    are validated before use, so jobs of one layer running at once may build the pass
+    twice, or fail on each other's files, but never copy a stale graph."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / "lock", "a") as handle:  # closing it releases the lock
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError:
+            pass
+        yield
+
+
+def layer_graphs(attrs: dict[str, Any], overlaps: list[float], modes: list[str],
+                 fixed_epsilon: float, adaptive_epsilon_path, cover: str) -> list[GraphOutput]:
+    """The graphs of a layer's grid, named as the workflow names them; ``attrs``: the
+    layer's attributes. The adaptive graphs' ε is None until its estimate is written."""
+    eps = {"fixed": fixed_epsilon, "adaptive": None}
+    if Path(adaptive_epsilon_path).exists():
+        eps["adaptive"] = store.read_epsilon(adaptive_epsilon_path)
+    return [GraphOutput(overlap / 100, eps[mode], None, None, None,
+                        {"name": grid_name(overlap, mode, cover), **attrs})
+            for overlap in overlaps for mode in modes]
+
+
+def shared_grid_graph(points_path, cache, graph: GraphOutput, layer: list[GraphOutput], *,
+                      intervals: int, min_samples: int, cover: str, device: str = "cpu",
+                      tile: int | None = None, threads: int = 1) -> tuple[str, Any]:
+    """Write one graph from its layer's shared pass (``mapper.jobs: shared``).
+
+    The first job of a layer to need a graph builds every graph of ``layer`` (and
+    ``graph``) in one engine pass into ``cache``; the layer's other jobs then copy theirs.
+    A graph is taken from the cache only when the pass read this very cloud (path, size,
+    modification time, inode) and built it with these parameters; otherwise the pass is
+    built again, or, while some graph of the layer has no ε yet (its estimate is still
+    to come), this graph alone. Each job keeps its own inputs and parameters, so
+    Snakemake reruns exactly the graphs whose inputs changed; the cache is an outcome of
+    those runs, not a DAG input.
+
+    Returns
+    -------
+    how, stats
+        ``"copied"`` (stats None), ``"pass"`` (this call ran the layer's pass) or
+        ``"alone"``, with the engine's counters.
+    """
+    cache = Path(cache)
+    name = graph.attrs["name"]
+    wanted = {"intervals": int(intervals), "overlap": float(graph.overlap),
+              "eps": float(graph.eps), "min_samples": int(min_samples), "cover": cover,
+              "lens": "l2"}
+    settings = (intervals, min_samples, cover, device, tile, threads)
+    with layer_lock(cache):
+        source = {"source": str(points_path), "identity": source_identity(points_path)}
+        index_path = cache / "index.json"
+        index = store.read_json(index_path) if index_path.exists() else {}
+        how, stats = "copied", None
+        if {key: index.get(key) for key in source} != source or index["graphs"].get(name) != wanted:
+            if any(g.eps is None for g in layer):
+                return "alone", _engine_pass(points_path, [graph], *settings)[1]
+            how, stats = "pass", _build_shared_pass(points_path, cache, [graph, *layer],
+                                                    source, *settings)
+        for suffix, target in zip((".zarr", ".json", ".kmapper.json"), (
+                graph.graph_path, graph.nodelink_path, graph.kmapper_path), strict=True):
+            store.copy_output(cache / f"{name}{suffix}", target)
+    return how, stats
+
+
+def _build_shared_pass(points_path, cache: Path, graphs: list[GraphOutput], source: dict,
+                       intervals, min_samples, cover, device, tile, threads):
+    """Replace a layer's cache by the graphs built in one pass, then their index."""
+    (cache / "index.json").unlink(missing_ok=True)
+    for old in cache.iterdir():
+        if old.name != "lock":
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+    unique = {g.attrs["name"]: g for g in graphs}
+    outputs = [replace(g, graph_path=cache / f"{n}.zarr", nodelink_path=cache / f"{n}.json",
+                       kmapper_path=cache / f"{n}.kmapper.json") for n, g in unique.items()]
+    built, stats = _engine_pass(points_path, outputs, intervals, min_samples, cover, device,
+                                tile, threads)
+    store.write_json(cache / "index.json", {**source, "graphs": {
+        n: g.params for n, g in zip(unique, built, strict=True)}}, indent=1)
+    return stats
+
+
+def graph_alone(points_path, graph: GraphOutput, *, intervals: int, min_samples: int,
+                cover: str, device: str = "cpu", tile: int | None = None, threads: int = 1):
+    """Write one graph built alone (``mapper.jobs: graph``); the engine's counters."""
+    return _engine_pass(points_path, [graph], intervals, min_samples, cover, device, tile,
+                        threads)[1]
+
+
+def _engine_pass(points_path, outputs, intervals, min_samples, cover, device, tile, threads):
+    """:func:`mapper_grid_for_store` on ``threads`` torch threads: (graphs, counters)."""
+    set_threads(threads)
+    stats = EngineStats()
+    built = mapper_grid_for_store(points_path, outputs, intervals=intervals,
+                                  min_samples=min_samples, cover=cover,
+                                  device=resolve_device(device), tile=tile, stats=stats)
+    return built, stats

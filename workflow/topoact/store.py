@@ -93,6 +93,20 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     os.replace(tmp, path)
 
 
+def copy_output(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Copy a finished output (a file, or a store folder whole) to ``target`` through a
+    partial sibling; Snakemake's ``.snakemake_timestamp`` marker of a folder is left out
+    (Snakemake writes the target's own)."""
+    source = Path(source)
+    if source.is_dir():
+        with atomic_directory(target) as tmp:
+            shutil.copytree(source, tmp, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns(".snakemake_timestamp"))
+    else:
+        with atomic_file(target) as tmp:
+            shutil.copyfile(source, tmp)
+
+
 def provenance(params: dict[str, Any], sources: dict[str, str], seed: int | None) -> dict:
     """Attributes recording how a store was made.
 
@@ -418,6 +432,14 @@ def read_json(path: str | os.PathLike) -> Any:
         raise StoreError(f"{path}: no such file") from None
     except json.JSONDecodeError as error:
         raise StoreError(f"{path}: not valid JSON ({error})") from error
+
+
+def read_epsilon(json_path) -> float:
+    """The ε recorded by :func:`topoact.epsilon.epsilon_for_store`."""
+    record = read_json(json_path)
+    if not isinstance(record, dict) or "epsilon" not in record:
+        raise StoreError(f"{json_path}: no 'epsilon' key (expected an ε estimate record)")
+    return float(record["epsilon"])
 
 
 def write_tsv(table, path: str | os.PathLike) -> None:

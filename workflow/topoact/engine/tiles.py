@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from topoact.graph import EngineStats
+
 #: Float32 unit roundoff: the width of the band of distances that are rechecked in float64.
 _UNIT_ROUNDOFF = float(np.finfo(np.float32).eps) / 2
 
@@ -23,22 +25,6 @@ CHUNK_PAIRS = 1 << 17
 
 #: Bins of the neighbour-count histogram (8 bytes each): more levels are read in turn.
 HISTOGRAM_BINS = 1 << 22
-
-
-@dataclass
-class EngineStats:
-    """What the engine did (for the job log and the benchmark)."""
-
-    pairs_in_windows: int = 0
-    pairs_computed: int = 0
-    pairs_rechecked: int = 0
-    tiles_skipped: int = 0
-    intervals_without_edge_list: int = 0
-
-    def merge(self, other: EngineStats) -> None:
-        """Add another run's counters (each worker thread counts on its own)."""
-        for name, value in vars(other).items():
-            setattr(self, name, getattr(self, name) + value)
 
 
 class Interval:
