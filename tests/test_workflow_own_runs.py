@@ -163,3 +163,35 @@ def test_grid_jobs_build_a_layers_graphs_in_one_job_equal_to_one_graph_at_a_time
     config["mapper"]["fixed_epsilon"] = 3.0
     changed = write_config(tmp_path, config, "changed.yaml")
     assert len(planned_outputs(tmp_path, changed, *targets)["build_mapper_grid"]) == 5 * len(grid)
+
+
+def test_a_changed_fixed_epsilon_rebuilds_the_shared_pass_not_the_adaptive_graphs(tmp_path):
+    """mapper.jobs: shared — after the fixed ε changes, the rerun fixed graphs are built
+    with the new ε (the layer's pass is not reused stale) and equal the graph built
+    alone; the adaptive graphs are not rewritten."""
+    from topoact import mapper
+
+    config = tiny_config(samplings=["top-l2"])
+    config["analyses"][0]["layers"] = ["fc1"]
+    config["mapper"].update(samplings=["top-l2"], overlaps=[20, 50])
+    config["homology"]["seeds"] = []
+    config["featurevis"]["samplings"] = []
+    config["stability"]["samplings"] = []
+    targets = [GRAPH.format(sampling="top-l2", layer="fc1", overlap=p, eps=e) + ".json"
+               for p in (20, 50) for e in ("adaptive", "fixed")]
+    snakemake(tmp_path, write_config(tmp_path, config), *targets)
+    adaptive = [tmp_path / GRAPH.format(sampling="top-l2", layer="fc1", overlap=p,
+                                        eps="adaptive") for p in (20, 50)]
+    before = {path: path.with_suffix(".json").stat().st_mtime_ns for path in adaptive}
+
+    config["mapper"]["fixed_epsilon"] = 3.0
+    snakemake(tmp_path, write_config(tmp_path, config, "changed.yaml"), *targets)
+    points = store.read_activations(tmp_path / STORE.format(sampling="top-l2", layer="fc1")).points
+    for p in (20, 50):
+        base = tmp_path / GRAPH.format(sampling="top-l2", layer="fc1", overlap=p, eps="fixed")
+        built, _, _ = store.read_graph(base.with_suffix(".zarr"))
+        alone = mapper.build_mapper(points, 15, p / 100, 3.0, 5)
+        assert built.params["eps"] == 3.0 and alone.n_nodes > 1
+        assert ([built.members(i).tolist() for i in range(built.n_nodes)]
+                == [alone.members(i).tolist() for i in range(alone.n_nodes)])
+    assert {path: path.with_suffix(".json").stat().st_mtime_ns for path in adaptive} == before
