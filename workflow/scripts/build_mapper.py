@@ -2,6 +2,7 @@
 its layer's shared pass (mapper.jobs: shared), or built alone (graph)."""
 
 from topoact import mapper, names, purity, store
+from topoact.graph import EngineStats
 from topoact.jobs import job_log
 
 with job_log(snakemake.log[0]) as log:
@@ -29,7 +30,8 @@ with job_log(snakemake.log[0]) as log:
                "alone": f"built alone, the layer's adaptive ε not estimated yet: {stats}"}[how],
               file=log)
     else:
-        stats = mapper.graph_alone(snakemake.input.points, graph, **settings)
+        stats = EngineStats()
+        mapper.mapper_grid_for_store(snakemake.input.points, [graph], stats=stats, **settings)
         print(f"engine: {stats}", file=log)
     print(f"{graph.attrs['name']}, ε = {eps:.6g}", file=log)
     purity.write_graph_report(

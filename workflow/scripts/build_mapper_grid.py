@@ -1,14 +1,10 @@
 """Every graph of one layer's grid in one engine pass, with each graph's purity table and
 figure (rule build_mapper_grid)."""
 
-
-import torch
-
-from topoact import engine, mapper, models, names, purity, store
+from topoact import engine, mapper, names, purity, store
 from topoact.jobs import job_log
 
 with job_log(snakemake.log[0]) as log:
-    torch.set_num_threads(snakemake.threads)
     engine.tune_heap()  # glibc: freed tiles go back to the system (a long-lived pass)
     w, params, output = snakemake.wildcards, snakemake.params, snakemake.output
     eps = {"fixed": params.fixed_epsilon}
@@ -26,8 +22,8 @@ with job_log(snakemake.log[0]) as log:
     stats = engine.EngineStats()
     built = mapper.mapper_grid_for_store(
         snakemake.input.points, graphs, intervals=params.intervals,
-        min_samples=params.min_samples, cover=params.cover,
-        device=models.resolve_device(params.device), tile=params.tile, stats=stats)
+        min_samples=params.min_samples, cover=params.cover, device=params.device,
+        tile=params.tile, stats=stats, threads=snakemake.threads)
     for output_k, graph in zip(graphs, built, strict=True):
         print(f"{output_k.attrs['name']}: {graph.n_nodes} nodes, {len(graph.edges)} edges, "
               f"ε = {output_k.eps:.6g}", file=log)

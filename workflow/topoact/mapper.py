@@ -539,18 +539,23 @@ class GraphOutput:
 
 def mapper_grid_for_store(points_path, outputs: list[GraphOutput], *, intervals: int,
                           min_samples: int, cover: str, progress: bool = True,
-                          device="cpu", tile: int | None = None, stats=None
-                          ) -> list[MapperGraph]:
+                          device="cpu", tile: int | None = None, stats=None,
+                          threads: int | None = None) -> list[MapperGraph]:
     """Build several graphs of one activations store in one engine pass and write each.
 
     The graphs share the engine's distance tiles (:func:`build_mapper_grid` over their
-    overlaps × ε); each is written as :func:`mapper_for_store` writes one.
+    overlaps × ε); each is written as :func:`mapper_for_store` writes one. ``device``
+    may be ``auto`` (see :func:`topoact.devices.resolve_device`); ``threads``, when
+    given, sets torch's thread count first (the engine's CPU workers).
 
     Returns
     -------
     list of MapperGraph
         In the order of ``outputs``.
     """
+    if threads is not None:
+        set_threads(threads)
+    device = resolve_device(device)
     points, labels, classes = store.load_points(points_path)
     if labels is None:
         labels = np.zeros(len(points), dtype=np.int64)
@@ -638,17 +643,20 @@ def shared_grid_graph(points_path, cache, graph: GraphOutput, layer: list[GraphO
     wanted = {"intervals": int(intervals), "overlap": float(graph.overlap),
               "eps": float(graph.eps), "min_samples": int(min_samples), "cover": cover,
               "lens": "l2"}
-    settings = (intervals, min_samples, cover, device, tile, threads)
+    settings = {"intervals": intervals, "min_samples": min_samples, "cover": cover,
+                "device": device, "tile": tile, "threads": threads}
     with layer_lock(cache):
         source = {"source": str(points_path), "identity": source_identity(points_path)}
         index_path = cache / "index.json"
         index = store.read_json(index_path) if index_path.exists() else {}
         how, stats = "copied", None
         if {key: index.get(key) for key in source} != source or index["graphs"].get(name) != wanted:
+            stats = EngineStats()
             if any(g.eps is None for g in layer):
-                return "alone", _engine_pass(points_path, [graph], *settings)[1]
-            how, stats = "pass", _build_shared_pass(points_path, cache, [graph, *layer],
-                                                    source, *settings)
+                mapper_grid_for_store(points_path, [graph], stats=stats, **settings)
+                return "alone", stats
+            how = "pass"
+            _build_shared_pass(points_path, cache, [graph, *layer], source, stats, settings)
         for suffix, target in zip((".zarr", ".json", ".kmapper.json"), (
                 graph.graph_path, graph.nodelink_path, graph.kmapper_path), strict=True):
             store.copy_output(cache / f"{name}{suffix}", target)
@@ -656,7 +664,7 @@ def shared_grid_graph(points_path, cache, graph: GraphOutput, layer: list[GraphO
 
 
 def _build_shared_pass(points_path, cache: Path, graphs: list[GraphOutput], source: dict,
-                       intervals, min_samples, cover, device, tile, threads):
+                       stats: EngineStats, settings: dict[str, Any]) -> None:
     """Replace a layer's cache by the graphs built in one pass, then their index."""
     (cache / "index.json").unlink(missing_ok=True)
     for old in cache.iterdir():
@@ -665,25 +673,6 @@ def _build_shared_pass(points_path, cache: Path, graphs: list[GraphOutput], sour
     unique = {g.attrs["name"]: g for g in graphs}
     outputs = [replace(g, graph_path=cache / f"{n}.zarr", nodelink_path=cache / f"{n}.json",
                        kmapper_path=cache / f"{n}.kmapper.json") for n, g in unique.items()]
-    built, stats = _engine_pass(points_path, outputs, intervals, min_samples, cover, device,
-                                tile, threads)
+    built = mapper_grid_for_store(points_path, outputs, stats=stats, **settings)
     store.write_json(cache / "index.json", {**source, "graphs": {
         n: g.params for n, g in zip(unique, built, strict=True)}}, indent=1)
-    return stats
-
-
-def graph_alone(points_path, graph: GraphOutput, *, intervals: int, min_samples: int,
-                cover: str, device: str = "cpu", tile: int | None = None, threads: int = 1):
-    """Write one graph built alone (``mapper.jobs: graph``); the engine's counters."""
-    return _engine_pass(points_path, [graph], intervals, min_samples, cover, device, tile,
-                        threads)[1]
-
-
-def _engine_pass(points_path, outputs, intervals, min_samples, cover, device, tile, threads):
-    """:func:`mapper_grid_for_store` on ``threads`` torch threads: (graphs, counters)."""
-    set_threads(threads)
-    stats = EngineStats()
-    built = mapper_grid_for_store(points_path, outputs, intervals=intervals,
-                                  min_samples=min_samples, cover=cover,
-                                  device=resolve_device(device), tile=tile, stats=stats)
-    return built, stats

@@ -95,13 +95,11 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
 
 def copy_output(source: str | os.PathLike, target: str | os.PathLike) -> None:
     """Copy a finished output (a file, or a store folder whole) to ``target`` through a
-    partial sibling; Snakemake's ``.snakemake_timestamp`` marker of a folder is left out
-    (Snakemake writes the target's own)."""
+    partial sibling."""
     source = Path(source)
     if source.is_dir():
         with atomic_directory(target) as tmp:
-            shutil.copytree(source, tmp, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns(".snakemake_timestamp"))
+            shutil.copytree(source, tmp, dirs_exist_ok=True)
     else:
         with atomic_file(target) as tmp:
             shutil.copyfile(source, tmp)
