@@ -208,6 +208,16 @@ def test_grid_names_and_percent_labels():
         names.grid_name(30, "auto")
 
 
+def test_float32_rounding_is_pythons_round():
+    rng = np.random.default_rng(1)
+    values = np.concatenate([rng.normal(0, scale, 20_000).astype(np.float32)
+                             for scale in (1e-6, 1e-3, 1.0, 1e4, 1e30)]
+                            + [np.arange(-600, 600, dtype=np.float32) / 128])  # exact ties
+    for digits in (3, 6, 7):
+        assert mapper.round_float32(values, digits).tolist() == [round(float(v), digits)
+                                                                for v in values]
+
+
 def test_store_round_trip_and_node_link_fields(tmp_path):
     points = blobs_and_ring()
     labels = (np.arange(len(points)) % 3).astype(np.int16)

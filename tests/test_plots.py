@@ -3,7 +3,7 @@
 import numpy as np
 
 from topoact import plots
-from topoact.layout import graph_layout
+from topoact.layout import graph_layout, graph_layouts
 
 
 def test_layout_is_deterministic_and_separates_components():
@@ -15,6 +15,20 @@ def test_layout_is_deterministic_and_separates_components():
     within = np.linalg.norm(a[0] - a[1]), np.linalg.norm(a[3] - a[4])
     between = np.linalg.norm(a[:3].mean(0) - a[3:].mean(0))
     assert between > max(within)
+
+
+def test_layouts_side_by_side_equal_each_graph_laid_out_alone():
+    rng = np.random.default_rng(0)
+    sizes, edge_lists, weight_lists = [], [], []
+    for n in (40, 3, 120, 1, 60):  # a single node and unequal sizes among them
+        edges = rng.integers(0, n, size=(2 * n, 2))
+        edges = np.unique(np.sort(edges[edges[:, 0] != edges[:, 1]], axis=1), axis=0)
+        sizes.append(n), edge_lists.append(edges), weight_lists.append(rng.random(len(edges)))
+    alone = [graph_layout(*graph) for graph in zip(sizes, edge_lists, weight_lists, strict=True)]
+    for workers in (1, 2, 8):
+        together = graph_layouts(sizes, edge_lists, weight_lists, workers=workers)
+        for a, b in zip(alone, together, strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_graph_figure_is_written(tmp_path):

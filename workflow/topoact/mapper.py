@@ -44,7 +44,7 @@ from scipy.spatial import cKDTree
 from topoact import store
 from topoact.devices import resolve_device, set_threads
 from topoact.graph import Cover, EngineStats, MapperGraph, NodeStats
-from topoact.layout import graph_layout
+from topoact.layout import graph_layout, graph_layouts
 from topoact.names import COVERS, LENSES, grid_name
 
 
@@ -409,8 +409,12 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def node_stats(graph: MapperGraph, points: np.ndarray, labels: np.ndarray,
-               n_classes: int) -> NodeStats:
-    """Size, mean lens, class counts, mean activation vector and layout of every node."""
+               n_classes: int, position: np.ndarray | None = None) -> NodeStats:
+    """Size, mean lens, class counts, mean activation vector and layout of every node.
+
+    ``position`` is the graph's :func:`~topoact.layout.graph_layout`, where already
+    computed (:func:`~topoact.layout.graph_layouts` lays out several side by side).
+    """
     membership = graph.membership_matrix()
     size = graph.sizes
     safe = np.maximum(size, 1)[:, None]
@@ -426,7 +430,8 @@ def node_stats(graph: MapperGraph, points: np.ndarray, labels: np.ndarray,
         # float64): a float64 copy of a 115k × 128 cloud took 20× as long.
         mean_activation=(membership.astype(np.float32) @ np.asarray(points, dtype=np.float32)
                          / safe).astype(np.float32),
-        position=graph_layout(graph.n_nodes, graph.edges, graph.jaccard),
+        position=(graph_layout(graph.n_nodes, graph.edges, graph.jaccard)
+                  if position is None else position),
     )
 
 
@@ -445,6 +450,15 @@ def top_classes(class_counts: np.ndarray, top: int = 3) -> tuple[np.ndarray, np.
     return order, np.where(chosen > 0, percents, 0.0)
 
 
+def round_float32(values: np.ndarray, digits: int) -> np.ndarray:
+    """Python's ``round(float(v), digits)`` of every float32 value, as one array operation.
+
+    Equal for float32 values (``digits`` ≤ 7): their products with 10^digits are exact in
+    float64 or far from a rounding boundary, and both round exact ties to even.
+    """
+    return np.round(np.asarray(values, dtype=np.float32).astype(np.float64), digits)
+
+
 def node_link(graph: MapperGraph, stats: NodeStats, classes: list[str],
               meta: dict[str, Any] | None = None) -> dict[str, Any]:
     """The node-link export the explorer reads (TopoAct's field names).
@@ -455,6 +469,7 @@ def node_link(graph: MapperGraph, stats: NodeStats, classes: list[str],
     links carry ``source``, ``target``, ``intersection`` and ``jaccard``.
     """
     order, percents = top_classes(stats.class_counts)
+    activations = round_float32(stats.mean_activation, 6).tolist()
     nodes = []
     for node in range(graph.n_nodes):
         chosen = [int(c) for c in order[node] if c >= 0]
@@ -467,7 +482,7 @@ def node_link(graph: MapperGraph, stats: NodeStats, classes: list[str],
             "top_class_percents": [round(float(p), 3) for p in percents[node][:len(chosen)]],
             "top_class_counts": [int(stats.class_counts[node, c]) for c in chosen],
             "l2NormAvg": np.asarray(stats.mean_lens[node], dtype=float).tolist(),
-            "average_activation": [round(float(v), 6) for v in stats.mean_activation[node]],
+            "average_activation": activations[node],
         })
     links = [{"source": int(s), "target": int(t), "intersection": int(i), "jaccard": float(j)}
              for (s, t), i, j in zip(graph.edges, graph.intersection, graph.jaccard, strict=True)]
@@ -546,7 +561,8 @@ def mapper_grid_for_store(points_path, outputs: list[GraphOutput], *, intervals:
     The graphs share the engine's distance tiles (:func:`build_mapper_grid` over their
     overlaps × ε); each is written as :func:`mapper_for_store` writes one. ``device``
     may be ``auto`` (see :func:`topoact.devices.resolve_device`); ``threads``, when
-    given, sets torch's thread count first (the engine's CPU workers).
+    given, sets torch's thread count first (the engine's CPU workers) and lays the graphs
+    out in as many processes.
 
     Returns
     -------
@@ -565,10 +581,11 @@ def mapper_grid_for_store(points_path, outputs: list[GraphOutput], *, intervals:
     epsilons = list(dict.fromkeys(o.eps for o in outputs))
     grid = build_mapper_grid(points, intervals, overlaps, epsilons, min_samples, cover,
                              progress=progress, device=device, tile=tile, stats=stats)
-    built = []
-    for output in outputs:
-        graph = grid[output.overlap, output.eps]
-        stats_table = node_stats(graph, points, labels, len(classes))
+    graphs = [grid[output.overlap, output.eps] for output in outputs]
+    positions = graph_layouts([g.n_nodes for g in graphs], [g.edges for g in graphs],
+                              [g.jaccard for g in graphs], workers=threads or 1)
+    for output, graph, position in zip(outputs, graphs, positions, strict=True):
+        stats_table = node_stats(graph, points, labels, len(classes), position)
         meta = {"source": str(points_path), **output.attrs}
         store.write_graph(output.graph_path, graph, stats_table, {**store.provenance(
             {**graph.params}, {"points": str(points_path)}, None), **meta,
@@ -576,8 +593,7 @@ def mapper_grid_for_store(points_path, outputs: list[GraphOutput], *, intervals:
             "points_in_no_node": int((~graph.covered()).sum())})
         store.write_json(output.nodelink_path, node_link(graph, stats_table, classes, meta))
         store.write_json(output.kmapper_path, kmapper_json(graph, meta))
-        built.append(graph)
-    return built
+    return graphs
 
 
 # --------------------------------------------------------------------------- a layer's shared pass
