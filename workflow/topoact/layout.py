@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import random
+import sys
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -58,14 +59,15 @@ def graph_layouts(sizes: Sequence[int], edge_lists: Sequence[np.ndarray],
     """:func:`graph_layout` of several graphs, side by side in ``workers`` processes.
 
     igraph holds Python's GIL while it lays a graph out, so threads would take turns; the
-    workers are forked (where the platform forks), which start in milliseconds with igraph
-    loaded. The positions equal :func:`graph_layout`'s for each graph, with its defaults.
+    workers are forked (on Linux; elsewhere the graphs are laid out one after another),
+    which start in milliseconds with igraph loaded. Each graph's positions equal
+    :func:`graph_layout`'s with its defaults.
     """
     import igraph  # noqa: F401  (loaded before forking: each child has it)
 
     jobs = list(zip(sizes, edge_lists, weight_lists, strict=True))
     workers = min(workers, len(jobs))
-    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if workers <= 1 or not sys.platform.startswith("linux"):  # macOS: fork is unsafe
         return [graph_layout(*job) for job in jobs]
     with warnings.catch_warnings():
         # Python ≥ 3.12 warns on forking a threaded process (torch's, zarr's threads):
@@ -74,7 +76,4 @@ def graph_layouts(sizes: Sequence[int], edge_lists: Sequence[np.ndarray],
         warnings.filterwarnings("ignore", r"This process .* is multi-threaded",
                                 DeprecationWarning)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            # The largest first, so that the workers finish together.
-            futures = {index: pool.submit(graph_layout, *jobs[index])
-                       for index in sorted(range(len(jobs)), key=lambda i: -jobs[i][0])}
-            return [futures[index].result() for index in range(len(jobs))]
+            return list(pool.map(graph_layout, sizes, edge_lists, weight_lists))
