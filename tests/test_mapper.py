@@ -309,12 +309,14 @@ def test_graph_jobs_of_one_layer_running_together_build_its_pass_once(tmp_path):
 def test_the_layer_grid_knows_the_adaptive_epsilon_once_it_is_estimated(tmp_path):
     attrs = {"layer": "fc1"}
     estimate = tmp_path / "fc1.json"
-    graphs = mapper.layer_graphs(attrs, [20, 50], ["adaptive", "fixed"], 4.0, estimate, "exact")
+    graphs = mapper.layer_graphs(attrs, names.grid_parameters([20, 50], ["adaptive", "fixed"]),
+                                4.0, estimate, "exact")
     assert [(g.overlap, g.eps, g.attrs["name"]) for g in graphs] == [
         (0.2, None, "overlap-20-epsilon-adaptive"), (0.2, 4.0, "overlap-20-epsilon-fixed"),
         (0.5, None, "overlap-50-epsilon-adaptive"), (0.5, 4.0, "overlap-50-epsilon-fixed")]
     store.write_json(estimate, {"epsilon": 2.5})
-    graphs = mapper.layer_graphs(attrs, [20], ["adaptive", "fixed"], 4.0, estimate, "balanced")
+    graphs = mapper.layer_graphs(attrs, [(20, "adaptive"), (20, "fixed")], 4.0, estimate,
+                                "balanced")
     assert [(g.eps, g.attrs["name"], g.attrs["layer"]) for g in graphs] == [
         (2.5, "cover-balanced-overlap-20-epsilon-adaptive", "fc1"),
         (4.0, "cover-balanced-overlap-20-epsilon-fixed", "fc1")]

@@ -3,7 +3,8 @@ import re
 
 from topoact.layers import IMAGENET_WEIGHTS, is_user_architecture, layer_module, layer_table_of
 from topoact.names import (DEEPLAB_WEIGHTS, EPSILON_MODES, NOISE, SAMPLING_PATTERN,
-                           cover_prefix, grid_name, masked_sampling, percent_label)
+                           cover_prefix, grid_name, grid_parameters, masked_sampling,
+                           percent_label)
 
 
 def choices(names):
@@ -284,11 +285,7 @@ def layer_grid_graphs(suffix):
 
 def layer_grid_parameters():
     """(overlap percent, ε mode) of every graph of a layer's grid."""
-    return [
-        (overlap, epsilon)
-        for overlap in config["mapper"]["overlaps"]
-        for epsilon in config["mapper"]["epsilons"]
-    ]
+    return grid_parameters(config["mapper"]["overlaps"], config["mapper"]["epsilons"])
 
 
 def graph_threads(wildcards):

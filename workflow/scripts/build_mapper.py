@@ -21,8 +21,9 @@ with job_log(snakemake.log[0]) as log:
     # must not rerun this one (its own parameters are its params).
     grid = snakemake.config["mapper"]
     if grid["jobs"] == "shared":
-        layer = mapper.layer_graphs(attrs, grid["overlaps"], grid["epsilons"],
-                                    grid["fixed_epsilon"], params.layer_epsilon, params.cover)
+        layer = mapper.layer_graphs(
+            attrs, names.grid_parameters(grid["overlaps"], grid["epsilons"]),
+            grid["fixed_epsilon"], params.layer_epsilon, params.cover)
         how, stats = mapper.shared_grid_graph(snakemake.input.points, params.layer_pass,
                                               graph, layer, **settings)
         print({"pass": f"ran the layer's pass: {stats}",

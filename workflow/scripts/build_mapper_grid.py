@@ -1,24 +1,20 @@
 """Every graph of one layer's grid in one engine pass, with each graph's purity table and
 figure (rule build_mapper_grid)."""
 
-from topoact import engine, mapper, names, purity, store
+from dataclasses import replace
+
+from topoact import engine, mapper, names, purity
 from topoact.jobs import job_log
 
 with job_log(snakemake.log[0]) as log:
     engine.tune_heap()  # glibc: freed tiles go back to the system (a long-lived pass)
     w, params, output = snakemake.wildcards, snakemake.params, snakemake.output
-    eps = {"fixed": params.fixed_epsilon}
-    if snakemake.input.epsilon:
-        eps["adaptive"] = store.read_epsilon(snakemake.input.epsilon)
-    graphs = [
-        mapper.GraphOutput(
-            overlap=overlap / 100, eps=eps[mode], graph_path=output.graphs[k],
-            nodelink_path=output.nodelinks[k], kmapper_path=output.kmappers[k],
-            attrs={"name": names.grid_name(overlap, mode, params.cover), "layer": w.layer,
-                   "sampling": w.sampling, "model": w.model, "dataset": w.dataset,
-                   "seed": int(w.seed)})
-        for k, (overlap, mode) in enumerate(params.grid)
-    ]
+    attrs = {"layer": w.layer, "sampling": w.sampling, "model": w.model,
+             "dataset": w.dataset, "seed": int(w.seed)}
+    layer = mapper.layer_graphs(attrs, params.grid, params.fixed_epsilon,
+                                snakemake.input.epsilon or None, params.cover)
+    graphs = [replace(graph, graph_path=output.graphs[k], nodelink_path=output.nodelinks[k],
+                      kmapper_path=output.kmappers[k]) for k, graph in enumerate(layer)]
     stats = engine.EngineStats()
     built = mapper.mapper_grid_for_store(
         snakemake.input.points, graphs, intervals=params.intervals,
@@ -31,7 +27,6 @@ with job_log(snakemake.log[0]) as log:
     for k, (overlap, mode) in enumerate(params.grid):
         purity.write_graph_report(
             output.graphs[k], snakemake.input.points, output.purities[k], output.figures[k],
-            {**{key: graphs[k].attrs[key] for key in ("dataset", "model", "seed", "sampling",
-                                                     "layer")},
+            {**{key: attrs[key] for key in ("dataset", "model", "seed", "sampling", "layer")},
              "overlap": names.percent_label(overlap), "epsilon": mode,
              "parameters": graphs[k].attrs["name"]})

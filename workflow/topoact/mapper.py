@@ -622,16 +622,18 @@ def layer_lock(directory) -> Iterator[None]:
         yield
 
 
-def layer_graphs(attrs: dict[str, Any], overlaps: list[float], modes: list[str],
-                 fixed_epsilon: float, adaptive_epsilon_path, cover: str) -> list[GraphOutput]:
-    """The graphs of a layer's grid, named as the workflow names them; ``attrs``: the
-    layer's attributes. The adaptive graphs' ε is None until its estimate is written."""
+def layer_graphs(attrs: dict[str, Any], grid: list[tuple[float, str]], fixed_epsilon: float,
+                 adaptive_epsilon_path, cover: str) -> list[GraphOutput]:
+    """The graphs of a layer's grid (``(overlap percent, ε mode)`` pairs, see
+    :func:`~topoact.names.grid_parameters`), named as the workflow names them, without
+    output paths; ``attrs``: the layer's attributes. The adaptive graphs' ε is None while
+    its estimate is not written (or the grid has none: ``adaptive_epsilon_path`` None)."""
     eps = {"fixed": fixed_epsilon, "adaptive": None}
-    if Path(adaptive_epsilon_path).exists():
+    if adaptive_epsilon_path and Path(adaptive_epsilon_path).exists():
         eps["adaptive"] = store.read_epsilon(adaptive_epsilon_path)
     return [GraphOutput(overlap / 100, eps[mode], None, None, None,
                         {"name": grid_name(overlap, mode, cover), **attrs})
-            for overlap in overlaps for mode in modes]
+            for overlap, mode in grid]
 
 
 def shared_grid_graph(points_path, cache, graph: GraphOutput, layer: list[GraphOutput], *,

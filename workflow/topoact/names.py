@@ -57,6 +57,12 @@ def cover_prefix(cover: str) -> str:
     return "cover-balanced-" if cover == "balanced" else ""
 
 
+def grid_parameters(overlaps: list[float], epsilons: list[str]) -> list[tuple[float, str]]:
+    """(overlap percent, ε mode) of every graph of a layer's grid, overlaps outermost: the
+    order of a grid job's outputs."""
+    return [(overlap, epsilon) for overlap in overlaps for epsilon in epsilons]
+
+
 def grid_name(overlap_percent: float, epsilon: str, cover: str = "exact") -> str:
     """TopoAct's name of a parameter set, e.g. ``overlap-30-epsilon-adaptive``
     (``cover-balanced-overlap-30-epsilon-adaptive`` with the balanced cover)."""
