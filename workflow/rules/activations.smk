@@ -16,6 +16,7 @@ rule extract_activations:
         noise_seed=config["activations"]["noise_seed"],
         skip_tokens=config["activations"]["skip_tokens"],
         device=config["device"],
+    priority: TWO_THREAD_PRIORITY
     threads: 2
     resources:
         mem_mb=4000,

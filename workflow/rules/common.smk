@@ -50,6 +50,12 @@ wildcard_constraints:
 
 
 RESULTS = "results"
+# Scheduling on a few cores. A two-thread job cannot start beside a one-thread job, so
+# the two-thread jobs (training, extraction, ε, profiles) go first: after them the DAG is
+# one-thread jobs that pair up, and no core idles beside a lone one. Of those, the
+# longest (a layer's data examples) start as soon as they are ready, not last and alone.
+TWO_THREAD_PRIORITY = 10
+LONG_JOB_PRIORITY = 5
 # Path templates of the stages' outputs (wildcards in braces). A graph's parameter set is
 # named as TopoAct names it; the balanced cover's names start with cover-balanced-.
 PARAMETERS = f"{cover_prefix(config['mapper']['cover'])}overlap-{{overlap}}-epsilon-{{epsilon}}"

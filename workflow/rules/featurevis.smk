@@ -71,6 +71,7 @@ rule render_data_examples:
         thumbnail_size=config["featurevis"]["thumbnail_size"],
         device=config["device"],
     # One thread: one job per layer, run side by side with the node images.
+    priority: LONG_JOB_PRIORITY
     threads: 1
     resources:
         mem_mb=4000,

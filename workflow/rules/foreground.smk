@@ -67,6 +67,7 @@ rule receptive_fields:
         images=config["activations"]["foreground"]["erf_images"],
         mass=config["activations"]["foreground"]["erf_mass"],
         device=config["device"],
+    priority: TWO_THREAD_PRIORITY
     threads: 2
     resources:
         mem_mb=4000,

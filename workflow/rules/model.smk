@@ -30,6 +30,7 @@ rule train_model:
         learning_rate=lambda wildcards: model_config(wildcards)["learning_rate"],
         weight_decay=lambda wildcards: model_config(wildcards)["weight_decay"],
         device=config["device"],
+    priority: TWO_THREAD_PRIORITY
     threads: 2
     resources:
         mem_mb=4000,

@@ -16,6 +16,7 @@ rule profile_images:
         inplace_add=config["profiles"]["inplace_add"],
         batch_size=config["profiles"]["batch_size"],
         device=config["device"],
+    priority: TWO_THREAD_PRIORITY
     threads: 2
     resources:
         mem_mb=6000,

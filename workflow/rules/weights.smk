@@ -17,6 +17,7 @@ rule train_weight_snapshots:
         device=config["device"],
     wildcard_constraints:
         model=weight_model_constraint(trainable=True),
+    priority: TWO_THREAD_PRIORITY
     threads: 2
     resources:
         mem_mb=4000,
