@@ -68,3 +68,14 @@ def test_every_rule_that_runs_something_has_a_benchmark():
     missing = [block.split(":")[0] for block in blocks
                if "script:" in block and "benchmark:" not in block]
     assert len(blocks) > 30 and missing == []
+
+
+def test_every_two_thread_rule_runs_before_the_one_thread_jobs():
+    """A two-thread job cannot start beside a one-thread job: on a few cores, every rule
+    that takes two threads has the priority that runs it first (no idle core beside a
+    lone one-thread job, as measured in bench/RESULTS.md)."""
+    text = "".join(path.read_text() for path in (ROOT / "workflow/rules").glob("*.smk"))
+    blocks = {block.split(":")[0]: block for block in re.split(r"\n\s*rule (?=\w+:)", text)[1:]}
+    two_thread = [rule for rule, block in blocks.items() if "threads: 2\n" in block]
+    late = [rule for rule in two_thread if "priority: TWO_THREAD_PRIORITY" not in blocks[rule]]
+    assert len(two_thread) >= 5 and late == []
