@@ -70,7 +70,8 @@ rule render_data_examples:
         settings=render_settings,
         thumbnail_size=config["featurevis"]["thumbnail_size"],
         device=config["device"],
-    # One thread: one job per layer, run side by side with the node images.
+    # One thread: one job per layer, run side by side with the node images; the longest
+    # one-thread job, so it starts as soon as it is ready (common.smk).
     priority: LONG_JOB_PRIORITY
     threads: 1
     resources:

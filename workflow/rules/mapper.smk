@@ -16,8 +16,9 @@ rule estimate_epsilon:
         large_clouds=config["epsilon"]["large_clouds"],
         exact_below=config["epsilon"]["exact_below"],
         device=config["device"],
-    # Also before the layer's graph jobs, which are ready at the same time: with mapper.jobs:
-    # shared, a graph job that runs first (a fixed-ε one) cannot build the layer's pass.
+    # Also before the layer's graph jobs, which are ready at the same time: with
+    # mapper.jobs: shared, a graph job that runs first (a fixed-ε one) cannot build the
+    # layer's pass.
     priority: TWO_THREAD_PRIORITY
     threads: 2
     resources:
