@@ -61,12 +61,16 @@ def test_the_slurm_profile_names_existing_rules_and_covers_both_mapper_job_kinds
         assert rule in arrays and "attempt" in str(profile["set-resources"][rule]["mem_mb"])
 
 
+def rule_blocks() -> list[tuple[str, str]]:
+    """(name, text) of every rule in workflow/rules."""
+    text = "".join(path.read_text() for path in (ROOT / "workflow/rules").glob("*.smk"))
+    return [(block.split(":")[0], block) for block in re.split(r"\n\s*rule (?=\w+:)", text)[1:]]
+
+
 def test_every_rule_that_runs_something_has_a_benchmark():
     """`benchmark:` on every rule with a script (the report's runtimes; where time goes)."""
-    text = "".join(path.read_text() for path in (ROOT / "workflow/rules").glob("*.smk"))
-    blocks = re.split(r"\n\s*rule (?=\w+:)", text)[1:]
-    missing = [block.split(":")[0] for block in blocks
-               if "script:" in block and "benchmark:" not in block]
+    blocks = rule_blocks()
+    missing = [rule for rule, block in blocks if "script:" in block and "benchmark:" not in block]
     assert len(blocks) > 30 and missing == []
 
 
@@ -74,8 +78,6 @@ def test_every_two_thread_rule_runs_before_the_one_thread_jobs():
     """A two-thread job cannot start beside a one-thread job: on a few cores, every rule
     that takes two threads has the priority that runs it first (no idle core beside a
     lone one-thread job, as measured in bench/RESULTS.md)."""
-    text = "".join(path.read_text() for path in (ROOT / "workflow/rules").glob("*.smk"))
-    blocks = {block.split(":")[0]: block for block in re.split(r"\n\s*rule (?=\w+:)", text)[1:]}
-    two_thread = [rule for rule, block in blocks.items() if "threads: 2\n" in block]
-    late = [rule for rule in two_thread if "priority: TWO_THREAD_PRIORITY" not in blocks[rule]]
+    two_thread = [(rule, block) for rule, block in rule_blocks() if "threads: 2\n" in block]
+    late = [rule for rule, block in two_thread if "priority: TWO_THREAD_PRIORITY" not in block]
     assert len(two_thread) >= 5 and late == []
