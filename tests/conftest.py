@@ -9,7 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
+
+from topoact import data, models, store
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -87,8 +90,6 @@ def planned_outputs(directory: Path, configfile: Path, *targets: str) -> dict[st
 @pytest.fixture(scope="session")
 def digits_store(tmp_path_factory) -> Path:
     """The digits images store (32×32 RGB), written once per session."""
-    from topoact import data, store
-
     path = tmp_path_factory.mktemp("data") / "digits.zarr"
     source = data.load_digits()
     store.write_images(path, source.batches(500), count=source.count,
@@ -102,10 +103,6 @@ def digits_store(tmp_path_factory) -> Path:
 def trained_pair(tmp_path_factory, digits_store):
     """The embedded model trained for a few epochs on digits, as trained (in memory), and
     the path it was saved to with its sidecar."""
-    import torch
-
-    from topoact import models
-
     torch.manual_seed(0)
     model, metadata = models.train_from_store(
         digits_store, "small-cnn", seed=0, epochs=3, batch_size=64, learning_rate=3e-3,

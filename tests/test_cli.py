@@ -1,8 +1,13 @@
 """The topoact command line."""
 
+import json
+import shutil
 import subprocess
 
+import numpy as np
+
 from conftest import ROOT
+from topoact import mapper, stability
 
 
 def _topoact(*args):
@@ -33,8 +38,6 @@ def test_info_summarises_a_store(digits_store):
 def test_info_is_quiet_about_snakemakes_timestamp_file(digits_store, tmp_path):
     """Snakemake leaves `.snakemake_timestamp` in directory outputs; zarr warns about
     any file it does not know, which `topoact info` must not show."""
-    import shutil
-
     store = tmp_path / "images.zarr"
     shutil.copytree(digits_store, store)
     (store / ".snakemake_timestamp").touch()
@@ -54,12 +57,6 @@ def test_a_npy_file_that_is_not_numpy_data_is_named(tmp_path):
 
 
 def test_mapper_and_epsilon_commands_on_a_npy_cloud(tmp_path):
-    import json
-
-    import numpy as np
-
-    from topoact import mapper
-
     rng = np.random.default_rng(0)
     points = np.concatenate([rng.normal(0, 0.2, (150, 4)) + 3, rng.normal(0, 0.2, (150, 4))])
     labels = np.repeat([0, 1], 150)
@@ -86,12 +83,6 @@ def test_mapper_and_epsilon_commands_on_a_npy_cloud(tmp_path):
 
 
 def test_stability_command_finds_a_circles_loop(tmp_path):
-    import json
-
-    import numpy as np
-
-    from topoact import mapper, stability
-
     rng = np.random.default_rng(4)
     angle = rng.uniform(0, 2 * np.pi, 600)
     circle = np.stack([3 + np.cos(angle), np.sin(angle)], axis=1) + rng.normal(0, .05, (600, 2))

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_digits
 
 from topoact import data
 
@@ -20,8 +21,6 @@ def test_digits_are_rgb_uint8_with_a_stratified_contiguous_split():
 
 
 def test_upsampling_keeps_the_digit():
-    from sklearn.datasets import load_digits
-
     original = load_digits().images[:50] / 16.0
     rgb = data.digits_to_rgb(load_digits().images[:50], 32)[..., 0] / 255.0
     pooled = rgb.reshape(50, 8, 4, 8, 4).mean(axis=(2, 4))  # back to 8×8

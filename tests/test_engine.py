@@ -1,5 +1,6 @@
 """The mapper engine against scikit-learn's DBSCAN, interval by interval, label for label."""
 
+import platform
 import subprocess
 import sys
 
@@ -222,8 +223,6 @@ def test_tuning_the_heap_returns_freed_tiles_to_the_system():
     """What the engine's worker threads do to glibc's heap, in a fresh process (the
     setting lasts for the process): after a large block raised the mmap threshold, 4 MB
     tiles freed below a live one stay resident by default, and go back with tune_heap."""
-    import platform
-
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt is glibc's")
     retained = {}

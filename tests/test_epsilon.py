@@ -2,9 +2,12 @@
 
 import numpy as np
 import pytest
+from pynndescent import NNDescent
+from sklearn.cluster import DBSCAN
 from sklearn.neighbors import NearestNeighbors
 
 from topoact import epsilon, store
+from topoact.epsilon import query_knn_distances
 
 
 def test_pynndescent_k_distances_recall_against_exact_neighbours(rng):
@@ -12,7 +15,6 @@ def test_pynndescent_k_distances_recall_against_exact_neighbours(rng):
     points = (centres[rng.integers(0, 20, 4000)] + rng.normal(0, 1, (4000, 32))).astype(
         np.float32)
     k = 5
-    from pynndescent import NNDescent
 
     approx = NNDescent(points, n_neighbors=k, random_state=0, n_jobs=1).neighbor_graph[0]
     exact = NearestNeighbors(n_neighbors=k).fit(points).kneighbors(points,
@@ -33,8 +35,6 @@ def test_pynndescent_k_distances_recall_against_exact_neighbours(rng):
 
 
 def test_k_distance_makes_core_points_exactly_as_dbscan(rng):
-    from sklearn.cluster import DBSCAN
-
     points = rng.normal(size=(500, 3)).astype(np.float64)
     exact = NearestNeighbors(n_neighbors=5).fit(points).kneighbors(points)[0][:, 4]
     ordered = np.unique(exact)  # mutual neighbours share a k-distance: take distinct values
@@ -95,8 +95,6 @@ def test_exact_and_approximate_neighbours_give_the_same_epsilon(rng):
 def test_query_subsample_has_the_exact_k_distances_of_the_whole_cloud(rng):
     """Each sampled query's k-distances are its exact ones among all points (not among
     the sample), so the sampled curve follows the whole cloud's curve."""
-    from topoact.epsilon import query_knn_distances
-
     points = rng.normal(size=(3000, 12)).astype(np.float32)
     queries = np.sort(rng.choice(3000, 400, replace=False))
     got = query_knn_distances(points, queries, 5, query_chunk=128, point_chunk=700)
@@ -114,10 +112,6 @@ def test_query_knn_pruned_by_the_norm_stays_exact(monkeypatch):
     """With few probe points, each chunk of queries meets only the points within its
     k-distances in norm (far fewer than all), and the distances are still exact,
     duplicates and ties included."""
-    from sklearn.neighbors import NearestNeighbors
-
-    from topoact import epsilon
-
     rng = np.random.default_rng(7)
     along = rng.uniform(1, 30, 4000)[:, None]  # a noisy ray: norms spread, k-distances small
     points = (along * np.ones(6) / np.sqrt(6) + rng.normal(0, 0.05, (4000, 6))).astype(np.float32)

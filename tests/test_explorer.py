@@ -17,7 +17,18 @@ import pytest
 import torch
 
 from conftest import ROOT
-from topoact import activations, explorer, featurevis, mapper, models, purity, stability, store
+from topoact import (
+    activations,
+    explorer,
+    featurevis,
+    mapper,
+    models,
+    profiles,
+    purity,
+    stability,
+    store,
+    weights,
+)
 from topoact.graph import MapperGraph, NodeStats
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -384,8 +395,6 @@ def test_explorer_draws_a_5000_node_graph(tmp_path, browser):
 
 def test_weight_space_graphs_are_a_run_whose_nodes_show_their_mean_filter(tmp_path, browser):
     """A dense core of oriented 3×3 edges, built by the weight stage, beside nothing else."""
-    from topoact import weights
-
     rng = np.random.default_rng(0)
     theta = rng.uniform(0, 2 * np.pi, 600)
     grid = np.array([-1.0, 0.0, 1.0])
@@ -426,8 +435,6 @@ def test_profiles_page_shows_each_example_with_its_sizes_and_persistence_image(
         tmp_path, browser, trained_model, digits_store):
     """The header links the run's profiles; each profiled example has its thumbnail, its
     profile size per layer and its persistence image, under the class-level figures."""
-    from topoact import profiles
-
     base = tmp_path / "profiles"
     profiles.profile_store(trained_model, digits_store, base / "profiles.zarr", per_class=1)
     profiles.topology_for_store(base / "profiles.zarr", base / "topology.npz",

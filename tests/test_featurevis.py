@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from topoact import featurevis, mapper, models, store
+from topoact import activations, featurevis, mapper, models, store
 from topoact.activations import capture_layer, run_to_layer
 
 LAYERS = {"conv3": "conv3", "fc1": "fc1"}
@@ -145,8 +145,6 @@ def test_contact_sheet_places_images_in_order():
 @pytest.fixture(scope="module")
 def small_graph(tmp_path_factory, trained_model, digits_store):
     """A conv3 cloud of the held-out digits and its mapper graph store."""
-    from topoact import activations
-
     directory = tmp_path_factory.mktemp("featurevis")
     model, _ = models.load_model(trained_model)
     cloud_path = directory / "conv3.zarr"

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import planned_outputs, tiny_config, write_config
 from topoact import activations, foreground, models, names, sampling, store
 
 
@@ -214,8 +215,6 @@ def test_deeplab_masks_have_the_image_shape_and_load_saved_weights(tmp_path):
 
 @pytest.mark.workflow
 def test_masked_samplings_plan_masks_fields_and_the_segmentation_download(tmp_path):
-    from conftest import planned_outputs, tiny_config, write_config
-
     config = tiny_config(samplings=["foreground-top1", "background-top5"], noise_sigmas=[0.1])
     config["datasets"]["digits"]["segmentation"] = "deeplabv3"
     config["mapper"]["samplings"] = ["background-top5"]

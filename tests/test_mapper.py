@@ -1,13 +1,17 @@
 """Mapper: the KeplerMapper oracle, covers, known-answer graphs, Jaccard, degenerate input."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import kmapper as km
 import numpy as np
 import pytest
+import torch
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import DBSCAN
 
-from topoact import mapper, names, store
+from topoact import activations, mapper, models, names, store
 
 
 def _kmapper_nodes(points, lens, n, p, eps, min_samples):
@@ -45,10 +49,6 @@ def test_kmapper_cover_reproduces_keplermapper_exactly(n, p, eps):
 
 
 def test_kmapper_oracle_on_real_activations(tmp_path, trained_model, digits_store):
-    import torch
-
-    from topoact import activations, models
-
     model, _ = models.load_model(trained_model)
     out = tmp_path / "conv4.zarr"
     activations.extract_activations(model, "conv4", digits_store, out,
@@ -130,8 +130,6 @@ def test_two_separated_blobs_give_two_components():
     a = rng.normal(0, 0.1, size=(200, 3)) + [5, 0, 0]
     b = rng.normal(0, 0.1, size=(200, 3)) + [0, 5, 0]  # same norm range, far apart
     graph = mapper.build_mapper(np.concatenate([a, b]).astype(np.float32), 5, 0.3, 0.3, 5)
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
 
     adjacency = coo_matrix((np.ones(len(graph.edges)), graph.edges.T),
                            shape=(graph.n_nodes, graph.n_nodes))
@@ -291,8 +289,6 @@ def test_a_layers_graph_jobs_share_one_engine_pass_and_never_a_stale_one(tmp_pat
 def test_graph_jobs_of_one_layer_running_together_build_its_pass_once(tmp_path):
     """Two jobs of one layer at once take turns on the layer's lock: one runs the
     engine, the other copies (file locks are per open file, so threads show it)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     cloud = tmp_path / "cloud.npy"
     np.save(cloud, blobs_and_ring())
     layer = [mapper.GraphOutput(p, 0.6, None, None, None, {"name": f"{p}"}) for p in (0.2, 0.3)]

@@ -8,10 +8,11 @@ import pytest
 import torch
 import torchvision
 from ddp_oracle import as_dicts, assert_same, ddp_tables, import_ddp, recounted
+from PIL import Image
 from torch import nn
 
 from conftest import planned_outputs, snakemake, tiny_config, write_config
-from topoact import profiles, store
+from topoact import cli, data, models, profiles, store
 from topoact.models import SmallCNN
 
 ddp = import_ddp()
@@ -345,10 +346,6 @@ def test_workflow_profiles_and_reruns_only_profiles_on_a_new_threshold(tmp_path)
 
 
 def test_cli_profiles_one_image(tmp_path, trained_model, capsys):
-    from PIL import Image
-
-    from topoact import cli, data, models
-
     pixels = (np.random.default_rng(0).random((40, 48, 3)) * 255).astype(np.uint8)
     Image.fromarray(pixels).save(tmp_path / "digit.png")
     code = cli.main(["profile", "--arch", "small-cnn", "--weights", str(trained_model),

@@ -5,8 +5,10 @@ import pickle
 import numpy as np
 import pytest
 from PIL import Image
+from torchvision import transforms
 
-from topoact import data
+from conftest import planned_outputs, snakemake, tiny_config, write_config
+from topoact import data, store
 
 
 def write_cifar10(root, per_batch=4, seed=0):
@@ -74,8 +76,6 @@ def test_imagefolder_samples_per_class_resizes_and_crops(tmp_path):
     assert images.shape == (12, 16, 16, 3) and images.dtype == np.uint8
     assert np.bincount(labels).tolist() == [4, 4, 4]
     # Each stored image is torchvision's Resize(20) + CenterCrop(16) of one of the files.
-    from torchvision import transforms
-
     pipeline = transforms.Compose([transforms.Resize(20), transforms.CenterCrop(16)])
     expected = {path.name + path.parent.name: np.asarray(pipeline(Image.open(path).convert("RGB")))
                 for path in tmp_path.rglob("*.png")}
@@ -119,9 +119,6 @@ def test_imagenette_reads_train_and_val_with_imagenet_names(tmp_path):
 
 @pytest.mark.workflow
 def test_workflow_writes_a_cifar10_store_and_plans_its_download(tmp_path):
-    from conftest import planned_outputs, snakemake, tiny_config, write_config
-    from topoact import store
-
     write_cifar10(tmp_path / "cifar-root")
     config = tiny_config()
     config["datasets"]["cifar"] = {"loader": "cifar10", "root": str(tmp_path / "cifar-root")}

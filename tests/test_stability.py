@@ -6,7 +6,7 @@ import numpy as np
 import persim
 import pytest
 
-from topoact import mapper, stability
+from topoact import engine, mapper, stability
 
 # gudhi's extended_persistence lists, in its order, as our kinds.
 GUDHI_KINDS = {0: "downward branch", 1: "upward branch", 2: "component", 3: "loop"}
@@ -217,8 +217,6 @@ def test_membership_similarity_known_answers():
 
 @pytest.mark.parametrize("histogram_bins", [1 << 22, 16])
 def test_resampled_graphs_equal_a_rebuild_of_each_resample(monkeypatch, histogram_bins):
-    from topoact import engine
-
     # 16 bins: the neighbour counts take the pair-by-pair path of many patterns.
     monkeypatch.setattr(engine.tiles, "HISTOGRAM_BINS", histogram_bins)
     rng = np.random.default_rng(5)

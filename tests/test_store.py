@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import zarr
 
 from topoact import store
 
@@ -88,7 +89,6 @@ def test_open_store_errors_name_the_path_and_the_problem(tmp_path, rng):
     _write_cloud(tmp_path / "a.zarr", rng.normal(size=(10, 4)).astype(np.float32), [10])
     with pytest.raises(store.StoreError, match="holds kind 'activations', expected 'images'"):
         store.open_store(tmp_path / "a.zarr", "images")
-    import zarr
 
     unfinished = zarr.open_group(tmp_path / "b.zarr", mode="w")
     unfinished.attrs.update({"kind": "activations", "complete": False})

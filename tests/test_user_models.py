@@ -1,6 +1,7 @@
 """Your own model: an architecture by import path, layers by module path, token outputs."""
 
 import json
+import sys
 import textwrap
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 from torch import nn
 
 from conftest import planned_outputs, snakemake, tiny_config, write_config
-from topoact import activations, cli, layers, models, sampling, store
+from topoact import activations, cli, featurevis, layers, models, sampling, store
 
 NETS = textwrap.dedent('''
     import torch
@@ -51,7 +52,6 @@ def user_package(tmp_path, monkeypatch):
     (tmp_path / "mynets.py").write_text(NETS)
     monkeypatch.chdir(tmp_path)
     yield tmp_path
-    import sys
     sys.modules.pop("mynets", None)
 
 
@@ -270,8 +270,6 @@ def test_a_torchscript_model_gives_the_same_activations(user_package, digits_sto
 
 
 def test_feature_visualization_of_a_token_layer_aims_at_its_middle_token():
-    from topoact import featurevis
-
     tokens = torch.arange(2 * 5 * 3, dtype=torch.float32).reshape(2, 5, 3)
     torch.testing.assert_close(featurevis.centre_activation(tokens), tokens[:, 2, :])
     torch.manual_seed(0)

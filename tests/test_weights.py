@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.cluster import DBSCAN
 
 from conftest import ROOT, planned_outputs, snakemake, tiny_config, write_config
 from topoact import cli, explorer, mapper, models, store, weights
+from topoact.config import ConfigError, validate_config
 from topoact.homology import finite, persistence
 
 GRID = np.array([-1.0, 0.0, 1.0])
@@ -43,7 +45,6 @@ def test_density_filter_keeps_the_densest_fraction(rng):
 
 def test_two_dimensional_cover_equals_keplermapper_and_dbscan(rng):
     kmapper = pytest.importorskip("kmapper")
-    from sklearn.cluster import DBSCAN
 
     points = rng.normal(size=(500, 6)).astype(np.float32)
     lens = mapper.pca_lens(points, 2)
@@ -374,8 +375,6 @@ def test_workflow_refuses_a_weight_layer_that_is_not_a_convolution(tmp_path):
 
 
 def test_config_needs_step_zero_for_updates_and_a_known_layer():
-    from topoact.config import ConfigError, validate_config
-
     schema = ROOT / "workflow/schemas/config.schema.yaml"
     with pytest.raises(ConfigError, match=r"weights.updates needs the initialisation, step 0"):
         validate_config({"weights": {"snapshots": [10]}}, schema)

@@ -1,6 +1,7 @@
 """Real Snakemake runs of the workflow on a tiny config, in a temporary directory."""
 
 import copy
+import json
 
 import numpy as np
 import pandas as pd
@@ -86,8 +87,6 @@ def test_run_leaves_a_complete_store_for_every_layer_and_sampling(finished_run):
 
 
 def test_run_leaves_epsilon_graphs_and_purity_for_the_whole_grid(finished_run):
-    import json
-
     directory, config = finished_run
     for sampling in ("random", "top-l2"):
         for layer in ("conv3", "fc1"):
@@ -262,8 +261,6 @@ def test_changing_render_settings_reruns_the_renders_only(finished_run):
 
 
 def test_run_leaves_homology_tables_and_figures(finished_run):
-    import pandas as pd
-
     directory, config = finished_run
     for seed in (0, 2):
         table = pd.read_csv(directory / f"{HOMOLOGY}/seed-{seed}/sw-distances.tsv", sep="\t")

@@ -18,7 +18,7 @@ import pytest
 from test_workflow import GRAPH, STABILITY, STORE
 
 from conftest import ROOT, SNAKEMAKE, planned_outputs, snakemake, tiny_config, write_config
-from topoact import store
+from topoact import mapper, store
 
 pytestmark = pytest.mark.workflow
 
@@ -118,8 +118,6 @@ def test_grid_jobs_build_a_layers_graphs_in_one_job_equal_to_one_graph_at_a_time
     """mapper.jobs: grid — one build_mapper_grid job per (sampling, layer) writes every
     graph of the layer's grid, each equal to the graph built alone; any change to the
     grid reruns that job (the trade-off the option documents)."""
-    from topoact import mapper
-
     config = tiny_config(samplings=["top-l2"])
     config["analyses"][0]["layers"] = ["fc1"]
     config["mapper"].update(samplings=["top-l2"], overlaps=[20, 50], jobs="grid")
@@ -169,8 +167,6 @@ def test_a_changed_fixed_epsilon_rebuilds_the_shared_pass_not_the_adaptive_graph
     """mapper.jobs: shared — after the fixed ε changes, the rerun fixed graphs are built
     with the new ε (the layer's pass is not reused stale) and equal the graph built
     alone; the adaptive graphs are not rewritten."""
-    from topoact import mapper
-
     config = tiny_config(samplings=["top-l2"])
     config["analyses"][0]["layers"] = ["fc1"]
     config["mapper"].update(samplings=["top-l2"], overlaps=[20, 50])

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from torchvision.models import alexnet
 
 from conftest import planned_outputs, tiny_config, write_config
 from topoact import activations, layers, models
@@ -49,8 +50,6 @@ def test_extraction_through_a_torchvision_network_stops_at_the_layer():
 
 
 def test_checkpoint_of_the_torchvision_network_loads(tmp_path):
-    from torchvision.models import alexnet
-
     torch.manual_seed(1)
     net = alexnet(weights=None, num_classes=7)
     path = tmp_path / "alexnet.pt"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import pickle
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 Batch = tuple[np.ndarray, np.ndarray]
 
@@ -143,8 +145,6 @@ def download_cifar10(root: str | os.PathLike) -> Path:
 
 
 def _unpickle(path: Path) -> dict:
-    import pickle
-
     try:
         with open(path, "rb") as handle:
             return pickle.load(handle, encoding="latin1")
@@ -220,8 +220,6 @@ def image_folder_files(root: str | os.PathLike) -> tuple[list[str], list[tuple[P
 
 def unreadable_images(paths: list[Path]) -> list[tuple[Path, str]]:
     """The files PIL cannot decode, with the reason (every file is fully decoded once)."""
-    from PIL import Image
-
     bad = []
     for path in paths:
         try:
@@ -235,7 +233,6 @@ def unreadable_images(paths: list[Path]) -> list[tuple[Path, str]]:
 def resize_crop(path: Path, resize: int, crop: int) -> np.ndarray:
     """The papers' preprocessing, with torchvision's own functions: shorter side to
     ``resize`` (bilinear), then the centre ``crop`` × ``crop``; RGB uint8."""
-    from PIL import Image
     from torchvision.transforms import functional
 
     with Image.open(path) as image:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -377,8 +378,6 @@ def contact_sheet(images: np.ndarray, order: np.ndarray | None = None, columns: 
 
 def save_png(path: str | os.PathLike, image: np.ndarray, scale: int = 1) -> None:
     """Write a uint8 (H, W, 3) image as PNG, upscaled ``scale``× with nearest neighbours."""
-    from PIL import Image
-
     picture = Image.fromarray(np.asarray(image, dtype=np.uint8))
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale),
@@ -474,8 +473,6 @@ def render_examples(points_path: str | os.PathLike, images_path: str | os.PathLi
     ``image-{image}.png`` (the input, at most ``thumbnail_size`` px) and ``index.json``
     (point → image, position, label and files) into ``out_dir``, atomically.
     """
-    from PIL import Image
-
     cloud = store.read_activations(points_path)
     if selection_path is None:
         chosen = np.arange(len(cloud.points))

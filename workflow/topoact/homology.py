@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
 
 from topoact import plots, store
 
@@ -36,7 +38,7 @@ def draw_batches(image_index: np.ndarray, n_images: int, n_batches: int, seed: i
 
 def persistence(points: np.ndarray, maxdim: int = 1) -> list[np.ndarray]:
     """Vietoris–Rips persistence diagrams (ripser) of a point cloud, dimensions 0..maxdim."""
-    from ripser import ripser
+    from ripser import ripser  # here: it loads scikit-learn (~0.8 s), which only this needs
 
     return [np.asarray(d, dtype=np.float64) for d in
             ripser(np.asarray(points, dtype=np.float64), maxdim=maxdim)["dgms"]]
@@ -127,8 +129,6 @@ def layer_diagrams(points: np.ndarray, image: np.ndarray, batches: np.ndarray, l
     batches
         (B, N) image indices (from :func:`draw_batches`).
     """
-    from tqdm.auto import tqdm
-
     row_of = {int(i): r for r, i in enumerate(image)}
     missing = [int(i) for i in np.unique(batches) if int(i) not in row_of]
     if missing:
@@ -258,8 +258,6 @@ def _load_layers(paths) -> list[LayerDiagrams]:
 def sw_distances_for_model(diagram_paths, out_tsv, heatmap_path, *, n_directions: int = 50,
                            title: str = ""):
     """SW distances between every pair of a model's layers, per dimension → TSV + heatmaps."""
-    import pandas as pd
-
     layers = _load_layers(diagram_paths)
     names = [d.layer for d in layers]
     rows, matrices = [], {}
@@ -283,8 +281,6 @@ def specificity_for_model(diagram_paths_by_seed: dict[int, list[str]], out_tsv, 
     The first seed is model A; every other seed is a model B. For each layer i of A,
     ρ_i = corr(d_A(i, ·), d_AB(i, ·)) with distances averaged over batches.
     """
-    import pandas as pd
-
     seeds = list(diagram_paths_by_seed)
     if len(seeds) < 2:
         raise ValueError("the specificity test needs at least two model seeds "
@@ -322,9 +318,6 @@ def sensitivity_for_model(points_paths: dict[str, str], diagram_paths_by_seed, o
         Seed → diagram files (one per layer, same order as ``points_paths``); the first seed
         is the reference, the others give the baseline.
     """
-    import pandas as pd
-    from tqdm.auto import tqdm
-
     seeds = list(diagram_paths_by_seed)
     reference = _load_layers(diagram_paths_by_seed[seeds[0]])
     others = [_load_layers(diagram_paths_by_seed[s]) for s in seeds[1:]]

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.sparse import csgraph
+from tqdm.auto import tqdm
 
 from topoact import store
 from topoact.graph import MapperGraph
@@ -245,8 +246,6 @@ def bootstrap_distances(graph: MapperGraph, points: np.ndarray, bootstrap: int,
     graph is :func:`topoact.mapper.rebuild`'s, built ``batch`` resamples per engine pass
     (:func:`topoact.mapper.resampled_graphs`).
     """
-    from tqdm.auto import tqdm
-
     check_bootstrap(bootstrap)
     points = np.asarray(points)
     if len(points) != graph.n_points:
