@@ -1,4 +1,8 @@
-"""The ``topoact`` command line: inspect stores, list layers, check configs."""
+"""The ``topoact`` command line: inspect stores, list layers, check configs.
+
+The commands that need torch import their modules themselves, so that ``info``,
+``check-config`` and ``--help`` answer without loading it.
+"""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 A loader returns an :class:`ImageSource`: the metadata of the dataset and a function
 yielding ``(images, labels)`` batches in index order. Nothing requires the whole
 dataset in memory, so ImageNet-scale folders fit the same contract as the embedded
-digits. Each split is a contiguous index range.
+digits. Each split is a contiguous index range. Each loader imports its heavy library
+(torch, scikit-learn, torchvision) itself, so a job loads only what its loader uses.
 """
 
 from __future__ import annotations

@@ -310,7 +310,7 @@ def cluster_covers(points: np.ndarray, lens: np.ndarray, covers: list[Cover],
     ``points`` (N, C) and ``lens`` are checked by the caller. Graphs come without
     ``params``; keys are (cover number, ε number).
     """
-    from topoact.engine import cluster_grid
+    from topoact.engine import cluster_grid  # here: it loads torch, which copying jobs skip
 
     for eps in epsilons:
         if not np.isfinite(eps) or eps <= 0:
@@ -380,7 +380,7 @@ def resampled_graphs(graph: MapperGraph, points: np.ndarray, samples: list[np.nd
     it was drawn, so the engine computes each interval's distances once for all the
     resamples.
     """
-    from topoact.engine import cluster_grid
+    from topoact.engine import cluster_grid  # here: it loads torch, which copying jobs skip
 
     intervals = graph.cover.members(graph.lens)
     drawn = [np.bincount(s, minlength=graph.n_points) for s in samples]
