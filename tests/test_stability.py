@@ -6,7 +6,7 @@ import numpy as np
 import persim
 import pytest
 
-from topoact import engine, mapper, stability
+from topoact import engine, mapper, stability, store
 
 # gudhi's extended_persistence lists, in its order, as our kinds.
 GUDHI_KINDS = {0: "downward branch", 1: "upward branch", 2: "component", 3: "loop"}
@@ -231,3 +231,78 @@ def test_resampled_graphs_equal_a_rebuild_of_each_resample(monkeypatch, histogra
             for name in ("indptr", "indices", "interval", "edges", "intersection"):
                 np.testing.assert_array_equal(getattr(mine, name), getattr(one, name))
             assert mine.n_nodes > 5 and mine.params == graph.params
+
+
+def _layer_of_graph_stores(tmp_path, points, names_eps):
+    """Graph stores laid out as the workflow lays them out: {parameters}/{layer}.zarr."""
+    cloud = tmp_path / "cloud.npy"
+    np.save(cloud, points.astype(np.float32))
+    outputs = [mapper.GraphOutput(0.4, eps, tmp_path / "mapper" / name / "conv3.zarr",
+                                  tmp_path / "mapper" / name / "conv3.json",
+                                  tmp_path / "mapper" / name / "conv3.kmapper.json",
+                                  {"name": name}) for name, eps in names_eps.items()]
+    mapper.mapper_grid_for_store(cloud, outputs, intervals=8, min_samples=5, cover="exact",
+                                 progress=False)
+    return cloud
+
+
+def _stability_job(tmp_path, name, folder):
+    meta = {"dataset": "d", "model": "m", "seed": 0, "sampling": "random", "layer": "conv3",
+            "parameters": name}
+    out = tmp_path / folder / name
+    return stability.StabilityOutput(str(tmp_path / "mapper" / name / "conv3.zarr"),
+                                     out / "conv3.tsv", out / "conv3.json", out / "conv3.png",
+                                     meta)
+
+
+def test_a_layers_stability_jobs_share_one_pass_and_never_a_stale_one(tmp_path):
+    """The first stability job of a small cloud's layer computes every graph of the layer;
+    the others copy theirs, file for file what the job alone writes; a graph store or
+    setting that changed makes the next job compute the pass again."""
+    names_eps = {"a": 0.2, "b": 0.25, "c": 0.3}
+    cloud = _layer_of_graph_stores(tmp_path, noisy_circle(np.random.default_rng(1), 600),
+                                   names_eps)
+    cache, settings = tmp_path / "pass", {"bootstrap": 20, "confidence": 0.9, "seed": 1}
+    layer = stability.layer_outputs(_stability_job(tmp_path, "a", "x"), list(names_eps))
+    assert [o.graph for o in layer] == [str(tmp_path / "mapper" / n / "conv3.zarr")
+                                        for n in names_eps]
+
+    def job(name, folder="shared", **changed):
+        output = _stability_job(tmp_path, name, folder)
+        how = stability.shared_graph_stability(cloud, cache, output, layer,
+                                               **{**settings, **changed})
+        alone = _stability_job(tmp_path, name, f"alone-{folder}")
+        stability.write_graph_stability(alone, cloud, **{**settings, **changed})
+        for mine, reference in ((output.features, alone.features),
+                                (output.record, alone.record), (output.plot, alone.plot)):
+            assert mine.read_bytes() == reference.read_bytes(), mine
+        return how
+
+    assert [job(name) for name in names_eps] == ["pass", "copied", "copied"]
+    record = store.read_json(tmp_path / "shared/b/conv3.json")
+    assert record["parameters"] == "b" and len(record["distances"]) == 20
+    assert job("c", "fewer", bootstrap=10) == "pass"   # another setting: a new pass
+    assert job("a", "again", bootstrap=10) == "copied"
+    store.copy_output(tmp_path / "mapper/b/conv3.zarr", tmp_path / "b.zarr")
+    store.copy_output(tmp_path / "b.zarr", tmp_path / "mapper/b/conv3.zarr")  # written again
+    assert job("b", "rewritten", bootstrap=10) == "pass"
+    assert job("c", "rewritten", bootstrap=10) == "copied"
+
+
+def test_stability_of_a_layer_whose_graphs_are_not_all_built_and_of_a_large_cloud(
+        tmp_path, monkeypatch):
+    """The pass leaves out a layer graph whose store is not there yet (its job computes
+    it later); a cloud above SHARED_PASS_MAX_POINTS is done alone, with no cache."""
+    cloud = _layer_of_graph_stores(tmp_path, noisy_circle(np.random.default_rng(2), 400),
+                                   {"a": 0.25})
+    settings = {"bootstrap": 5, "confidence": 0.9}
+    job = _stability_job(tmp_path, "a", "out")
+    layer = stability.layer_outputs(job, ["a", "later"])
+    assert stability.shared_graph_stability(cloud, tmp_path / "pass", job, layer,
+                                            **settings) == "pass"
+    assert sorted(store.read_json(tmp_path / "pass/index.json")["graphs"]) == ["a"]
+    monkeypatch.setattr(stability, "SHARED_PASS_MAX_POINTS", 399)
+    job = _stability_job(tmp_path, "a", "large")
+    assert stability.shared_graph_stability(cloud, tmp_path / "large-pass", job, layer,
+                                            **settings) == "alone"
+    assert job.record.exists() and not (tmp_path / "large-pass").exists()

@@ -340,6 +340,24 @@ def test_run_leaves_stability_tables_figures_and_explorer_lines(finished_run):
     assert sum('"stability":{"d_alpha"' in g.read_text() for g in graphs) == 4
 
 
+def test_one_stability_pass_per_layer_serves_its_graph_jobs(finished_run):
+    """On a small cloud the first graph_stability job of a layer computes the stability of
+    every graph of the layer (built before it: build_mapper's priority); the others copy."""
+    directory, _ = finished_run
+    logs = directory / "results/logs/stability/digits/digits-cnn/seed-0/random"
+    for layer in ("conv3", "fc1"):
+        hows = []
+        for eps in ("adaptive", "fixed"):
+            text = (logs / f"overlap-30-epsilon-{eps}" / f"{layer}.log").read_text()
+            hows.append("pass" if "ran the layer's pass" in text else
+                        "copied" if "copied from the layer's pass" in text else text)
+        assert sorted(hows) == ["copied", "pass"], hows
+        index = store.read_json(directory / "results/stability-pass/digits/digits-cnn/seed-0"
+                                / "random" / layer / "index.json")
+        assert sorted(index["graphs"]) == ["overlap-30-epsilon-adaptive",
+                                           "overlap-30-epsilon-fixed"]
+
+
 def test_report_collects_the_figures(finished_run):
     directory, config = finished_run
     report = directory / "report.html"

@@ -56,6 +56,9 @@ RESULTS = "results"
 # longest (a layer's data examples) start as soon as they are ready, not last and alone.
 TWO_THREAD_PRIORITY = 10
 LONG_JOB_PRIORITY = 5
+# A layer's graphs are built before the stability jobs that read them start, so that the
+# first of those finds every graph of the layer for its shared pass.
+GRAPH_PRIORITY = 1
 # Path templates of the stages' outputs (wildcards in braces). A graph's parameter set is
 # named as TopoAct names it; the balanced cover's names start with cover-balanced-.
 PARAMETERS = f"{cover_prefix(config['mapper']['cover'])}overlap-{{overlap}}-epsilon-{{epsilon}}"
@@ -74,6 +77,9 @@ RECEPTIVE_FIELDS = f"{RESULTS}/receptive_fields/{{dataset}}/{{model}}/seed-{{see
 STABILITY_RUN = f"{RESULTS}/stability/{{dataset}}/{{model}}/seed-{{seed}}"
 STABILITY = f"{STABILITY_RUN}/{{sampling}}/{PARAMETERS}/{{layer}}"
 GRID_DISTANCES = f"{STABILITY_RUN}/{{sampling}}/grid-distances/{{layer}}"
+# A layer's stability pass on a small cloud, computed by the first of its graph_stability
+# jobs to run and copied by the others (a cache, not a declared output).
+STABILITY_PASS = f"{RESULTS}/stability-pass/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}"
 
 
 def parameters_name(overlap, epsilon):

@@ -67,6 +67,7 @@ if config["mapper"]["jobs"] in ("shared", "graph"):
             device=config["device"],
             layer_pass=lambda wildcards: LAYER_PASS.format(**wildcards),
             layer_epsilon=lambda wildcards: EPSILON.format(**wildcards) + ".json",
+        priority: GRAPH_PRIORITY
         threads: graph_threads
         resources:
             mem_mb=lambda wildcards, attempt: 8000 * attempt,

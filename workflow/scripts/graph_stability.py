@@ -1,25 +1,28 @@
-"""Extended persistence and bootstrap significance of one mapper graph (rule graph_stability)."""
+"""Extended persistence and bootstrap significance of one mapper graph (rule graph_stability):
+from its layer's shared pass on small clouds, alone on large ones."""
 
 
-import torch
-
-from topoact import models, plots, stability, store
+from topoact import names, stability, store
 from topoact.jobs import job_log
 
 with job_log(snakemake.log[0]) as log:
-    torch.set_num_threads(snakemake.threads)
     w, params, output = snakemake.wildcards, snakemake.params, snakemake.output
     meta = {"dataset": w.dataset, "model": w.model, "seed": int(w.seed),
             "sampling": w.sampling, "layer": w.layer, "parameters": params.parameters}
-    result, record = stability.stability_for_store(
-        snakemake.input.graph, snakemake.input.points, bootstrap=params.bootstrap,
-        confidence=params.confidence, seed=params.resample_seed, meta=meta,
-        device=models.resolve_device(params.device), tile=params.tile, log=log)
-    table = stability.feature_table(result)
-    store.write_tsv(table, output.features)
-    store.write_json(output.record, record)
-    plots.plot_extended_diagram(
-        table, result.distances, result.d_alpha, params.confidence, output.plot,
-        title=f"{w.model} seed {w.seed} · {w.layer} · {w.sampling} · {params.parameters}")
-    print(f"{len(table)} features, {int(table['significant'].sum())} significant; "
-          f"d_α = {record['d_alpha']} from {params.bootstrap} resamples", file=log)
+    job = stability.StabilityOutput(str(snakemake.input.graph), output.features,
+                                    output.record, output.plot, meta)
+    # The layer's grid is read from the config, not params: a change to another graph
+    # must not rerun this one.
+    grid = snakemake.config["mapper"]
+    layer = stability.layer_outputs(job, [
+        names.grid_name(overlap, epsilon, grid["cover"])
+        for overlap, epsilon in names.grid_parameters(grid["overlaps"], grid["epsilons"])])
+    how = stability.shared_graph_stability(
+        str(snakemake.input.points), params.layer_pass, job, layer,
+        bootstrap=params.bootstrap, confidence=params.confidence, seed=params.resample_seed,
+        device=params.device, tile=params.tile, threads=snakemake.threads, log=log)
+    record = store.read_json(output.record)
+    print({"pass": "ran the layer's pass", "alone": "computed alone (a large cloud)",
+           "copied": f"copied from the layer's pass in {params.layer_pass}"}[how], file=log)
+    print(f"{record['n_features']} features, {sum(record['significant'].values())} "
+          f"significant; d_α = {record['d_alpha']} from {params.bootstrap} resamples", file=log)

@@ -31,7 +31,9 @@ Carrière & Oudot ("Structure and stability of the one-dimensional mapper", 2018
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import shutil
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import gudhi
@@ -41,9 +43,10 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from tqdm.auto import tqdm
 
-from topoact import store
+from topoact import plots, store
+from topoact.devices import resolve_device, set_threads
 from topoact.graph import MapperGraph
-from topoact.mapper import resampled_graphs
+from topoact.mapper import layer_lock, resampled_graphs, source_identity
 
 KINDS = ("component", "downward branch", "upward branch", "loop")
 
@@ -438,6 +441,134 @@ def stability_for_store(graph_path, points_path, *, bootstrap: int, confidence: 
         "name": attrs.get("name"), "nodes": graph.n_nodes, "edges": int(len(graph.edges)),
         "n_points": graph.n_points})
     return result, record
+
+
+@dataclass(frozen=True)
+class StabilityOutput:
+    """One graph's stability job: its graph store, the features TSV, JSON record and
+    figure it writes, and the record's ``meta`` (dataset, model, seed, sampling, layer,
+    parameters: the figure's title too)."""
+
+    graph: str
+    features: str | Path | None
+    record: str | Path | None
+    plot: str | Path | None
+    meta: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        """The graph's parameter-set name."""
+        return self.meta["parameters"]
+
+    def title(self) -> str:
+        """The figure's title."""
+        m = self.meta
+        return f"{m['model']} seed {m['seed']} · {m['layer']} · {m['sampling']} · {m['parameters']}"
+
+
+def write_graph_stability(output: StabilityOutput, points_path, *, bootstrap: int,
+                          confidence: float, seed: int = 0, device: str = "cpu",
+                          tile: int | None = None, log=None) -> dict[str, Any]:
+    """:func:`stability_for_store` of one graph, written: its features TSV, JSON record and
+    extended-diagram figure. Returns the record."""
+    result, record = stability_for_store(
+        output.graph, points_path, bootstrap=bootstrap, confidence=confidence, seed=seed,
+        meta=output.meta, device=resolve_device(device), tile=tile, log=log)
+    table = feature_table(result)
+    store.write_tsv(table, output.features)
+    store.write_json(output.record, record)
+    plots.plot_extended_diagram(table, result.distances, result.d_alpha, confidence,
+                                output.plot, title=output.title())
+    return record
+
+
+def layer_outputs(job: StabilityOutput, names: list[str]) -> list[StabilityOutput]:
+    """The stability jobs of ``job``'s layer, without output paths: the graphs named
+    ``names`` (parameter sets) beside ``job``'s graph, one folder per parameter set as the
+    workflow lays them out (``…/{parameters}/{layer}.zarr``)."""
+    graph = Path(job.graph)
+    return [StabilityOutput(str(graph.parent.parent / name / graph.name), None, None, None,
+                            {**job.meta, "parameters": name}) for name in names]
+
+
+# Clouds up to this many points share their layer's pass: there one graph's 100 resamples
+# take about a second (1,797 points), less than a job's start-up (~2 s of imports with
+# torch), and the layer's other jobs wait only seconds for the pass. A larger cloud's
+# graphs are each done by their own job, side by side.
+SHARED_PASS_MAX_POINTS = 5_000
+
+
+def shared_graph_stability(points_path, cache, job: StabilityOutput,
+                           layer: list[StabilityOutput], *, bootstrap: int,
+                           confidence: float, seed: int = 0, device: str = "cpu",
+                           tile: int | None = None, threads: int = 1, log=None) -> str:
+    """Write one graph's stability from its layer's shared pass.
+
+    As the mapper's (:func:`topoact.mapper.shared_grid_graph`): the first job of a layer
+    computes the stability of every graph of ``layer`` whose store exists (and of
+    ``job``'s) into ``cache``; the layer's other jobs copy their files. An entry is
+    copied only when the pass read this very cloud and this very graph store (path, size,
+    modification time, inode of each) with these settings; otherwise the pass runs again.
+    Clouds above :data:`SHARED_PASS_MAX_POINTS` points are done alone.
+
+    Returns
+    -------
+    str
+        ``"copied"``, ``"pass"`` (this call ran the layer's pass) or ``"alone"``.
+    """
+    settings = {"bootstrap": int(bootstrap), "confidence": float(confidence), "seed": int(seed)}
+    compute = {**settings, "device": device, "tile": tile, "log": log}
+    set_threads(threads)
+    if store.read_graph(job.graph)[0].n_points > SHARED_PASS_MAX_POINTS:
+        write_graph_stability(job, points_path, **compute)
+        return "alone"
+    cache = Path(cache)
+    with layer_lock(cache):
+        source = {"source": str(points_path), "identity": source_identity(points_path),
+                  "settings": settings}
+        index_path = cache / "index.json"
+        index = store.read_json(index_path) if index_path.exists() else {}
+        how = "copied"
+        if ({key: index.get(key) for key in source} != source
+                or index["graphs"].get(job.name) != _entry(job)):
+            how = "pass"
+            _build_stability_pass(points_path, cache, job, layer, source, compute)
+        for suffix, target in zip((".tsv", ".json", ".png"),
+                                  (job.features, job.record, job.plot), strict=True):
+            store.copy_output(cache / f"{job.name}{suffix}", target)
+    return how
+
+
+def _entry(output: StabilityOutput) -> dict[str, Any]:
+    """What a cache entry must match: the graph store read and the record's meta."""
+    return {"graph": output.graph, "identity": source_identity(output.graph),
+            "meta": output.meta}
+
+
+def _build_stability_pass(points_path, cache: Path, job: StabilityOutput,
+                          layer: list[StabilityOutput], source: dict, compute: dict) -> None:
+    """Replace a layer's cache by the stability of ``job``'s graph and of every graph of
+    ``layer`` whose store can be read, then write the index."""
+    (cache / "index.json").unlink(missing_ok=True)
+    for old in cache.iterdir():
+        if old.name != "lock":
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+    entries = {}
+    for output in {o.name: o for o in [*layer, job]}.values():
+        if output is not job and not (Path(output.graph) / "zarr.json").exists():
+            continue  # a graph of the layer not built yet: its own job will do it
+        entry = _entry(output)  # before reading: a store replaced meanwhile reads as stale
+        cached = replace(output, features=cache / f"{output.name}.tsv",
+                         record=cache / f"{output.name}.json", plot=cache / f"{output.name}.png")
+        try:
+            write_graph_stability(cached, points_path, **compute)
+        except store.StoreError as error:
+            if output is job:
+                raise
+            print(f"the layer's pass left out {output.graph}: {error}", file=compute["log"])
+            continue
+        entries[output.name] = entry
+    store.write_json(cache / "index.json", {**source, "graphs": entries}, indent=1)
 
 
 def compare_graph_stores(paths: dict[str, Any]) -> GraphComparison:
