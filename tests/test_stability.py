@@ -255,7 +255,7 @@ def _stability_job(tmp_path, name, folder):
                                      meta)
 
 
-def test_a_layers_stability_jobs_share_one_pass_and_never_a_stale_one(tmp_path):
+def test_a_layers_stability_jobs_share_one_pass_and_never_a_stale_one(tmp_path, monkeypatch):
     """The first stability job of a small cloud's layer computes every graph of the layer;
     the others copy theirs, file for file what the job alone writes; a graph store or
     setting that changed makes the next job compute the pass again."""
@@ -287,12 +287,17 @@ def test_a_layers_stability_jobs_share_one_pass_and_never_a_stale_one(tmp_path):
     store.copy_output(tmp_path / "b.zarr", tmp_path / "mapper/b/conv3.zarr")  # written again
     assert job("b", "rewritten", bootstrap=10) == "pass"
     assert job("c", "rewritten", bootstrap=10) == "copied"
+    # A copy sets no torch threads (which would load torch, ~1–2 s of a job's start-up).
+    monkeypatch.setattr(stability, "set_threads", lambda threads: pytest.fail("torch"))
+    assert stability.shared_graph_stability(cloud, cache, _stability_job(tmp_path, "a", "y"),
+                                            layer, **{**settings, "bootstrap": 10}) == "copied"
 
 
 def test_stability_of_a_layer_whose_graphs_are_not_all_built_and_of_a_large_cloud(
         tmp_path, monkeypatch):
     """The pass leaves out a layer graph whose store is not there yet (its job computes
-    it later); a cloud above SHARED_PASS_MAX_POINTS is done alone, with no cache."""
+    it later); a cloud above SHARED_PASS_MAX_POINTS, or any without a cache, is done
+    alone."""
     cloud = _layer_of_graph_stores(tmp_path, noisy_circle(np.random.default_rng(2), 400),
                                    {"a": 0.25})
     settings = {"bootstrap": 5, "confidence": 0.9}
@@ -306,3 +311,7 @@ def test_stability_of_a_layer_whose_graphs_are_not_all_built_and_of_a_large_clou
     assert stability.shared_graph_stability(cloud, tmp_path / "large-pass", job, layer,
                                             **settings) == "alone"
     assert job.record.exists() and not (tmp_path / "large-pass").exists()
+    job = _stability_job(tmp_path, "a", "no-cache")  # mapper.jobs: graph
+    monkeypatch.setattr(stability, "SHARED_PASS_MAX_POINTS", 5_000)
+    assert stability.shared_graph_stability(cloud, None, job, layer, **settings) == "alone"
+    assert job.record.read_bytes() == (tmp_path / "out/a/conv3.json").read_bytes()

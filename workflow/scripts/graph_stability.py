@@ -17,12 +17,15 @@ with job_log(snakemake.log[0]) as log:
     layer = stability.layer_outputs(job, [
         names.grid_name(overlap, epsilon, grid["cover"])
         for overlap, epsilon in names.grid_parameters(grid["overlaps"], grid["epsilons"])])
+    # mapper.jobs: graph (file systems without locks across nodes) does each graph alone.
+    cache = params.layer_pass if grid["jobs"] != "graph" else None
     how = stability.shared_graph_stability(
-        str(snakemake.input.points), params.layer_pass, job, layer,
+        str(snakemake.input.points), cache, job, layer,
         bootstrap=params.bootstrap, confidence=params.confidence, seed=params.resample_seed,
         device=params.device, tile=params.tile, threads=snakemake.threads, log=log)
     record = store.read_json(output.record)
-    print({"pass": "ran the layer's pass", "alone": "computed alone (a large cloud)",
+    print({"pass": "ran the layer's pass",
+           "alone": "computed alone (a large cloud, or mapper.jobs: graph)",
            "copied": f"copied from the layer's pass in {params.layer_pass}"}[how], file=log)
     print(f"{record['n_features']} features, {sum(record['significant'].values())} "
           f"significant; d_α = {record['d_alpha']} from {params.bootstrap} resamples", file=log)

@@ -468,9 +468,11 @@ class StabilityOutput:
 
 def write_graph_stability(output: StabilityOutput, points_path, *, bootstrap: int,
                           confidence: float, seed: int = 0, device: str = "cpu",
-                          tile: int | None = None, log=None) -> dict[str, Any]:
-    """:func:`stability_for_store` of one graph, written: its features TSV, JSON record and
-    extended-diagram figure. Returns the record."""
+                          tile: int | None = None, threads: int = 1, log=None
+                          ) -> dict[str, Any]:
+    """:func:`stability_for_store` of one graph with ``threads`` torch threads, written:
+    its features TSV, JSON record and extended-diagram figure. Returns the record."""
+    set_threads(threads)  # here, not before: a job that copies its files loads no torch
     result, record = stability_for_store(
         output.graph, points_path, bootstrap=bootstrap, confidence=confidence, seed=seed,
         meta=output.meta, device=resolve_device(device), tile=tile, log=log)
@@ -509,7 +511,8 @@ def shared_graph_stability(points_path, cache, job: StabilityOutput,
     ``job``'s) into ``cache``; the layer's other jobs copy their files. An entry is
     copied only when the pass read this very cloud and this very graph store (path, size,
     modification time, inode of each) with these settings; otherwise the pass runs again.
-    Clouds above :data:`SHARED_PASS_MAX_POINTS` points are done alone.
+    Clouds above :data:`SHARED_PASS_MAX_POINTS` points, and every cloud when ``cache`` is
+    None, are done alone.
 
     Returns
     -------
@@ -517,9 +520,8 @@ def shared_graph_stability(points_path, cache, job: StabilityOutput,
         ``"copied"``, ``"pass"`` (this call ran the layer's pass) or ``"alone"``.
     """
     settings = {"bootstrap": int(bootstrap), "confidence": float(confidence), "seed": int(seed)}
-    compute = {**settings, "device": device, "tile": tile, "log": log}
-    set_threads(threads)
-    if store.read_graph(job.graph)[0].n_points > SHARED_PASS_MAX_POINTS:
+    compute = {**settings, "device": device, "tile": tile, "threads": threads, "log": log}
+    if cache is None or store.read_graph(job.graph)[0].n_points > SHARED_PASS_MAX_POINTS:
         write_graph_stability(job, points_path, **compute)
         return "alone"
     cache = Path(cache)
