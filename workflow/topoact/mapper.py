@@ -622,6 +622,15 @@ def layer_lock(directory) -> Iterator[None]:
         yield
 
 
+def clear_layer_cache(cache: Path) -> None:
+    """Empty a layer's pass cache but for its lock file, the index first: a pass cut short
+    leaves no entry that reads as valid."""
+    (cache / "index.json").unlink(missing_ok=True)
+    for old in cache.iterdir():
+        if old.name != "lock":
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+
+
 def layer_graphs(attrs: dict[str, Any], grid: list[tuple[float, str]], fixed_epsilon: float,
                  adaptive_epsilon_path, cover: str) -> list[GraphOutput]:
     """The graphs of a layer's grid (``(overlap percent, ε mode)`` pairs, see
@@ -684,10 +693,7 @@ def shared_grid_graph(points_path, cache, graph: GraphOutput, layer: list[GraphO
 def _build_shared_pass(points_path, cache: Path, graphs: list[GraphOutput], source: dict,
                        stats: EngineStats, settings: dict[str, Any]) -> None:
     """Replace a layer's cache by the graphs built in one pass, then their index."""
-    (cache / "index.json").unlink(missing_ok=True)
-    for old in cache.iterdir():
-        if old.name != "lock":
-            shutil.rmtree(old) if old.is_dir() else old.unlink()
+    clear_layer_cache(cache)
     unique = {g.attrs["name"]: g for g in graphs}
     outputs = [replace(g, graph_path=cache / f"{n}.zarr", nodelink_path=cache / f"{n}.json",
                        kmapper_path=cache / f"{n}.kmapper.json") for n, g in unique.items()]

@@ -31,7 +31,6 @@ Carrière & Oudot ("Structure and stability of the one-dimensional mapper", 2018
 from __future__ import annotations
 
 import math
-import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,7 @@ from tqdm.auto import tqdm
 from topoact import plots, store
 from topoact.devices import resolve_device, set_threads
 from topoact.graph import MapperGraph
-from topoact.mapper import layer_lock, resampled_graphs, source_identity
+from topoact.mapper import clear_layer_cache, layer_lock, resampled_graphs, source_identity
 
 KINDS = ("component", "downward branch", "upward branch", "loop")
 
@@ -521,7 +520,9 @@ def shared_graph_stability(points_path, cache, job: StabilityOutput,
     """
     settings = {"bootstrap": int(bootstrap), "confidence": float(confidence), "seed": int(seed)}
     compute = {**settings, "device": device, "tile": tile, "threads": threads, "log": log}
-    if cache is None or store.read_graph(job.graph)[0].n_points > SHARED_PASS_MAX_POINTS:
+    # The graph's point count from its lens array's shape: the store is read whole later.
+    n_points = store.open_store(job.graph, "mapper")["lens"].shape[0]
+    if cache is None or n_points > SHARED_PASS_MAX_POINTS:
         write_graph_stability(job, points_path, **compute)
         return "alone"
     cache = Path(cache)
@@ -551,10 +552,7 @@ def _build_stability_pass(points_path, cache: Path, job: StabilityOutput,
                           layer: list[StabilityOutput], source: dict, compute: dict) -> None:
     """Replace a layer's cache by the stability of ``job``'s graph and of every graph of
     ``layer`` whose store can be read, then write the index."""
-    (cache / "index.json").unlink(missing_ok=True)
-    for old in cache.iterdir():
-        if old.name != "lock":
-            shutil.rmtree(old) if old.is_dir() else old.unlink()
+    clear_layer_cache(cache)
     entries = {}
     for output in {o.name: o for o in [*layer, job]}.values():
         if output is not job and not (Path(output.graph) / "zarr.json").exists():
