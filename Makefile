@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
+# A config read on top of config.yaml, e.g. CONFIG=config/quick.yaml (empty: the default).
+CONFIG ?=
 # Test files run side by side, one file per worker (at most 4; 0 = one process).
 TEST_WORKERS ?= auto
 
@@ -27,7 +29,7 @@ $(BIN)/.installed-test: $(BIN)/.installed
 	touch $@
 
 run: $(BIN)/.installed
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --cores $(CORES) $(if $(CONFIG),--configfile $(CONFIG))
 
 test: $(BIN)/.installed-test
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
