@@ -622,6 +622,16 @@ def layer_lock(directory) -> Iterator[None]:
         yield
 
 
+def pass_entry(cache: Path, source: dict[str, Any], name: str) -> Any:
+    """The entry named ``name`` in a layer pass's index, when that pass was made from
+    ``source`` (each of its keys equal in the index); None otherwise or when absent."""
+    index_path = cache / "index.json"
+    index = store.read_json(index_path) if index_path.exists() else {}
+    if {key: index.get(key) for key in source} != source:
+        return None
+    return index["graphs"].get(name)
+
+
 def clear_layer_cache(cache: Path) -> None:
     """Empty a layer's pass cache but for its lock file, the index first: a pass cut short
     leaves no entry that reads as valid."""
@@ -674,10 +684,8 @@ def shared_grid_graph(points_path, cache, graph: GraphOutput, layer: list[GraphO
                 "device": device, "tile": tile, "threads": threads}
     with layer_lock(cache):
         source = {"source": str(points_path), "identity": source_identity(points_path)}
-        index_path = cache / "index.json"
-        index = store.read_json(index_path) if index_path.exists() else {}
         how, stats = "copied", None
-        if {key: index.get(key) for key in source} != source or index["graphs"].get(name) != wanted:
+        if pass_entry(cache, source, name) != wanted:
             stats = EngineStats()
             if any(g.eps is None for g in layer):
                 mapper_grid_for_store(points_path, [graph], stats=stats, **settings)

@@ -45,7 +45,13 @@ from tqdm.auto import tqdm
 from topoact import plots, store
 from topoact.devices import resolve_device, set_threads
 from topoact.graph import MapperGraph
-from topoact.mapper import clear_layer_cache, layer_lock, resampled_graphs, source_identity
+from topoact.mapper import (
+    clear_layer_cache,
+    layer_lock,
+    pass_entry,
+    resampled_graphs,
+    source_identity,
+)
 
 KINDS = ("component", "downward branch", "upward branch", "loop")
 
@@ -529,11 +535,8 @@ def shared_graph_stability(points_path, cache, job: StabilityOutput,
     with layer_lock(cache):
         source = {"source": str(points_path), "identity": source_identity(points_path),
                   "settings": settings}
-        index_path = cache / "index.json"
-        index = store.read_json(index_path) if index_path.exists() else {}
         how = "copied"
-        if ({key: index.get(key) for key in source} != source
-                or index["graphs"].get(job.name) != _entry(job)):
+        if pass_entry(cache, source, job.name) != _entry(job):
             how = "pass"
             _build_stability_pass(points_path, cache, job, layer, source, compute)
         for suffix, target in zip((".tsv", ".json", ".png"),
