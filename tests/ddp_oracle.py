@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import torch
 
-from topoact.profiles import Profile
+from topoact.profiles.tables import Profile
 
 
 def import_ddp():

@@ -23,13 +23,19 @@ from topoact import (
     featurevis,
     mapper,
     models,
-    profiles,
     purity,
     stability,
     store,
     weights,
 )
 from topoact.graph import MapperGraph, NodeStats
+from topoact.profiles.build import profile_store
+from topoact.profiles.topology import (
+    ImageGrid,
+    MetricSettings,
+    similarity_for_store,
+    topology_for_store,
+)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("TOPOACT_TEST_ARTIFACTS", ROOT / "test-artifacts"))
@@ -436,11 +442,10 @@ def test_profiles_page_shows_each_example_with_its_sizes_and_persistence_image(
     """The header links the run's profiles; each profiled example has its thumbnail, its
     profile size per layer and its persistence image, under the class-level figures."""
     base = tmp_path / "profiles"
-    profiles.profile_store(trained_model, digits_store, base / "profiles.zarr", per_class=1)
-    profiles.topology_for_store(base / "profiles.zarr", base / "topology.npz",
-                                base / "persistence-images.png", profiles.MetricSettings(),
-                                profiles.ImageGrid())
-    profiles.similarity_for_store(base / "profiles.zarr", base, permutations=10)
+    profile_store(trained_model, digits_store, base / "profiles.zarr", per_class=1)
+    topology_for_store(base / "profiles.zarr", base / "topology.npz",
+                       base / "persistence-images.png", MetricSettings(), ImageGrid())
+    similarity_for_store(base / "profiles.zarr", base, permutations=10)
     graph = tmp_path / "graph.zarr"
     cloud = synthetic_graph(graph, 6, WORDS)
     site = tmp_path / "site"

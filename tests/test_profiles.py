@@ -1,6 +1,9 @@
 """DeepDataProfiler profiles: DDP 2.0.1 as the oracle, known answers, the metric, storage."""
 
 import io
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -12,8 +15,21 @@ from PIL import Image
 from torch import nn
 
 from conftest import planned_outputs, snakemake, tiny_config, write_config
-from topoact import cli, data, models, profiles, store
+from topoact import cli, data, models, store
 from topoact.models import SmallCNN
+from topoact.profiles.build import profile_images, profile_store, select_images
+from topoact.profiles.synapses import influential_neurons
+from topoact.profiles.tables import Profile, ProfileError, add_profiles, from_tables
+from topoact.profiles.topology import (
+    ImageGrid,
+    graph_diagrams,
+    graph_distances,
+    jaccard,
+    persistence_image,
+    profile_graph,
+    within_across,
+)
+from topoact.profiles.trace import layer_plan
 
 ddp = import_ddp()
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
@@ -49,7 +65,7 @@ def ddp_profiles(model: nn.Module, x: torch.Tensor, neuron: str, threshold: floa
 @pytest.mark.parametrize("neuron", ["channel", "element"])
 def test_vgg11_profiles_equal_ddp(neuron, vgg11_channel):
     model, x, channel, pred_dict = vgg11_channel
-    ours, layers = profiles.profile_images(model, x, neuron=neuron)
+    ours, layers = profile_images(model, x, neuron=neuron)
     assert [layer.kind for layer in layers[:4]] == ["input", "conv", "maxpool", "conv"]
     assert [layer.kind for layer in layers[-4:]] == ["avgpool", "linear", "linear", "linear"]
     expected = [ddp_tables(p, pred_dict) for p in channel] if neuron == "channel" else \
@@ -69,7 +85,7 @@ def test_resnet18_profiles_equal_ddp_with_inplace_add(neuron):
     counts land on the other branch's layer; we credit the layer the synapse comes from,
     which is DDP's recount of its own synapses."""
     model, x = torchvision_net("resnet18"), random_inputs(2, seed=2)
-    ours, layers = profiles.profile_images(model, x, neuron=neuron, inplace_add=True)
+    ours, layers = profile_images(model, x, neuron=neuron, inplace_add=True)
     downsample_branches = {p for layer in layers if layer.kind == "add"
                            and any("downsample" in layers[q].name for q in layer.preds)
                            for p in layer.preds}
@@ -89,9 +105,9 @@ def test_default_reads_each_layers_own_activations_not_the_block_output():
     captured = {}
     model.layer1[0].conv2.register_forward_hook(lambda m, i, o: captured.update(conv=o))
     model.layer1[0].bn2.register_forward_hook(lambda m, i, o: captured.update(bn=o.clone()))
-    own, layers = profiles.profile_images(model, x)
+    own, layers = profile_images(model, x)
     index = next(layer.index for layer in layers if layer.name == "layer1.0.conv2")
-    expected = profiles.influential_neurons(captured["conv"], captured["bn"], 0.1, "channel")
+    expected = influential_neurons(captured["conv"], captured["bn"], 0.1, "channel")
     dd = ddp_profiles(model, x, "channel")
     for mine, found in zip(own, expected, strict=True):
         influential = mine.neurons["weight"] > 0
@@ -116,7 +132,7 @@ def test_a_tiny_network_profile_by_hand():
         linear.bias[:] = 0.0
     model = nn.Sequential(conv, nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), linear)
     x = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).view(1, 1, 2, 2)
-    (profile,), layers = profiles.profile_images(model, x, threshold=0.7)
+    (profile,), layers = profile_images(model, x, threshold=0.7)
     assert [layer.kind for layer in layers] == ["input", "conv", "avgpool", "linear"]
     neurons, synapses = as_dicts(profile)
     # conv maxima 4, 8: shares 8/12 ≤ 0.7 kept, plus one more -> weights 2/3, 1/3; each
@@ -138,8 +154,8 @@ def test_the_embedded_model_profiles_in_batches_as_one_by_one():
     torch.manual_seed(0)
     model, x = SmallCNN().eval(), torch.rand(5, 3, 32, 32, generator=torch.Generator()
                                              .manual_seed(4))
-    batched, layers = profiles.profile_images(model, x, batch_size=5)
-    single, _ = profiles.profile_images(model, x, batch_size=1)
+    batched, layers = profile_images(model, x, batch_size=5)
+    single, _ = profile_images(model, x, batch_size=1)
     assert layers[0].tail == "normalize"  # the model's own normalization is the input
     assert [layer.kind for layer in layers[1:]] == [
         "conv", "conv", "maxpool", "conv", "maxpool", "conv", "avgpool", "linear", "linear"]
@@ -149,28 +165,28 @@ def test_the_embedded_model_profiles_in_batches_as_one_by_one():
 
 def test_class_profiles_add_as_ddp_adds_them(vgg11_channel):
     model, x, (a, b), pred_dict = vgg11_channel
-    ours, _ = profiles.profile_images(model, x)
-    summed = profiles.add_profiles([ours[0], ours[1], ours[0]])
+    ours, _ = profile_images(model, x)
+    summed = add_profiles([ours[0], ours[1], ours[0]])
     assert summed.images == 3 and summed.synapses["count"].max() == 3
     assert_same(summed, ddp_tables(a + b + a, pred_dict))
 
 
 def test_jaccard_equals_ddps(vgg11_channel):
-    from deep_data_profiler.algorithms import jaccard
+    from deep_data_profiler.algorithms import jaccard as ddp_jaccard
 
     model, x, (a, b), _ = vgg11_channel
-    ours, _ = profiles.profile_images(model, x)
+    ours, _ = profile_images(model, x)
     for kind, neuron in (("neurons", True), ("synapses", False)):
-        expected = jaccard(a, b, neuron=neuron)
+        expected = ddp_jaccard(a, b, neuron=neuron)
         assert 0 < expected < 1
-        assert profiles.jaccard(ours[0], ours[1], kind) == pytest.approx(expected)
-    assert profiles.jaccard(ours[0], ours[0], "synapses") == 1.0
+        assert jaccard(ours[0], ours[1], kind) == pytest.approx(expected)
+    assert jaccard(ours[0], ours[0], "synapses") == 1.0
 
 
 # --------------------------------------------------------------------------- known answers
 
 
-def ring(n: int, weight: float = 1.0) -> profiles.Profile:
+def ring(n: int, weight: float = 1.0) -> Profile:
     """A profile whose graph is an n-cycle: layer i's neuron 0 to layer i+1's, and the
     last back to the first (as a second synapse into layer 0's successor chain)."""
     source = [(i, 0) for i in range(n - 1)] + [(0, 0)]
@@ -182,59 +198,59 @@ def ring(n: int, weight: float = 1.0) -> profiles.Profile:
                 "count": np.ones(n, int), "weight": np.full(n, weight)}
     neurons = {"layer": np.arange(n), "neuron": np.zeros(n, int), "count": np.ones(n, int),
                "weight": np.zeros(n)}
-    return profiles.Profile(neurons, synapses)
+    return Profile(neurons, synapses)
 
 
 def test_a_four_cycle_of_unit_edges_has_one_h1_bar_from_1_to_2():
-    _, adjacency = profiles.profile_graph(ring(4), "inverted")
-    distances = profiles.graph_distances(adjacency, kernel=False)
+    _, adjacency = profile_graph(ring(4), "inverted")
+    distances = graph_distances(adjacency, kernel=False)
     assert distances.max() == 2 and np.allclose(distances, distances.T)
-    h0, h1 = profiles.graph_diagrams(distances)
+    h0, h1 = graph_diagrams(distances)
     np.testing.assert_allclose(h1, [[1.0, 2.0]])
     assert np.isinf(h0[:, 1]).sum() == 1
 
 
 def test_inverted_weighting_and_the_kernel():
-    _, adjacency = profiles.profile_graph(ring(4, weight=0.25), "inverted")
+    _, adjacency = profile_graph(ring(4, weight=0.25), "inverted")
     assert adjacency.max() == pytest.approx(4.0)  # 1 / 0.25
-    _, original = profiles.profile_graph(ring(4, weight=0.25), "original")
-    raw = profiles.graph_distances(original, kernel=False)
+    _, original = profile_graph(ring(4, weight=0.25), "original")
+    raw = graph_distances(original, kernel=False)
     np.testing.assert_allclose(sorted(set(raw.ravel())), [0, 0.25, 0.5])
     sigma = np.std(raw)
-    kernelled = profiles.graph_distances(original, kernel=True)
+    kernelled = graph_distances(original, kernel=True)
     np.testing.assert_allclose(kernelled, 1 - np.exp(-raw / (2 * sigma)))
 
 
 def test_disconnected_pairs_sit_at_the_cap():
-    two = profiles.add_profiles([ring(4)])
+    two = add_profiles([ring(4)])
     shifted = ring(4)
     for side in ("source_layer", "target_layer"):
         shifted.synapses[side] = shifted.synapses[side] + 10
-    both = profiles.add_profiles([two, shifted])
-    _, adjacency = profiles.profile_graph(both)
+    both = add_profiles([two, shifted])
+    _, adjacency = profile_graph(both)
     for factor in (2.0, 3.0):
-        distances = profiles.graph_distances(adjacency, kernel=False, cap_factor=factor)
+        distances = graph_distances(adjacency, kernel=False, cap_factor=factor)
         assert len(distances) == 8 and np.isfinite(distances).all()
         assert distances[0, 7] == factor * 2.0  # 2 = the largest finite distance
-        h0, h1 = profiles.graph_diagrams(distances)
+        h0, h1 = graph_diagrams(distances)
         assert sorted(h0[:, 1])[-2] == factor * 2.0  # the components join at the cap
         assert len(h1) == 2
-    isolated = profiles.graph_distances(np.zeros((2, 2)), kernel=True)
+    isolated = graph_distances(np.zeros((2, 2)), kernel=True)
     np.testing.assert_array_equal(isolated, [[0, 1], [1, 0]])  # nothing finite: cap 1
 
 
 def test_the_persistence_image_grid_is_the_runs_for_every_image():
-    grid = profiles.ImageGrid(birth_range=(0.0, 1.0), pers_range=(0.0, 1.0), pixel_size=0.1,
-                              spread=0.05)
-    small = profiles.persistence_image(np.array([[0.1, 0.2]]), grid)[0]
-    large = profiles.persistence_image(np.array([[0.55, 1.0], [0.2, np.inf]]), grid)[0]
-    empty = profiles.persistence_image(np.zeros((0, 2)), grid)[0]
+    grid = ImageGrid(birth_range=(0.0, 1.0), pers_range=(0.0, 1.0), pixel_size=0.1,
+                     spread=0.05)
+    small = persistence_image(np.array([[0.1, 0.2]]), grid)[0]
+    large = persistence_image(np.array([[0.55, 1.0], [0.2, np.inf]]), grid)[0]
+    empty = persistence_image(np.zeros((0, 2)), grid)[0]
     assert small.shape == large.shape == empty.shape == (10, 10) == grid.shape
     assert small.argmax() != large.argmax() and empty.sum() == 0
     # a bar's mass sits at its (birth, persistence) pixel, weighted by its persistence
     assert np.unravel_index(large.argmax(), large.shape) == (5, 4)
     assert large.sum() > small.sum()
-    _, outside = profiles.persistence_image(np.array([[2.0, 3.5]]), grid)
+    _, outside = persistence_image(np.array([[2.0, 3.5]]), grid)
     assert outside == 1
 
 
@@ -244,20 +260,20 @@ def test_within_and_across_class_similarity_with_a_permutation_test():
     matrix[np.ix_(labels == 0, labels == 0)] = 0.8
     matrix[np.ix_(labels == 1, labels == 1)] = 0.6
     np.fill_diagonal(matrix, 1)
-    table, p = profiles.within_across(matrix, labels, ["a", "b"], permutations=500)
+    table, p = within_across(matrix, labels, ["a", "b"], permutations=500)
     rows = table.set_index("class")
     assert rows.loc["a", "within"] == pytest.approx(0.8)
     assert rows.loc["b", "across"] == pytest.approx(0.1)
     assert rows.loc["all", "within_pairs"] == 12 and rows.loc["all", "across_pairs"] == 16
     assert rows.loc["all", "difference"] == pytest.approx(0.7 - 0.1)
     assert p < 0.06  # 2 of the C(8, 4) = 70 labelings reach it: p ≈ 0.03
-    _, p_flat = profiles.within_across(np.ones((8, 8)), labels, ["a", "b"], permutations=50)
+    _, p_flat = within_across(np.ones((8, 8)), labels, ["a", "b"], permutations=50)
     assert p_flat == 1.0
 
 
 def test_a_class_with_fewer_images_uses_what_it_has_and_says_so():
     log = io.StringIO()
-    chosen = profiles.select_images(np.array([0, 1, 0, 1, 0, 2]), 2, 3, log)
+    chosen = select_images(np.array([0, 1, 0, 1, 0, 2]), 2, 3, log)
     assert chosen.tolist() == [0, 1, 2, 3, 5]
     assert "class 2: 1 held-out images, fewer than the 2 asked; using 1" in log.getvalue()
 
@@ -267,8 +283,8 @@ def test_a_class_with_fewer_images_uses_what_it_has_and_says_so():
 
 def test_unsupported_modules_and_operations_are_named_with_their_path():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sequential(nn.ReLU(), nn.AvgPool2d(2)))
-    with pytest.raises(profiles.ProfileError, match=r"AvgPool2d at '1\.1'"):
-        profiles.layer_plan(model)
+    with pytest.raises(ProfileError, match=r"AvgPool2d at '1\.1'"):
+        layer_plan(model)
 
     class Concat(nn.Module):
         def __init__(self):
@@ -278,22 +294,22 @@ def test_unsupported_modules_and_operations_are_named_with_their_path():
         def forward(self, x):
             return torch.cat([self.a(x), self.b(x)], dim=1)
 
-    with pytest.raises(profiles.ProfileError, match="unsupported operation 'cat'"):
-        profiles.layer_plan(Concat())
-    with pytest.raises(profiles.ProfileError, match="groups=1"):
-        profiles.layer_plan(nn.Sequential(nn.Conv2d(4, 4, 3, groups=2)))
+    with pytest.raises(ProfileError, match="unsupported operation 'cat'"):
+        layer_plan(Concat())
+    with pytest.raises(ProfileError, match="groups=1"):
+        layer_plan(nn.Sequential(nn.Conv2d(4, 4, 3, groups=2)))
 
 
 @pytest.mark.parametrize("threshold", [0, -0.1, 1.5])
 def test_a_threshold_outside_0_1_is_refused(threshold):
-    with pytest.raises(profiles.ProfileError, match=r"outside \(0, 1\]"):
-        profiles.profile_images(SmallCNN().eval(), torch.rand(1, 3, 32, 32),
+    with pytest.raises(ProfileError, match=r"outside \(0, 1\]"):
+        profile_images(SmallCNN().eval(), torch.rand(1, 3, 32, 32),
                                 threshold=threshold)
 
 
 def test_an_unknown_neuron_kind_is_refused():
-    with pytest.raises(profiles.ProfileError, match="unknown neuron kind 'spatial'"):
-        profiles.profile_images(SmallCNN().eval(), torch.rand(1, 3, 32, 32), neuron="spatial")
+    with pytest.raises(ProfileError, match="unknown neuron kind 'spatial'"):
+        profile_images(SmallCNN().eval(), torch.rand(1, 3, 32, 32), neuron="spatial")
 
 
 # --------------------------------------------------------------------------- store and workflow
@@ -301,19 +317,35 @@ def test_an_unknown_neuron_kind_is_refused():
 
 def test_profiles_round_trip_through_the_zarr_store(tmp_path, trained_model, digits_store):
     path = tmp_path / "profiles.zarr"
-    profiles.profile_store(trained_model, digits_store, path, per_class=2, neuron="element")
+    profile_store(trained_model, digits_store, path, per_class=2, neuron="element")
     tables, attrs = store.read_profiles(path)
     assert attrs["neuron"] == "element" and attrs["threshold"] == 0.1
     assert [r["kind"] for r in attrs["layers"]][:2] == ["input", "conv"]
     assert attrs["layers"][1]["shape"] == [32, 16, 16]
     assert len(tables["image"]) == 20 and sorted(set(tables["label"])) == list(range(10))
-    again = profiles.from_tables(tables)
-    model, _ = __import__("topoact.models").models.load_model(trained_model)
+    again = from_tables(tables)
+    model, _ = models.load_model(trained_model)
     group = store.open_store(digits_store, "images")
     x = torch.from_numpy(group["images"][tables["image"][:3]]).permute(0, 3, 1, 2) / 255
-    fresh, _ = profiles.profile_images(model, x.float(), neuron="element")
+    fresh, _ = profile_images(model, x.float(), neuron="element")
     for a, b in zip(again[:3], fresh, strict=True):
         assert_same(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("module, loads_torch", [
+    ("topoact.profiles.topology", False), ("topoact.profiles.build", True)])
+def test_the_topology_and_similarity_steps_do_not_import_torch(tmp_path, module, loads_torch):
+    """Their jobs read stored profiles only: with a `torch` that fails on import first on
+    the path, `topology` (and `tables` under it) imports; `build` does not."""
+    fake = tmp_path / "no-torch" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('torch imported')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(fake.parent), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True,
+                            text=True, env=env)
+    assert ("torch imported" in result.stderr) == loads_torch, result.stderr
+    assert (result.returncode != 0) == loads_torch, result.stderr
 
 
 PROFILE_DIR = "results/profiles/digits/digits-cnn/seed-0/channel"
@@ -357,7 +389,7 @@ def test_cli_profiles_one_image(tmp_path, trained_model, capsys):
     model, _ = models.load_model(trained_model)
     x = data.resize_crop(tmp_path / "digit.png", round(32 * 256 / 224), 32)
     x = torch.from_numpy(x.copy()).permute(2, 0, 1).unsqueeze(0).float() / 255
-    (expected,), _ = profiles.profile_images(model, x, threshold=0.2)
+    (expected,), _ = profile_images(model, x, threshold=0.2)
     assert len(record["synapses"]) == len(expected.synapses["source"])
     assert sorted(map(tuple, (n[:3] for n in record["neurons"]))) == sorted(zip(
         expected.neurons["layer"].tolist(), expected.neurons["neuron"].tolist(),
@@ -371,8 +403,8 @@ def test_cli_profiles_one_image(tmp_path, trained_model, capsys):
 
 def test_a_torchscript_model_is_refused_by_name():
     scripted = torch.jit.script(nn.Sequential(nn.Conv2d(3, 2, 1), nn.ReLU()))
-    with pytest.raises(profiles.ProfileError, match="'net' is a TorchScript module"):
-        profiles.layer_plan(_Wrapped(scripted))
+    with pytest.raises(ProfileError, match="'net' is a TorchScript module"):
+        layer_plan(_Wrapped(scripted))
 
 
 class _Wrapped(nn.Module):

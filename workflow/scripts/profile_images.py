@@ -3,8 +3,9 @@
 
 import torch
 
-from topoact import models, profiles, store
+from topoact import models, store
 from topoact.jobs import job_log
+from topoact.profiles import build
 
 with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
@@ -13,7 +14,7 @@ with job_log(snakemake.log[0]) as log:
     settings = {"neuron": wildcards.neuron, "threshold": params.threshold,
                 "split": params.split, "per_class": params.per_class,
                 "inplace_add": params.inplace_add}
-    profiles.profile_store(
+    build.profile_store(
         snakemake.input.weights, snakemake.input.images, snakemake.output[0],
         split=params.split, per_class=params.per_class, threshold=params.threshold,
         neuron=wildcards.neuron, batch_size=params.batch_size,

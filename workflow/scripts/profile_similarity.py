@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from topoact import profiles
 from topoact.jobs import job_log
+from topoact.profiles import topology
 
 with job_log(snakemake.log[0]) as log:
-    profiles.similarity_for_store(snakemake.input[0], Path(snakemake.output.table).parent,
+    topology.similarity_for_store(snakemake.input[0], Path(snakemake.output.table).parent,
                                   permutations=snakemake.params.permutations)

@@ -2,14 +2,14 @@
 (rule profile_topology)."""
 
 
-from topoact import profiles
 from topoact.jobs import job_log
+from topoact.profiles import topology
 
 with job_log(snakemake.log[0]) as log:
     p = snakemake.params
-    profiles.topology_for_store(
+    topology.topology_for_store(
         snakemake.input[0], snakemake.output.topology, snakemake.output.plot,
-        profiles.MetricSettings(p.weighting, p.kernel, p.cap_factor),
-        profiles.ImageGrid(tuple(p.birth_range), tuple(p.pers_range), p.pixel_size, p.spread),
+        topology.MetricSettings(p.weighting, p.kernel, p.cap_factor),
+        topology.ImageGrid(tuple(p.birth_range), tuple(p.pers_range), p.pixel_size, p.spread),
         log=log,
     )

@@ -15,7 +15,7 @@ import numpy as np
 import yaml
 import zarr
 
-from topoact import epsilon, mapper, plots
+from topoact import data, epsilon, mapper, plots
 from topoact.config import ConfigError, validate_config
 from topoact.store import load_points, write_json
 
@@ -234,18 +234,17 @@ def _add_stability_parser(commands) -> None:
 def _profile(args: argparse.Namespace) -> int:
     import torch
 
-    from topoact import data, profiles
+    from topoact.profiles import build
 
-    model, size = profiles.model_for_profiling(args.arch, args.weights, args.classes)
+    model, size = build.model_for_profiling(args.arch, args.weights, args.classes)
     size = args.size or size
     if not Path(args.image).is_file():
         raise FileNotFoundError(f"{args.image}: no such image")
     pixels = data.resize_crop(Path(args.image), round(size * 256 / 224), size)
     x = torch.from_numpy(pixels.copy()).permute(2, 0, 1).unsqueeze(0).float() / 255
-    (profile,), layers = profiles.profile_images(model, x, threshold=args.threshold,
-                                                 neuron=args.neuron,
-                                                 inplace_add=args.inplace_add)
-    payload = profiles.profile_payload(profile, layers)
+    (profile,), layers = build.profile_images(model, x, threshold=args.threshold,
+                                              neuron=args.neuron, inplace_add=args.inplace_add)
+    payload = build.profile_payload(profile, layers)
     with torch.no_grad():
         predicted = int(model(x).argmax())
     weights = args.weights or "random weights (seed 0)"
