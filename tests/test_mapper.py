@@ -2,6 +2,7 @@
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import kmapper as km
 import numpy as np
@@ -247,8 +248,9 @@ def _shared_outputs(directory, overlap, eps, name):
 
 def test_a_layers_graph_jobs_share_one_engine_pass_and_never_a_stale_one(tmp_path):
     """mapper.jobs: shared — the first graph of a layer runs the engine for the layer's
-    whole grid, the others copy theirs; every copy equals the graph built alone; another ε
-    or a rewritten cloud makes the next job build the pass again."""
+    whole grid, the others copy theirs; every copy equals the graph built alone; a graph
+    the cache lacks is added to it by a pass of its own, leaving the others' files as
+    they were; a rewritten cloud makes the next job build the whole pass again."""
     points = blobs_and_ring()
     cloud = tmp_path / "cloud.npy"
     np.save(cloud, points)
@@ -257,9 +259,9 @@ def test_a_layers_graph_jobs_share_one_engine_pass_and_never_a_stale_one(tmp_pat
     layer = [mapper.GraphOutput(p, e, None, None, None, {"name": f"{p}-{e}"}) for p, e in grid]
     settings = {"intervals": 8, "min_samples": 5, "cover": "exact"}
 
-    def job(p, e, folder="out"):
+    def job(p, e, folder="out", graphs=layer):
         output = _shared_outputs(tmp_path / folder, p, e, f"{p}-{e}")
-        how, stats = mapper.shared_grid_graph(cloud, cache, output, layer, **settings)
+        how, stats = mapper.shared_grid_graph(cloud, cache, output, graphs, **settings)
         assert (stats is None) == (how == "copied")
         graph, _, attrs = store.read_graph(output.graph_path)
         alone = mapper.build_mapper(np.load(cloud), 8, p, e, 5)
@@ -267,23 +269,37 @@ def test_a_layers_graph_jobs_share_one_engine_pass_and_never_a_stale_one(tmp_pat
         assert attrs["name"] == f"{p}-{e}" and (tmp_path / folder / f"{p}-{e}.json").exists()
         return how
 
+    def cached():
+        return {name: ((cache / f"{name}.json").stat().st_mtime_ns, entry)
+                for name, entry in store.read_json(cache / "index.json")["graphs"].items()}
+
     assert [job(p, e) for p, e in grid] == ["pass", "copied", "copied", "copied"]
-    assert sorted(store.read_json(cache / "index.json")["graphs"]) == sorted(
-        f"{p}-{e}" for p, e in grid)
-    assert job(0.2, 0.6, "other") == "pass"    # an ε the pass did not build: a new pass
-    assert job(0.4, 0.7, "again") == "copied"  # (of the layer's grid too)
+    first = cached()
+    assert sorted(first) == sorted(f"{p}-{e}" for p, e in grid)
+    assert job(0.2, 0.6, "other") == "pass"    # an ε the pass did not build: added alone
+    assert {n: v for n, v in cached().items() if n != "0.2-0.6"} == first
+    assert job(0.4, 0.7, "again") == "copied"
     np.save(cloud, points[::-1].copy())        # the cloud written again: nothing reused
     assert job(0.4, 0.7, "rewritten") == "pass"
-    # A layer graph without its ε yet (the adaptive estimate is still to come): the job
-    # builds its own graph alone and leaves the layer's cache as it was.
-    unknown = [*layer, mapper.GraphOutput(0.3, None, None, None, None, {"name": "later"})]
-    before = store.read_json(cache / "index.json")
-    alone = _shared_outputs(tmp_path / "alone", 0.3, 0.5, "x")
-    how, stats = mapper.shared_grid_graph(cloud, cache, alone, unknown, **settings)
-    assert how == "alone" and stats.pairs_computed > 0
-    assert store.read_json(cache / "index.json") == before
-    graph = store.read_graph(tmp_path / "alone/x.zarr")[0]
-    assert _our_nodes(graph) == _our_nodes(mapper.build_mapper(np.load(cloud), 8, 0.3, 0.5, 5))
+    rebuilt = cached()
+    assert sorted(rebuilt) == sorted(first) and all(
+        rebuilt[n][0] != first[n][0] for n in first)
+    # A layer graph without its ε yet (the adaptive estimate is still to come): the pass
+    # builds what has an ε, and the graph joins the cache once its ε is known.
+    fixed = mapper.GraphOutput(0.3, 0.7, None, None, None, {"name": "0.3-0.7"})
+    waiting = mapper.GraphOutput(0.3, None, None, None, None, {"name": "0.3-0.5"})
+    assert job(0.3, 0.7, "early", [*layer, fixed, waiting]) == "pass"
+    early = cached()
+    assert sorted(early) == sorted([*rebuilt, "0.3-0.7"])
+    assert job(0.3, 0.5, "known", [*layer, fixed, replace(waiting, eps=0.5)]) == "pass"
+    now = cached()
+    assert sorted(now) == sorted([*early, "0.3-0.5"])
+    assert {n: now[n] for n in early} == early  # the graphs cached before are untouched
+    # A grid without the 0.3 graphs: they leave the cache with the next pass.
+    smaller = [*layer, mapper.GraphOutput(0.4, 0.6, None, None, None, {"name": "0.4-0.6"})]
+    assert job(0.4, 0.6, "smaller", smaller) == "pass"
+    assert sorted(cached()) == sorted([*rebuilt, "0.4-0.6"])
+    assert not any(cache.glob("0.3-*"))
 
 
 def test_graph_jobs_of_one_layer_running_together_build_its_pass_once(tmp_path):

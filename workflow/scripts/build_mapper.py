@@ -26,10 +26,8 @@ with job_log(snakemake.log[0]) as log:
             grid["fixed_epsilon"], params.layer_epsilon, params.cover)
         how, stats = mapper.shared_grid_graph(snakemake.input.points, params.layer_pass,
                                               graph, layer, **settings)
-        print({"pass": f"ran the layer's pass: {stats}",
-               "copied": f"copied from the layer's pass in {params.layer_pass}",
-               "alone": f"built alone, the layer's adaptive ε not estimated yet: {stats}"}[how],
-              file=log)
+        print(f"ran the layer's pass for the graphs its cache lacked: {stats}" if how == "pass"
+              else f"copied from the layer's pass in {params.layer_pass}", file=log)
     else:
         stats = EngineStats()
         mapper.mapper_grid_for_store(snakemake.input.points, [graph], stats=stats, **settings)

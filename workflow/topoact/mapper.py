@@ -622,14 +622,19 @@ def layer_lock(directory) -> Iterator[None]:
         yield
 
 
-def pass_entry(cache: Path, source: dict[str, Any], name: str) -> Any:
-    """The entry named ``name`` in a layer pass's index, when that pass was made from
-    ``source`` (each of its keys equal in the index); None otherwise or when absent."""
+def pass_index(cache: Path, source: dict[str, Any]) -> dict[str, Any] | None:
+    """A layer pass's index, when that pass was made from ``source`` (each of its keys
+    equal in the index); None otherwise or when there is none."""
     index_path = cache / "index.json"
     index = store.read_json(index_path) if index_path.exists() else {}
-    if {key: index.get(key) for key in source} != source:
-        return None
-    return index["graphs"].get(name)
+    return index if {key: index.get(key) for key in source} == source else None
+
+
+def pass_entry(cache: Path, source: dict[str, Any], name: str) -> Any:
+    """The entry named ``name`` in a layer pass's index, when that pass was made from
+    ``source``; None otherwise or when absent."""
+    index = pass_index(cache, source)
+    return None if index is None else index["graphs"].get(name)
 
 
 def clear_layer_cache(cache: Path) -> None:
@@ -663,34 +668,29 @@ def shared_grid_graph(points_path, cache, graph: GraphOutput, layer: list[GraphO
     The first job of a layer to need a graph builds every graph of ``layer`` (and
     ``graph``) in one engine pass into ``cache``; the layer's other jobs then copy theirs.
     A graph is taken from the cache only when the pass read this very cloud (path, size,
-    modification time, inode) and built it with these parameters; otherwise the pass is
-    built again, or, while some graph of the layer has no ε yet (its estimate is still
-    to come), this graph alone. Each job keeps its own inputs and parameters, so
-    Snakemake reruns exactly the graphs whose inputs changed; the cache is an outcome of
-    those runs, not a DAG input.
+    modification time, inode) and built it with these parameters. A pass builds only
+    what the cache lacks, and only the graphs whose ε is known: while the layer's
+    adaptive ε is still to come (its job runs beside the fixed-ε graphs' on a machine
+    with cores to spare), the first fixed-ε job builds the fixed-ε graphs, and the first
+    adaptive job later adds the adaptive ones. Each job keeps its own inputs and
+    parameters, so Snakemake reruns exactly the graphs whose inputs changed; the cache is
+    an outcome of those runs, not a DAG input.
 
     Returns
     -------
     how, stats
-        ``"copied"`` (stats None), ``"pass"`` (this call ran the layer's pass) or
-        ``"alone"``, with the engine's counters.
+        ``"copied"`` (stats None) or ``"pass"`` (this call ran the engine for the graphs
+        the cache lacked), with the engine's counters.
     """
     cache = Path(cache)
     name = graph.attrs["name"]
-    wanted = {"intervals": int(intervals), "overlap": float(graph.overlap),
-              "eps": float(graph.eps), "min_samples": int(min_samples), "cover": cover,
-              "lens": "l2"}
     settings = {"intervals": intervals, "min_samples": min_samples, "cover": cover,
                 "device": device, "tile": tile, "threads": threads}
     with layer_lock(cache):
         source = {"source": str(points_path), "identity": source_identity(points_path)}
         how, stats = "copied", None
-        if pass_entry(cache, source, name) != wanted:
-            stats = EngineStats()
-            if any(g.eps is None for g in layer):
-                mapper_grid_for_store(points_path, [graph], stats=stats, **settings)
-                return "alone", stats
-            how = "pass"
+        if pass_entry(cache, source, name) != _pass_params(graph, settings):
+            how, stats = "pass", EngineStats()
             _build_shared_pass(points_path, cache, [graph, *layer], source, stats, settings)
         for suffix, target in zip((".zarr", ".json", ".kmapper.json"), (
                 graph.graph_path, graph.nodelink_path, graph.kmapper_path), strict=True):
@@ -698,13 +698,35 @@ def shared_grid_graph(points_path, cache, graph: GraphOutput, layer: list[GraphO
     return how, stats
 
 
+def _pass_params(graph: GraphOutput, settings: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a graph of the pass is built with (its entry in the pass's index)."""
+    return {"intervals": int(settings["intervals"]), "overlap": float(graph.overlap),
+            "eps": float(graph.eps), "min_samples": int(settings["min_samples"]),
+            "cover": settings["cover"], "lens": "l2"}
+
+
 def _build_shared_pass(points_path, cache: Path, graphs: list[GraphOutput], source: dict,
                        stats: EngineStats, settings: dict[str, Any]) -> None:
-    """Replace a layer's cache by the graphs built in one pass, then their index."""
-    clear_layer_cache(cache)
-    unique = {g.attrs["name"]: g for g in graphs}
+    """Add to a layer's cache, in one engine pass, the graphs of ``graphs`` it lacks whose
+    ε is known (all of them when the cache was made from another cloud), then their
+    entries to its index; graphs no longer in the layer leave the cache."""
+    index = pass_index(cache, source)
+    if index is None:
+        clear_layer_cache(cache)
+    entries = index["graphs"] if index else {}
+    missing = {g.attrs["name"]: g for g in graphs if g.eps is not None
+               and entries.get(g.attrs["name"]) != _pass_params(g, settings)}
+    layer = {g.attrs["name"] for g in graphs}
+    kept = {n: params for n, params in entries.items() if n in layer and n not in missing}
+    # The index first loses the entries about to be rewritten or dropped: a pass cut
+    # short leaves no entry that names a half-written file.
+    store.write_json(cache / "index.json", {**source, "graphs": kept}, indent=1)
+    for name in set(entries) - layer:
+        shutil.rmtree(cache / f"{name}.zarr", ignore_errors=True)
+        for suffix in (".json", ".kmapper.json"):
+            (cache / f"{name}{suffix}").unlink(missing_ok=True)
     outputs = [replace(g, graph_path=cache / f"{n}.zarr", nodelink_path=cache / f"{n}.json",
-                       kmapper_path=cache / f"{n}.kmapper.json") for n, g in unique.items()]
+                       kmapper_path=cache / f"{n}.kmapper.json") for n, g in missing.items()]
     built = mapper_grid_for_store(points_path, outputs, stats=stats, **settings)
-    store.write_json(cache / "index.json", {**source, "graphs": {
-        n: g.params for n, g in zip(unique, built, strict=True)}}, indent=1)
+    store.write_json(cache / "index.json", {**source, "graphs": {**kept, **{
+        n: g.params for n, g in zip(missing, built, strict=True)}}}, indent=1)
