@@ -24,9 +24,9 @@ with job_log(snakemake.log[0]) as log:
         layer = mapper.layer_graphs(
             attrs, names.grid_parameters(grid["overlaps"], grid["epsilons"]),
             grid["fixed_epsilon"], params.layer_epsilon, params.cover)
-        how, stats = mapper.shared_grid_graph(snakemake.input.points, params.layer_pass,
-                                              graph, layer, **settings)
-        print(f"ran the layer's pass for the graphs its cache lacked: {stats}" if how == "pass"
+        built, stats = mapper.shared_grid_graph(snakemake.input.points, params.layer_pass,
+                                                graph, layer, **settings)
+        print(f"ran the layer's pass for {', '.join(built)}: {stats}" if built
               else f"copied from the layer's pass in {params.layer_pass}", file=log)
     else:
         stats = EngineStats()

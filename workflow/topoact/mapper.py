@@ -662,7 +662,8 @@ def layer_graphs(attrs: dict[str, Any], grid: list[tuple[float, str]], fixed_eps
 
 def shared_grid_graph(points_path, cache, graph: GraphOutput, layer: list[GraphOutput], *,
                       intervals: int, min_samples: int, cover: str, device: str = "cpu",
-                      tile: int | None = None, threads: int = 1) -> tuple[str, Any]:
+                      tile: int | None = None, threads: int = 1
+                      ) -> tuple[list[str], EngineStats | None]:
     """Write one graph from its layer's shared pass (``mapper.jobs: shared``).
 
     The first job of a layer to need a graph builds every graph of ``layer`` (and
@@ -678,9 +679,9 @@ def shared_grid_graph(points_path, cache, graph: GraphOutput, layer: list[GraphO
 
     Returns
     -------
-    how, stats
-        ``"copied"`` (stats None) or ``"pass"`` (this call ran the engine for the graphs
-        the cache lacked), with the engine's counters.
+    built, stats
+        The names of the graphs this call's pass built, and the engine's counters; an
+        empty list and None when the graph was copied from the cache.
     """
     cache = Path(cache)
     name = graph.attrs["name"]
@@ -688,14 +689,15 @@ def shared_grid_graph(points_path, cache, graph: GraphOutput, layer: list[GraphO
                 "device": device, "tile": tile, "threads": threads}
     with layer_lock(cache):
         source = {"source": str(points_path), "identity": source_identity(points_path)}
-        how, stats = "copied", None
+        built, stats = [], None
         if pass_entry(cache, source, name) != _pass_params(graph, settings):
-            how, stats = "pass", EngineStats()
-            _build_shared_pass(points_path, cache, [graph, *layer], source, stats, settings)
+            stats = EngineStats()
+            built = _build_shared_pass(points_path, cache, [graph, *layer], source, stats,
+                                       settings)
         for suffix, target in zip((".zarr", ".json", ".kmapper.json"), (
                 graph.graph_path, graph.nodelink_path, graph.kmapper_path), strict=True):
             store.copy_output(cache / f"{name}{suffix}", target)
-    return how, stats
+    return built, stats
 
 
 def _pass_params(graph: GraphOutput, settings: dict[str, Any]) -> dict[str, Any]:
@@ -706,10 +708,11 @@ def _pass_params(graph: GraphOutput, settings: dict[str, Any]) -> dict[str, Any]
 
 
 def _build_shared_pass(points_path, cache: Path, graphs: list[GraphOutput], source: dict,
-                       stats: EngineStats, settings: dict[str, Any]) -> None:
+                       stats: EngineStats, settings: dict[str, Any]) -> list[str]:
     """Add to a layer's cache, in one engine pass, the graphs of ``graphs`` it lacks whose
     ε is known (all of them when the cache was made from another cloud), then their
-    entries to its index; graphs no longer in the layer leave the cache."""
+    entries to its index; graphs no longer in the layer leave the cache. Returns the
+    names of the graphs built."""
     index = pass_index(cache, source)
     if index is None:
         clear_layer_cache(cache)
@@ -730,3 +733,4 @@ def _build_shared_pass(points_path, cache: Path, graphs: list[GraphOutput], sour
     built = mapper_grid_for_store(points_path, outputs, stats=stats, **settings)
     store.write_json(cache / "index.json", {**source, "graphs": {**kept, **{
         n: g.params for n, g in zip(missing, built, strict=True)}}}, indent=1)
+    return list(missing)
