@@ -291,6 +291,7 @@ def test_a_layers_graph_jobs_share_one_engine_pass_and_never_a_stale_one(tmp_pat
     assert job(0.3, 0.7, "early", [*layer, fixed, waiting]) == "pass"
     early = cached()
     assert sorted(early) == sorted([*rebuilt, "0.3-0.7"])
+    assert {n: early[n] for n in rebuilt} == rebuilt  # only the fixed graph was built
     assert job(0.3, 0.5, "known", [*layer, fixed, replace(waiting, eps=0.5)]) == "pass"
     now = cached()
     assert sorted(now) == sorted([*early, "0.3-0.5"])
