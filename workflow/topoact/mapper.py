@@ -719,12 +719,13 @@ def _build_shared_pass(points_path, cache: Path, graphs: list[GraphOutput], sour
     entries = index["graphs"] if index else {}
     missing = {g.attrs["name"]: g for g in graphs if g.eps is not None
                and entries.get(g.attrs["name"]) != _pass_params(g, settings)}
-    layer = {g.attrs["name"] for g in graphs}
-    kept = {n: params for n, params in entries.items() if n in layer and n not in missing}
+    layer_names = {g.attrs["name"] for g in graphs}
+    kept = {n: params for n, params in entries.items()
+            if n in layer_names and n not in missing}
     # The index first loses the entries about to be rewritten or dropped: a pass cut
     # short leaves no entry that names a half-written file.
     store.write_json(cache / "index.json", {**source, "graphs": kept}, indent=1)
-    for name in set(entries) - layer:
+    for name in set(entries) - layer_names:
         shutil.rmtree(cache / f"{name}.zarr", ignore_errors=True)
         for suffix in (".json", ".kmapper.json"):
             (cache / f"{name}{suffix}").unlink(missing_ok=True)
