@@ -39,7 +39,8 @@ def main() -> None:
                         help="cosine powers n to compare (mean cosine reached; batched)")
     args = parser.parse_args()
 
-    from topoact import featurevis, layers, models, store
+    from topoact import layers, models, store
+    from topoact.featurevis import render
 
     torch.set_num_threads(args.threads)
     device = models.resolve_device(args.device)
@@ -55,19 +56,19 @@ def main() -> None:
         _, stats, _ = store.read_graph(graphs / f"{layer}.zarr")
         targets = np.resize(stats.mean_activation, (args.targets, stats.mean_activation.shape[1]))
         module = layers.layer_module(metadata["architecture"], layer)
-        settings = featurevis.RenderSettings(steps=args.steps, batch_size=args.batch_size,
-                                             power=4, image_size=32)
-        featurevis.render_directions(model, module, targets[:2], settings, progress=False)
+        settings = render.RenderSettings(steps=args.steps, batch_size=args.batch_size,
+                                         power=4, image_size=32)
+        render.render_directions(model, module, targets[:2], settings, progress=False)
         started = time.perf_counter()
-        batched = featurevis.render_directions(model, module, targets, settings, progress=False)
+        batched = render.render_directions(model, module, targets, settings, progress=False)
         if device.type == "cuda":
             torch.cuda.synchronize()
         t_batched = time.perf_counter() - started
         started = time.perf_counter()
-        alone = np.stack([featurevis.render_with_lucent(model, module, v, settings)
+        alone = np.stack([render.render_with_lucent(model, module, v, settings)
                           for v in targets])
         t_alone = time.perf_counter() - started
-        cos_alone, _ = featurevis.score_images(
+        cos_alone, _ = render.score_images(
             model, module, torch.from_numpy(alone).permute(0, 3, 1, 2).float().div(255).to(device),
             torch.from_numpy(targets), settings.power)
         rate_b, rate_a = len(targets) / t_batched, len(targets) / t_alone
@@ -83,8 +84,8 @@ def main() -> None:
             targets = np.resize(stats.mean_activation,
                                 (args.targets, stats.mean_activation.shape[1]))
             module = layers.layer_module(metadata["architecture"], layer)
-            cosines = [featurevis.render_directions(
-                model, module, targets, featurevis.RenderSettings(
+            cosines = [render.render_directions(
+                model, module, targets, render.RenderSettings(
                     steps=args.steps, batch_size=args.batch_size, power=n, image_size=32),
                 progress=False).cosine_end.mean() for n in args.powers]
             print(f"{layer:<6} " + " ".join(f"{c:7.3f}" for c in cosines), flush=True)

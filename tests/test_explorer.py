@@ -20,7 +20,6 @@ from conftest import ROOT
 from topoact import (
     activations,
     explorer,
-    featurevis,
     mapper,
     models,
     purity,
@@ -28,6 +27,7 @@ from topoact import (
     store,
     weights,
 )
+from topoact.featurevis import examples, render
 from topoact.graph import MapperGraph, NodeStats
 from topoact.profiles.build import profile_store
 from topoact.profiles.topology import (
@@ -66,7 +66,7 @@ def built(tmp_path_factory, trained_model, digits_store):
                                                   batch_size=128, chunk_bytes=1 << 20)
         activations.extract_activations(model, layer, words, cloud, settings,
                                         torch.device("cpu"), {"layer": layer}, progress=False)
-        render = featurevis.RenderSettings(steps=2, batch_size=128)
+        render_settings = render.RenderSettings(steps=2, batch_size=128)
         graph_paths = {}
         for name, overlap in GRIDS.items():
             graph_paths[name] = work / name / f"{layer}.zarr"
@@ -75,15 +75,15 @@ def built(tmp_path_factory, trained_model, digits_store):
                                     overlap=overlap, eps=EPS[layer], min_samples=3,
                                     cover="exact", attrs={"name": name, "layer": layer},
                                     progress=False)
-            featurevis.render_graph_nodes(graph_paths[name], trained_model, layer,
-                                          work / name / layer, work / name / f"{layer}.png",
-                                          render, device="cpu", progress=False)
+            render.render_graph_nodes(graph_paths[name], trained_model, layer,
+                                      work / name / layer, work / name / f"{layer}.png",
+                                      render_settings, device="cpu", progress=False)
         selection = work / "examples" / f"{layer}.json"
-        featurevis.select_layer_examples({k: str(v) for k, v in graph_paths.items()}, cloud,
-                                         selection, top=3, per_class=2)
-        featurevis.render_examples(cloud, words, trained_model, layer,
-                                   work / "examples" / layer, render, selection_path=selection,
-                                   device="cpu", progress=False)
+        examples.select_layer_examples({k: str(v) for k, v in graph_paths.items()}, cloud,
+                                       selection, top=3, per_class=2)
+        render.render_examples(cloud, words, trained_model, layer,
+                               work / "examples" / layer, render_settings,
+                               selection_path=selection, device="cpu", progress=False)
         for name in GRIDS:
             _, record = stability.stability_for_store(graph_paths[name], cloud, bootstrap=20,
                                                       confidence=0.9, progress=False)

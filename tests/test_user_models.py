@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from conftest import planned_outputs, snakemake, tiny_config, write_config
-from topoact import activations, cli, featurevis, layers, models, sampling, store
+from topoact import activations, cli, layers, models, sampling, store
+from topoact.featurevis import render
 
 NETS = textwrap.dedent('''
     import torch
@@ -271,10 +272,10 @@ def test_a_torchscript_model_gives_the_same_activations(user_package, digits_sto
 
 def test_feature_visualization_of_a_token_layer_aims_at_its_middle_token():
     tokens = torch.arange(2 * 5 * 3, dtype=torch.float32).reshape(2, 5, 3)
-    torch.testing.assert_close(featurevis.centre_activation(tokens), tokens[:, 2, :])
+    torch.testing.assert_close(render.centre_activation(tokens), tokens[:, 2, :])
     torch.manual_seed(0)
     vit = models.architecture_of(VIT).build(10).eval()
-    result = featurevis.render_batch(
+    result = render.render_batch(
         vit, "net.encoder.layers.encoder_layer_1", torch.randn(3, 32),
-        featurevis.RenderSettings(steps=16, batch_size=3, image_size=32), seed=0)
+        render.RenderSettings(steps=16, batch_size=3, image_size=32), seed=0)
     assert (result.cosine_end > result.cosine_start + 0.1).all()

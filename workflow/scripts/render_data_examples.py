@@ -1,15 +1,15 @@
 """Activation images and input thumbnails of a layer's data examples (render_data_examples)."""
 
 
-from topoact import featurevis
+from topoact.featurevis import render
 from topoact.jobs import job_log
 
 with job_log(snakemake.log[0]) as log:
     params = snakemake.params
-    featurevis.prepare_render_process(params.device, snakemake.threads)
-    index = featurevis.render_examples(
+    render.prepare_render_process(params.device, snakemake.threads)
+    index = render.render_examples(
         snakemake.input.points, snakemake.input.images, snakemake.input.weights, params.module,
-        snakemake.output[0], featurevis.RenderSettings(**params.settings),
+        snakemake.output[0], render.RenderSettings(**params.settings),
         selection_path=snakemake.input.selection or None,
         thumbnail_size=params.thumbnail_size, device=params.device,
     )

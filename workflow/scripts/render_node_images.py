@@ -1,16 +1,16 @@
 """Averaged activation image of every node of one graph (rule render_node_images)."""
 
 
-from topoact import featurevis
+from topoact.featurevis import render
 from topoact.jobs import job_log
 
 with job_log(snakemake.log[0]) as log:
     params = snakemake.params
-    featurevis.prepare_render_process(params.device, snakemake.threads)
-    index = featurevis.render_graph_nodes(
+    render.prepare_render_process(params.device, snakemake.threads)
+    index = render.render_graph_nodes(
         snakemake.input.graph, snakemake.input.weights, params.module,
         snakemake.output.images, snakemake.output.contact,
-        featurevis.RenderSettings(**params.settings), device=params.device,
+        render.RenderSettings(**params.settings), device=params.device,
     )
     cosines = [node["cosine_end"] for node in index["nodes"]]
     if cosines:
