@@ -87,6 +87,23 @@ def planned_outputs(directory: Path, configfile: Path, *targets: str) -> dict[st
     return {rule: sorted(outputs) for rule, outputs in jobs.items()}
 
 
+def imports_torch(module: str, directory: Path) -> bool:
+    """Whether importing ``module`` loads torch: a ``torch`` that fails on import is put
+    first on the path of a fresh interpreter (made in ``directory``). Raises when the
+    import fails for another reason."""
+    fake = directory / "no-torch" / "torch"
+    fake.mkdir(parents=True, exist_ok=True)
+    (fake / "__init__.py").write_text("raise ImportError('torch imported')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(fake.parent), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True,
+                            text=True, env=env)
+    loaded = "torch imported" in result.stderr
+    if result.returncode != 0 and not loaded:
+        raise AssertionError(f"import {module} failed: {result.stderr}")
+    return loaded
+
+
 @pytest.fixture(scope="session")
 def digits_store(tmp_path_factory) -> Path:
     """The digits images store (32×32 RGB), written once per session."""

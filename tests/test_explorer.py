@@ -25,7 +25,6 @@ from topoact import (
     purity,
     stability,
     store,
-    weights,
 )
 from topoact.featurevis import examples, render
 from topoact.graph import MapperGraph, NodeStats
@@ -36,6 +35,7 @@ from topoact.profiles.topology import (
     similarity_for_store,
     topology_for_store,
 )
+from topoact.weights import filters, topology
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("TOPOACT_TEST_ARTIFACTS", ROOT / "test-artifacts"))
@@ -406,7 +406,7 @@ def test_weight_space_graphs_are_a_run_whose_nodes_show_their_mean_filter(tmp_pa
     grid = np.array([-1.0, 0.0, 1.0])
     x, y = np.meshgrid(grid, grid)
     patches = np.cos(theta)[:, None] * x.ravel() + np.sin(theta)[:, None] * y.ravel()
-    normalised = weights.normalise_filters(patches + 0.2 * rng.normal(size=patches.shape),
+    normalised = filters.normalise_filters(patches + 0.2 * rng.normal(size=patches.shape),
                                            (3, 3), 0.0)
     seed = np.repeat([0, 1], 300)[normalised.kept]
     store.write_weight_points(tmp_path / "points.zarr", normalised.points, {
@@ -415,7 +415,7 @@ def test_weight_space_graphs_are_a_run_whose_nodes_show_their_mean_filter(tmp_pa
          "seeds": [0, 1]})
     core = tmp_path / "core"
     out = {name: core / name for name in ("dense.zarr", "mapper.zarr", "nodes")}
-    weights.core_for_points(tmp_path / "points.zarr", {
+    topology.core_for_points(tmp_path / "points.zarr", {
         "dense": out["dense.zarr"], "graph": out["mapper.zarr"], "nodes": out["nodes"],
         "barcode": core / "barcode.npz", "summary": core / "summary.json",
         "nodelink": core / "mapper.json", "plot": core / "mapper.png"},

@@ -8,10 +8,11 @@ import pytest
 import torch
 from sklearn.cluster import DBSCAN
 
-from conftest import ROOT, planned_outputs, snakemake, tiny_config, write_config
-from topoact import cli, explorer, mapper, models, store, weights
+from conftest import ROOT, imports_torch, planned_outputs, snakemake, tiny_config, write_config
+from topoact import cli, explorer, mapper, models, store
 from topoact.config import ConfigError, validate_config
 from topoact.homology import finite, persistence
+from topoact.weights import filters, snapshots, topology
 
 GRID = np.array([-1.0, 0.0, 1.0])
 X, Y = np.meshgrid(GRID, GRID)  # X: column coordinate, Y: row coordinate of a 3×3 patch
@@ -37,7 +38,7 @@ def test_codensity_equals_brute_force(rng):
 def test_density_filter_keeps_the_densest_fraction(rng):
     dense = rng.normal(scale=0.05, size=(60, 3))
     sparse = rng.normal(scale=3.0, size=(40, 3))
-    index, delta = weights.density_filter(np.vstack([dense, sparse]), k=5, keep=0.5)
+    index, delta = topology.density_filter(np.vstack([dense, sparse]), k=5, keep=0.5)
     assert len(index) == 50 and np.all(np.diff(index) > 0)
     assert set(range(60)) >= set(index.tolist())  # only points of the dense blob
     assert delta[index].max() <= np.delete(delta, index).min()
@@ -69,38 +70,38 @@ def test_product_cover_orders_cubes_first_coordinate_slowest():
 
 def test_edges_give_one_dominant_circle_in_barcode_and_mapper_graph():
     """The known answer of the stage: oriented 3×3 edges lie on the primary circle."""
-    normalised = weights.normalise_filters(edge_patches(2000, 0.2), (3, 3), contrast_drop=0.1)
-    topology = weights.core_topology(normalised.points, k=15, keep=0.5, lens="pca2",
-                                     intervals=4, overlap=0.3, min_samples=5, cover="kmapper")
-    bars = weights.longest_bars(topology.diagrams[1])
+    normalised = filters.normalise_filters(edge_patches(2000, 0.2), (3, 3), contrast_drop=0.1)
+    dense = topology.core_topology(normalised.points, k=15, keep=0.5, lens="pca2",
+                                   intervals=4, overlap=0.3, min_samples=5, cover="kmapper")
+    bars = topology.longest_bars(dense.diagrams[1])
     assert bars["ratio"] > 3, bars
-    assert topology.betti == (1, 1), (topology.graph.n_nodes, len(topology.graph.edges))
-    assert topology.graph.params["lens"] == "pca2"
+    assert dense.betti == (1, 1), (dense.graph.n_nodes, len(dense.graph.edges))
+    assert dense.graph.params["lens"] == "pca2"
     # The nodes' mean filters go round the circle: their orientations cover every quadrant.
-    stats = mapper.node_stats(topology.graph, normalised.points[topology.index],
-                              np.zeros(len(topology.index), int), 1)
+    stats = mapper.node_stats(dense.graph, normalised.points[dense.index],
+                              np.zeros(len(dense.index), int), 1)
     means = stats.mean_activation.reshape(-1, 3, 3)
     angles = np.arctan2(means[:, 1, 2] - means[:, 1, 0], means[:, 2, 1] - means[:, 0, 1])
     assert len(np.unique(np.floor((angles + np.pi) / (np.pi / 2)))) == 4
     # The 1-D PCA lens: two arcs in each inner interval, one at either end — a cycle.
-    core = normalised.points[topology.index]
-    graph = mapper.build_mapper(core, 6, 0.3, topology.epsilon, 5, "kmapper",
+    core = normalised.points[dense.index]
+    graph = mapper.build_mapper(core, 6, 0.3, dense.epsilon, 5, "kmapper",
                                 lens=mapper.make_lens(core, "pca1"), lens_name="pca1")
-    assert weights.graph_betti(graph.n_nodes, graph.edges) == (1, 1)
+    assert topology.graph_betti(graph.n_nodes, graph.edges) == (1, 1)
     # 50 % overlap: corner K4s of the 2-D cover add graph cycles the clique complex fills.
-    wide = mapper.build_mapper(core, 4, 0.5, topology.epsilon, 5, "kmapper",
+    wide = mapper.build_mapper(core, 4, 0.5, dense.epsilon, 5, "kmapper",
                                lens=mapper.make_lens(core, "pca2"), lens_name="pca2")
-    assert weights.graph_betti(wide.n_nodes, wide.edges)[1] > 1
-    assert weights.clique_betti1(wide.n_nodes, wide.edges) == topology.clique_betti1 == 1
+    assert topology.graph_betti(wide.n_nodes, wide.edges)[1] > 1
+    assert topology.clique_betti1(wide.n_nodes, wide.edges) == dense.clique_betti1 == 1
 
 
 def test_clique_betti1_fills_triangles_not_holes():
     square = np.array([[0, 1], [1, 2], [2, 3], [0, 3]])
-    assert weights.clique_betti1(4, square) == 1
+    assert topology.clique_betti1(4, square) == 1
     k4 = np.array([[i, j] for i in range(4) for j in range(i + 1, 4)])
-    assert weights.graph_betti(4, k4) == (1, 3) and weights.clique_betti1(4, k4) == 0
+    assert topology.graph_betti(4, k4) == (1, 3) and topology.clique_betti1(4, k4) == 0
     two_squares = np.concatenate([square, square + 4])
-    assert weights.clique_betti1(8, two_squares) == 2
+    assert topology.clique_betti1(8, two_squares) == 2
 
 
 def test_three_circle_model_barcode():
@@ -119,9 +120,9 @@ def test_three_circle_model_barcode():
     vertical = np.cos(phi[1])[:, None] * Y.ravel() + np.sin(phi[1])[:, None] * quadratic.T.ravel()
     patches = np.vstack([primary, horizontal, vertical])
     patches += 0.01 * rng.normal(size=patches.shape)
-    normalised = weights.normalise_filters(patches, (3, 3), contrast_drop=0.0)
+    normalised = filters.normalise_filters(patches, (3, 3), contrast_drop=0.0)
     for keep in (1.0, 0.8):
-        index, _ = weights.density_filter(normalised.points, k=15, keep=keep)
+        index, _ = topology.density_filter(normalised.points, k=15, keep=keep)
         h1 = finite(persistence(normalised.points[index], 1)[1])
         lengths = np.sort(h1[:, 1] - h1[:, 0])[::-1]
         assert lengths[4] > 20 * lengths[5], (keep, lengths[:8])
@@ -129,47 +130,47 @@ def test_three_circle_model_barcode():
 
 def test_spatial_filters_each_and_summed():
     weight = np.arange(2 * 3 * 2 * 2, dtype=float).reshape(2, 3, 2, 2)
-    each, out_channel, in_channel = weights.spatial_filters(weight, "each")
+    each, out_channel, in_channel = filters.spatial_filters(weight, "each")
     assert each.shape == (6, 4)
     np.testing.assert_array_equal(each[4], weight[1, 1].ravel())
     assert (out_channel[4], in_channel[4]) == (1, 1)
-    summed, out_channel, in_channel = weights.spatial_filters(weight, "summed")
+    summed, out_channel, in_channel = filters.spatial_filters(weight, "summed")
     np.testing.assert_array_equal(summed[1], weight[1].sum(axis=0).ravel())
     assert in_channel.tolist() == [-1, -1]
 
 
 def test_normalisation_centres_cuts_contrast_and_scales(rng):
-    filters = rng.normal(size=(100, 9)) * np.linspace(0.1, 2.0, 100)[:, None] + 5.0
-    result = weights.normalise_filters(filters, (3, 3), contrast_drop=0.25)
+    patches = rng.normal(size=(100, 9)) * np.linspace(0.1, 2.0, 100)[:, None] + 5.0
+    result = filters.normalise_filters(patches, (3, 3), contrast_drop=0.25)
     assert len(result.points) == 75
     np.testing.assert_allclose(result.points.mean(axis=1), 0, atol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(result.points, axis=1), 1, rtol=1e-6)
     assert result.contrast[result.kept].min() >= result.cut
     assert (np.delete(result.contrast, result.kept) <= result.cut).all()
-    dnorm = weights.normalise_filters(filters, (3, 3), 0.0, norm="dnorm")
-    np.testing.assert_allclose(weights.d_norm(dnorm.points, (3, 3)), 1, rtol=1e-6)
+    dnorm = filters.normalise_filters(patches, (3, 3), 0.0, norm="dnorm")
+    np.testing.assert_allclose(filters.d_norm(dnorm.points, (3, 3)), 1, rtol=1e-6)
 
 
 def test_d_norm_of_a_step_edge():
     # A vertical step: 3 horizontally adjacent pairs differ by 1; vertical pairs are equal.
     patch = np.array([[0, 1, 1], [0, 1, 1], [0, 1, 1]], dtype=float)
-    assert weights.d_norm(patch.reshape(1, 9), (3, 3))[0] == pytest.approx(np.sqrt(3))
+    assert filters.d_norm(patch.reshape(1, 9), (3, 3))[0] == pytest.approx(np.sqrt(3))
 
 
 def test_bad_inputs_name_the_key_and_value():
     model = models.SmallCNN()
     with pytest.raises(ValueError, match=r"layer 'fc1'.*not a convolution"):
-        weights.conv_module_path(model, "fc1", "fc1")
-    assert weights.conv_module_path(model, "conv1", "conv1") == "conv1.0"
+        snapshots.conv_module_path(model, "fc1", "fc1")
+    assert snapshots.conv_module_path(model, "conv1", "conv1") == "conv1.0"
     with pytest.raises(ValueError, match=r"layer 'proj' has 1×1 kernels"):
-        weights.spatial_filters(np.ones((4, 2, 1, 1)), "each", "proj")
+        filters.spatial_filters(np.ones((4, 2, 1, 1)), "each", "proj")
     with pytest.raises(ValueError, match=r"weights.density_k = 15 needs more than 15 filters"):
-        weights.density_filter(np.eye(9)[:8], 15, 0.3)
+        topology.density_filter(np.eye(9)[:8], 15, 0.3)
     constant = np.ones((20, 9))
     with pytest.raises(ValueError, match=r"all 20 filters fall below the contrast cut"):
-        weights.normalise_filters(constant, (3, 3), 0.2, layer="conv1")
+        filters.normalise_filters(constant, (3, 3), 0.2, layer="conv1")
     with pytest.raises(ValueError, match=r"weights.slice: unknown value 'half'"):
-        weights.spatial_filters(np.ones((2, 2, 3, 3)), "half")
+        filters.spatial_filters(np.ones((2, 2, 3, 3)), "half")
 
 
 def test_a_layer_hooked_after_its_convolution_names_that_convolution():
@@ -177,13 +178,13 @@ def test_a_layer_hooked_after_its_convolution_names_that_convolution():
     ``features.0``'s; a pooling layer is still refused."""
     alexnet = models.get_architecture("alexnet")
     model = alexnet.build(10)
-    path = weights.conv_module_path(model, "conv1", alexnet.layers["conv1"])
+    path = snapshots.conv_module_path(model, "conv1", alexnet.layers["conv1"])
     assert path == "net.features.0"
     weight = dict(model.named_modules())[path].weight.detach().numpy()
-    filters, _, _ = weights.spatial_filters(weight, "each", "conv1")
-    assert filters.shape == (64 * 3, 121)
+    spatial, _, _ = filters.spatial_filters(weight, "each", "conv1")
+    assert spatial.shape == (64 * 3, 121)
     with pytest.raises(ValueError, match="is not a convolution"):
-        weights.conv_module_path(model, "pool", "net.features.2")
+        snapshots.conv_module_path(model, "pool", "net.features.2")
 
 
 def _tiny_split(rng):
@@ -195,7 +196,7 @@ def _tiny_split(rng):
 def test_snapshots_leave_the_training_bit_identical(rng):
     train, heldout = _tiny_split(rng)
     states, seen = [], {}
-    for snapshots in ((), (0, 1, 3)):
+    for steps in ((), (0, 1, 3)):
         torch.manual_seed(0)
         model = models.SmallCNN()
         initial = model.conv1[0].weight.detach().clone()
@@ -205,7 +206,7 @@ def test_snapshots_leave_the_training_bit_identical(rng):
 
         models.train_classifier(model, train, heldout, epochs=2, batch_size=16,
                                 learning_rate=1e-2, weight_decay=0.0, seed=3,
-                                device=torch.device("cpu"), snapshots=snapshots,
+                                device=torch.device("cpu"), snapshots=steps,
                                 on_snapshot=keep)
         states.append(model.state_dict())
     for name in states[0]:
@@ -223,7 +224,7 @@ def test_snapshots_leave_the_training_bit_identical(rng):
 def test_stage_files_from_snapshot_to_summary(tmp_path, digits_store):
     """Two short trainings through the library's workflow steps, every file checked."""
     paths = {label: tmp_path / f"{label}.zarr" for label in ("iteration-0", "final")}
-    weights.snapshots_for_model(
+    snapshots.snapshots_for_model(
         digits_store, None, paths, architecture="small-cnn", layers={"conv1": "conv1"},
         seeds=[0, 1], snapshots=[0], device=torch.device("cpu"),
         training={"epochs": 1, "batch_size": 64, "learning_rate": 3e-3, "weight_decay": 0.0})
@@ -232,7 +233,7 @@ def test_stage_files_from_snapshot_to_summary(tmp_path, digits_store):
     torch.manual_seed(1)  # the second training's initialisation
     np.testing.assert_array_equal(initial[1], models.SmallCNN().conv1[0].weight.detach().numpy())
     points_path = tmp_path / "points.zarr"
-    weights.points_for_snapshot(paths["final"], points_path, layer="conv1", slice_mode="each",
+    filters.points_for_snapshot(paths["final"], points_path, layer="conv1", slice_mode="each",
                                 contrast_drop=0.1, contrast_norm="euclidean", model="m")
     points, arrays, point_attrs = store.read_weight_points(points_path)
     assert point_attrs["filters"] == 2 * 32 * 3 and len(points) == int(np.ceil(0.9 * 192))
@@ -242,19 +243,19 @@ def test_stage_files_from_snapshot_to_summary(tmp_path, digits_store):
                                        "summary": tmp_path / "core.json",
                                        "nodelink": tmp_path / "core-graph.json",
                                        "plot": tmp_path / "core.png"}
-    topology = weights.core_for_points(points_path, out, k=5, keep=0.5, maxdim=1, lens="pca2",
-                                       intervals=3, overlap=0.3, min_samples=3,
-                                       cover="kmapper")
+    dense = topology.core_for_points(points_path, out, k=5, keep=0.5, maxdim=1, lens="pca2",
+                                     intervals=3, overlap=0.3, min_samples=3,
+                                     cover="kmapper")
     summary = json.loads(out["summary"].read_text())
-    assert summary["core"] == len(topology.index) == round(0.5 * len(points))
-    assert summary["nodes"] == topology.graph.n_nodes
+    assert summary["core"] == len(dense.index) == round(0.5 * len(points))
+    assert summary["nodes"] == dense.graph.n_nodes
     graph, stats, graph_attrs = store.read_graph(out["graph"])
     assert graph_attrs["classes"] == ["training 0", "training 1"]
     assert stats.class_counts.sum() == graph.sizes.sum()
     index = json.loads((out["nodes"] / "index.json").read_text())
     assert len(index["nodes"]) == graph.n_nodes
     assert out["plot"].stat().st_size > 0
-    diagrams = weights.load_barcode(out["barcode"])
+    diagrams = topology.load_barcode(out["barcode"])
     assert len(diagrams) == 2 and len(diagrams[0]) == summary["core"]
     source = explorer.GraphSource(
         dataset="weights", model="m", seed=0, sampling="final", layer="conv1",
@@ -273,7 +274,7 @@ def test_update_points_are_the_weights_minus_the_initialisation(tmp_path):
     store.write_weight_snapshot(tmp_path / "final.zarr", {"c": final}, attrs)
     store.write_weight_snapshot(tmp_path / "init.zarr", {"c": initial},
                                 {**attrs, "snapshot": "iteration-0"})
-    weights.points_for_snapshot(tmp_path / "final.zarr", tmp_path / "update.zarr", layer="c",
+    filters.points_for_snapshot(tmp_path / "final.zarr", tmp_path / "update.zarr", layer="c",
                                 slice_mode="each", contrast_drop=0.0,
                                 contrast_norm="euclidean", model="m",
                                 initial_path=tmp_path / "init.zarr")
@@ -284,7 +285,7 @@ def test_update_points_are_the_weights_minus_the_initialisation(tmp_path):
     store.write_weight_snapshot(tmp_path / "other.zarr", {"c": initial},
                                 {"seeds": [5, 6], "snapshot": "iteration-0"})
     with pytest.raises(ValueError, match="not the initialisation"):
-        weights.points_for_snapshot(tmp_path / "final.zarr", tmp_path / "bad.zarr", layer="c",
+        filters.points_for_snapshot(tmp_path / "final.zarr", tmp_path / "bad.zarr", layer="c",
                                     slice_mode="each", contrast_drop=0.0,
                                     contrast_norm="euclidean", model="m",
                                     initial_path=tmp_path / "other.zarr")
@@ -385,21 +386,31 @@ def test_config_needs_step_zero_for_updates_and_a_known_layer():
 
 def test_given_weights_are_one_training_with_every_slice_a_point(tmp_path, trained_model):
     path = tmp_path / "final.zarr"
-    weights.snapshots_for_model(None, trained_model, {"final": path}, architecture="small-cnn",
-                                layers={"conv2": "conv2"}, seeds=[0], snapshots=[],
-                                training=None, device=torch.device("cpu"))
+    snapshots.snapshots_for_model(None, trained_model, {"final": path}, architecture="small-cnn",
+                                  layers={"conv2": "conv2"}, seeds=[0], snapshots=[],
+                                  training=None, device=torch.device("cpu"))
     stored, attrs = store.read_weight_snapshot(path, "conv2")
     model, _ = models.load_model(trained_model)
     np.testing.assert_array_equal(stored[0], model.conv2[0].weight.detach().numpy())
     assert attrs["seeds"] == [0] and attrs["sources"] == {"weights": str(trained_model)}
-    weights.points_for_snapshot(path, tmp_path / "points.zarr", layer="conv2",
+    filters.points_for_snapshot(path, tmp_path / "points.zarr", layer="conv2",
                                 slice_mode="each", contrast_drop=0.0,
                                 contrast_norm="euclidean", model="m")
     points, arrays, _ = store.read_weight_points(tmp_path / "points.zarr")
     assert len(points) == 64 * 32  # every O × I slice of conv2
     assert arrays["in_channel"].max() == 31 and arrays["out_channel"].max() == 63
     with pytest.raises(ValueError, match="no snapshot 'iteration-5' was taken"):
-        weights.snapshots_for_model(None, trained_model, {"iteration-5": tmp_path / "x.zarr"},
-                                    architecture="small-cnn", layers={"conv2": "conv2"},
-                                    seeds=[0], snapshots=[], training=None,
-                                    device=torch.device("cpu"))
+        snapshots.snapshots_for_model(None, trained_model, {"iteration-5": tmp_path / "x.zarr"},
+                                      architecture="small-cnn", layers={"conv2": "conv2"},
+                                      seeds=[0], snapshots=[], training=None,
+                                      device=torch.device("cpu"))
+
+
+@pytest.mark.parametrize("module, loads_torch", [
+    ("topoact.weights.filters", False), ("topoact.weights.topology", False),
+    ("topoact.weights.snapshots", True)])
+def test_only_the_snapshot_step_imports_torch(tmp_path, module, loads_torch):
+    """The points, sweep and dynamics jobs work on stored arrays: `filters` and
+    `topology` import without torch (a core's engine pass loads it when it runs);
+    `snapshots` trains, so it needs it."""
+    assert imports_torch(module, tmp_path) == loads_torch

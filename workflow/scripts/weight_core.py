@@ -3,13 +3,14 @@
 
 import torch
 
-from topoact import models, weights
+from topoact import models
 from topoact.jobs import job_log
+from topoact.weights import topology
 
 with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
     params = snakemake.params
-    topology = weights.core_for_points(
+    topology = topology.core_for_points(
         snakemake.input.points, dict(snakemake.output.items()), k=params.k, keep=params.keep,
         maxdim=params.maxdim, lens=params.lens, intervals=params.intervals,
         overlap=params.overlap, min_samples=params.min_samples, cover=params.cover,

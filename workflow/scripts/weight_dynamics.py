@@ -1,8 +1,8 @@
 """The learning-dynamics strip of one layer (rule weight_dynamics)."""
 
 
-from topoact import weights
 from topoact.jobs import job_log
+from topoact.weights import topology
 
 with job_log(snakemake.log[0]) as log:
     w, files = snakemake.wildcards, snakemake.input
@@ -12,5 +12,5 @@ with job_log(snakemake.log[0]) as log:
             snakemake.params.snapshots, files.graphs, files.dense, files.barcodes,
             files.summaries, strict=True)
     }
-    weights.dynamics_for_layer(snapshots, snakemake.output[0],
+    topology.dynamics_for_layer(snapshots, snakemake.output[0],
                                f"{w.model} {w.layer}: dense core over training")

@@ -2,12 +2,12 @@
 initialisation (rule weight_points)."""
 
 
-from topoact import weights
 from topoact.jobs import job_log
+from topoact.weights import filters
 
 with job_log(snakemake.log[0]) as log:
     w, params = snakemake.wildcards, snakemake.params
-    weights.points_for_snapshot(
+    filters.points_for_snapshot(
         snakemake.input.snapshot, snakemake.output[0], layer=w.layer, slice_mode=params.slice,
         contrast_drop=params.contrast_drop, contrast_norm=params.contrast_norm, model=w.model,
         initial_path=snakemake.input.get("initial"))

@@ -4,15 +4,16 @@ given weights (rules train_weight_snapshots and given_weight_snapshot)."""
 
 import torch
 
-from topoact import models, weights
+from topoact import models
 from topoact.jobs import job_log
+from topoact.weights import snapshots
 
 with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
     params = snakemake.params
     outputs = {path.rstrip("/").split("/")[-1].removesuffix(".zarr"): path
                for path in snakemake.output}
-    weights.snapshots_for_model(
+    snapshots.snapshots_for_model(
         snakemake.input.get("images"), snakemake.input.get("weights"), outputs,
         architecture=params.architecture, layers=params.layers, seeds=params.seeds,
         snapshots=params.snapshots, training=params.training,

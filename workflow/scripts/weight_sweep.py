@@ -1,12 +1,12 @@
 """A layer's H1 table over its dense cores and the final weights' barcodes (rule weight_sweep)."""
 
 
-from topoact import weights
 from topoact.jobs import job_log
+from topoact.weights import topology
 
 with job_log(snakemake.log[0]) as log:
     w = snakemake.wildcards
     barcodes = {name: path for name, path in snakemake.input.items() if name != "summaries"}
-    weights.sweep_summary(snakemake.input.summaries, barcodes, snakemake.output.table,
+    topology.sweep_summary(snakemake.input.summaries, barcodes, snakemake.output.table,
                           snakemake.output.plot,
                           f"{w.model} {w.layer}, final weights: barcodes of X(k, p)")

@@ -15,9 +15,10 @@ import numpy as np
 import yaml
 import zarr
 
-from topoact import data, epsilon, mapper, plots
+from topoact import data, epsilon, homology, mapper, plots
 from topoact.config import ConfigError, validate_config
 from topoact.store import load_points, write_json
+from topoact.weights import topology
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 
@@ -135,14 +136,12 @@ def _mapper(args: argparse.Namespace) -> int:
 
 
 def _barcode(args: argparse.Namespace) -> int:
-    from topoact import homology, weights  # torch-heavy: loaded for this command only
-
     points, _, _ = load_points(args.points)
     index = np.arange(len(points))
     if args.keep < 1.0:
-        index, _ = weights.density_filter(points, args.density_k, args.keep)
+        index, _ = topology.density_filter(points, args.density_k, args.keep)
     diagrams = homology.persistence(points[index], args.maxdim)
-    bars = {f"h{d}": weights.longest_bars(diagram) for d, diagram in enumerate(diagrams)}
+    bars = {f"h{d}": topology.longest_bars(diagram) for d, diagram in enumerate(diagrams)}
     for name, record in bars.items():
         longest = ", ".join(f"{v:.4g}" for v in record["longest"][:3])
         print(f"{name.upper()}: {record['bars']} finite bars; longest {longest or '-'}; "
