@@ -10,11 +10,10 @@ from topoact.weights import topology
 with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
     params = snakemake.params
-    topology = topology.core_for_points(
+    core = topology.core_for_points(
         snakemake.input.points, dict(snakemake.output.items()), k=params.k, keep=params.keep,
         maxdim=params.maxdim, lens=params.lens, intervals=params.intervals,
         overlap=params.overlap, min_samples=params.min_samples, cover=params.cover,
         device=models.resolve_device(params.device))
-    print(f"{len(topology.index)} filters kept; graph: {topology.graph.n_nodes} nodes, "
-          f"β0 = {topology.betti[0]}, β1 = {topology.betti[1]}, ε = {topology.epsilon:.4g}",
-          file=log)
+    print(f"{len(core.index)} filters kept; graph: {core.graph.n_nodes} nodes, "
+          f"β0 = {core.betti[0]}, β1 = {core.betti[1]}, ε = {core.epsilon:.4g}", file=log)

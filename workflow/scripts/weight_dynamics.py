@@ -13,4 +13,4 @@ with job_log(snakemake.log[0]) as log:
             files.summaries, strict=True)
     }
     topology.dynamics_for_layer(snapshots, snakemake.output[0],
-                               f"{w.model} {w.layer}: dense core over training")
+                                f"{w.model} {w.layer}: dense core over training")

@@ -8,5 +8,5 @@ with job_log(snakemake.log[0]) as log:
     w = snakemake.wildcards
     barcodes = {name: path for name, path in snakemake.input.items() if name != "summaries"}
     topology.sweep_summary(snakemake.input.summaries, barcodes, snakemake.output.table,
-                          snakemake.output.plot,
-                          f"{w.model} {w.layer}, final weights: barcodes of X(k, p)")
+                           snakemake.output.plot,
+                           f"{w.model} {w.layer}, final weights: barcodes of X(k, p)")
