@@ -87,18 +87,25 @@ def planned_outputs(directory: Path, configfile: Path, *targets: str) -> dict[st
     return {rule: sorted(outputs) for rule, outputs in jobs.items()}
 
 
-def imports_torch(module: str, directory: Path) -> bool:
-    """Whether importing ``module`` loads torch: a ``torch`` that fails on import is put
-    first on the path of a fresh interpreter (made in ``directory``). Raises when the
-    import fails for another reason."""
+TORCH_IMPORTED = "torch imported"
+
+
+def without_torch(directory: Path) -> dict[str, str]:
+    """An environment whose path starts with a ``torch`` that fails on import with
+    :data:`TORCH_IMPORTED` (made in ``directory``): what runs in it must not load torch."""
     fake = directory / "no-torch" / "torch"
     fake.mkdir(parents=True, exist_ok=True)
-    (fake / "__init__.py").write_text("raise ImportError('torch imported')\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    (fake / "__init__.py").write_text(f"raise ImportError({TORCH_IMPORTED!r})\n")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(fake.parent), os.environ.get("PYTHONPATH", "")])}
+
+
+def imports_torch(module: str, directory: Path) -> bool:
+    """Whether importing ``module`` in a fresh interpreter loads torch (see
+    :func:`without_torch`). Raises when the import fails for another reason."""
     result = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True,
-                            text=True, env=env)
-    loaded = "torch imported" in result.stderr
+                            text=True, env=without_torch(directory))
+    loaded = TORCH_IMPORTED in result.stderr
     if result.returncode != 0 and not loaded:
         raise AssertionError(f"import {module} failed: {result.stderr}")
     return loaded
