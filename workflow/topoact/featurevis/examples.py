@@ -78,5 +78,3 @@ def select_layer_examples(graph_paths: dict[str, str], points_path: str | os.Pat
 def example_file_names(image: int, row: int, col: int) -> tuple[str, str]:
     """File names of a data example: its activation image and its input thumbnail."""
     return f"activation-{image}-{row}-{col}.png", f"image-{image}.png"
-
-
