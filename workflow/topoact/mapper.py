@@ -540,6 +540,11 @@ def mapper_for_store(points_path, graph_path, nodelink_path, kmapper_path, *, in
     return graphs[0]
 
 
+# A written graph's files, as suffixes of one base path and as GraphOutput's fields.
+GRAPH_SUFFIXES = (".zarr", ".json", ".kmapper.json")
+GRAPH_FILE_FIELDS = ("graph_path", "nodelink_path", "kmapper_path")
+
+
 @dataclass(frozen=True)
 class GraphOutput:
     """One graph of a grid and the three files it is written to."""
@@ -550,6 +555,16 @@ class GraphOutput:
     nodelink_path: Any
     kmapper_path: Any
     attrs: dict[str, Any]
+
+    def files(self) -> list[Any]:
+        """The graph's three files, in :data:`GRAPH_SUFFIXES`' order."""
+        return [getattr(self, field) for field in GRAPH_FILE_FIELDS]
+
+
+def graph_files(base) -> list[Path]:
+    """The three files of the graph at ``base`` (a path without suffix): its store, its
+    node-link JSON and its KeplerMapper JSON."""
+    return [Path(f"{base}{suffix}") for suffix in GRAPH_SUFFIXES]
 
 
 def mapper_grid_for_store(points_path, outputs: list[GraphOutput], *, intervals: int,
@@ -630,10 +645,9 @@ def pass_index(cache: Path, source: dict[str, Any]) -> dict[str, Any] | None:
     return index if {key: index.get(key) for key in source} == source else None
 
 
-def pass_entry(cache: Path, source: dict[str, Any], name: str) -> Any:
-    """The entry named ``name`` in a layer pass's index, when that pass was made from
-    ``source``; None otherwise or when absent."""
-    index = pass_index(cache, source)
+def pass_entry(index: dict[str, Any] | None, name: str) -> Any:
+    """The entry named ``name`` in a layer pass's index (from :func:`pass_index`); None
+    when there is no index or no such entry."""
     return None if index is None else index["graphs"].get(name)
 
 
@@ -689,14 +703,14 @@ def shared_grid_graph(points_path, cache, graph: GraphOutput, layer: list[GraphO
                 "device": device, "tile": tile, "threads": threads}
     with layer_lock(cache):
         source = {"source": str(points_path), "identity": source_identity(points_path)}
+        index = pass_index(cache, source)
         built, stats = [], None
-        if pass_entry(cache, source, name) != _pass_params(graph, settings):
+        if pass_entry(index, name) != _pass_params(graph, settings):
             stats = EngineStats()
-            built = _build_shared_pass(points_path, cache, [graph, *layer], source, stats,
-                                       settings)
-        for suffix, target in zip((".zarr", ".json", ".kmapper.json"), (
-                graph.graph_path, graph.nodelink_path, graph.kmapper_path), strict=True):
-            store.copy_output(cache / f"{name}{suffix}", target)
+            built = _build_shared_pass(points_path, cache, index, [graph, *layer], source,
+                                       stats, settings)
+        for cached, target in zip(graph_files(cache / name), graph.files(), strict=True):
+            store.copy_output(cached, target)
     return built, stats
 
 
@@ -707,13 +721,13 @@ def _pass_params(graph: GraphOutput, settings: dict[str, Any]) -> dict[str, Any]
             "cover": settings["cover"], "lens": "l2"}
 
 
-def _build_shared_pass(points_path, cache: Path, graphs: list[GraphOutput], source: dict,
-                       stats: EngineStats, settings: dict[str, Any]) -> list[str]:
+def _build_shared_pass(points_path, cache: Path, index: dict[str, Any] | None,
+                       graphs: list[GraphOutput], source: dict, stats: EngineStats,
+                       settings: dict[str, Any]) -> list[str]:
     """Add to a layer's cache, in one engine pass, the graphs of ``graphs`` it lacks whose
-    ε is known (all of them when the cache was made from another cloud), then their
-    entries to its index; graphs no longer in the layer leave the cache. Returns the
-    names of the graphs built."""
-    index = pass_index(cache, source)
+    ε is known (all of them when ``index``, the cache's from :func:`pass_index`, is None:
+    the cache was made from another cloud), then their entries to its index; graphs no
+    longer in the layer leave the cache. Returns the names of the graphs built."""
     if index is None:
         clear_layer_cache(cache)
     entries = index["graphs"] if index else {}
@@ -726,11 +740,12 @@ def _build_shared_pass(points_path, cache: Path, graphs: list[GraphOutput], sour
     # short leaves no entry that names a half-written file.
     store.write_json(cache / "index.json", {**source, "graphs": kept}, indent=1)
     for name in set(entries) - layer_names:
-        shutil.rmtree(cache / f"{name}.zarr", ignore_errors=True)
-        for suffix in (".json", ".kmapper.json"):
-            (cache / f"{name}{suffix}").unlink(missing_ok=True)
-    outputs = [replace(g, graph_path=cache / f"{n}.zarr", nodelink_path=cache / f"{n}.json",
-                       kmapper_path=cache / f"{n}.kmapper.json") for n, g in missing.items()]
+        graph_store, *exports = graph_files(cache / name)
+        shutil.rmtree(graph_store, ignore_errors=True)
+        for export in exports:
+            export.unlink(missing_ok=True)
+    outputs = [replace(g, **dict(zip(GRAPH_FILE_FIELDS, graph_files(cache / n), strict=True)))
+               for n, g in missing.items()]
     built = mapper_grid_for_store(points_path, outputs, stats=stats, **settings)
     store.write_json(cache / "index.json", {**source, "graphs": {**kept, **{
         n: g.params for n, g in zip(missing, built, strict=True)}}}, indent=1)

@@ -320,8 +320,7 @@ class LiveGraphs:
             **store.provenance(dict(graph.params), {"points": request.cloud}, None), **meta,
             "classes": classes, "n_points": graph.n_points,
             "points_in_no_node": int((~graph.covered()).sum())})
-        written = [str(Path(f"{base}{suffix}").relative_to(self.results))
-                   for suffix in (".zarr", ".json", ".kmapper.json")]
+        written = [str(path.relative_to(self.results)) for path in mapper.graph_files(base)]
         return {"written": written, "yaml": config_lines(request, cloud, self.results)}
 
     def thumbnail(self, dataset: str, image: int) -> bytes:

@@ -49,6 +49,7 @@ from topoact.mapper import (
     clear_layer_cache,
     layer_lock,
     pass_entry,
+    pass_index,
     resampled_graphs,
     source_identity,
 )
@@ -536,7 +537,7 @@ def shared_graph_stability(points_path, cache, job: StabilityOutput,
         source = {"source": str(points_path), "identity": source_identity(points_path),
                   "settings": settings}
         how = "copied"
-        if pass_entry(cache, source, job.name) != _entry(job):
+        if pass_entry(pass_index(cache, source), job.name) != _entry(job):
             how = "pass"
             _build_stability_pass(points_path, cache, job, layer, source, compute)
         for suffix, target in zip((".tsv", ".json", ".png"),
