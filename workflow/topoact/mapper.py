@@ -540,9 +540,8 @@ def mapper_for_store(points_path, graph_path, nodelink_path, kmapper_path, *, in
     return graphs[0]
 
 
-# A written graph's files, as suffixes of one base path and as GraphOutput's fields.
-GRAPH_SUFFIXES = (".zarr", ".json", ".kmapper.json")
-GRAPH_FILE_FIELDS = ("graph_path", "nodelink_path", "kmapper_path")
+# A written graph's files: GraphOutput's field for each, and its suffix on one base path.
+GRAPH_FILES = {"graph_path": ".zarr", "nodelink_path": ".json", "kmapper_path": ".kmapper.json"}
 
 
 @dataclass(frozen=True)
@@ -557,14 +556,14 @@ class GraphOutput:
     attrs: dict[str, Any]
 
     def files(self) -> list[Any]:
-        """The graph's three files, in :data:`GRAPH_SUFFIXES`' order."""
-        return [getattr(self, field) for field in GRAPH_FILE_FIELDS]
+        """The graph's three files, in :data:`GRAPH_FILES`' order."""
+        return [getattr(self, field) for field in GRAPH_FILES]
 
 
 def graph_files(base) -> list[Path]:
     """The three files of the graph at ``base`` (a path without suffix): its store, its
     node-link JSON and its KeplerMapper JSON."""
-    return [Path(f"{base}{suffix}") for suffix in GRAPH_SUFFIXES]
+    return [Path(f"{base}{suffix}") for suffix in GRAPH_FILES.values()]
 
 
 def mapper_grid_for_store(points_path, outputs: list[GraphOutput], *, intervals: int,
@@ -744,7 +743,7 @@ def _build_shared_pass(points_path, cache: Path, index: dict[str, Any] | None,
         shutil.rmtree(graph_store, ignore_errors=True)
         for export in exports:
             export.unlink(missing_ok=True)
-    outputs = [replace(g, **dict(zip(GRAPH_FILE_FIELDS, graph_files(cache / n), strict=True)))
+    outputs = [replace(g, **dict(zip(GRAPH_FILES, graph_files(cache / n), strict=True)))
                for n, g in missing.items()]
     built = mapper_grid_for_store(points_path, outputs, stats=stats, **settings)
     store.write_json(cache / "index.json", {**source, "graphs": {**kept, **{

@@ -449,6 +449,10 @@ def stability_for_store(graph_path, points_path, *, bootstrap: int, confidence: 
     return result, record
 
 
+# A graph's stability files: StabilityOutput's field for each, and its suffix in a cache.
+STABILITY_FILES = {"features": ".tsv", "record": ".json", "plot": ".png"}
+
+
 @dataclass(frozen=True)
 class StabilityOutput:
     """One graph's stability job: its graph store, the features TSV, JSON record and
@@ -540,10 +544,16 @@ def shared_graph_stability(points_path, cache, job: StabilityOutput,
         if pass_entry(pass_index(cache, source), job.name) != _entry(job):
             how = "pass"
             _build_stability_pass(points_path, cache, job, layer, source, compute)
-        for suffix, target in zip((".tsv", ".json", ".png"),
-                                  (job.features, job.record, job.plot), strict=True):
-            store.copy_output(cache / f"{job.name}{suffix}", target)
+        cached = _in_cache(job, cache)
+        for field in STABILITY_FILES:
+            store.copy_output(getattr(cached, field), getattr(job, field))
     return how
+
+
+def _in_cache(output: StabilityOutput, cache: Path) -> StabilityOutput:
+    """``output`` with its files in the layer's pass cache, named by its parameter set."""
+    return replace(output, **{field: cache / f"{output.name}{suffix}"
+                              for field, suffix in STABILITY_FILES.items()})
 
 
 def _entry(output: StabilityOutput) -> dict[str, Any]:
@@ -562,10 +572,8 @@ def _build_stability_pass(points_path, cache: Path, job: StabilityOutput,
         if output is not job and not (Path(output.graph) / "zarr.json").exists():
             continue  # a graph of the layer not built yet: its own job will do it
         entry = _entry(output)  # before reading: a store replaced meanwhile reads as stale
-        cached = replace(output, features=cache / f"{output.name}.tsv",
-                         record=cache / f"{output.name}.json", plot=cache / f"{output.name}.png")
         try:
-            write_graph_stability(cached, points_path, **compute)
+            write_graph_stability(_in_cache(output, cache), points_path, **compute)
         except store.StoreError as error:
             if output is job:
                 raise
