@@ -5,7 +5,7 @@ from snakemake.utils import min_version
 min_version("8.20")
 
 # The library (workflow/topoact) is installed by `pip install -e .` (see README).
-from topoact.config import export_library_path, validate_config
+from topoact.config import SCHEMA, export_library_path, validate_config
 
 # With --sdm conda, each environment's post-deploy script (envs/install-topoact.sh) makes
 # the library importable there from where this process imports it.
@@ -18,7 +18,8 @@ configfile: "config.yaml"
 report: "workflow/report/workflow.rst"
 
 
-validate_config(config, workflow.source_path("workflow/schemas/config.schema.yaml"), "config")
+# The schema ships with the library (workflow/schemas/config.schema.yaml links to it).
+validate_config(config, SCHEMA, "config")
 
 
 include: "workflow/rules/common.smk"

@@ -26,9 +26,14 @@ LONGEST_FILES = ("test_slurm.py", "test_user_models.py", "test_workflow.py",
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Collect the longest files first (a stable sort: each file keeps its order)."""
+    """Collect the longest files first (a stable sort: each file keeps its order), and mark
+    every test that drives the headless browser ``browser`` (``make test-fast`` leaves
+    out the ``workflow``, ``slurm`` and ``browser`` tests)."""
     rank = {name: position for position, name in enumerate(LONGEST_FILES)}
     items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FILES)))
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
 
 
 def tiny_config(**activations) -> dict:

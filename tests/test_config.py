@@ -66,6 +66,7 @@ def test_undefined_model_and_dataset_references_are_named():
     assert "analyses[0].model: unknown model 'resnet'; defined models: ['digits-cnn']" in message
 
 
+@pytest.mark.workflow
 def test_snakemake_refuses_a_bad_config_at_start(tmp_path):
     config = write_config(tmp_path, {"analyses": [{"layers": ["conv7"]}]})
     result = subprocess.run([*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory",
@@ -101,6 +102,7 @@ def test_imagenet_weights_exist_only_for_torchvision_architectures():
     assert "models.digits-cnn.weights: no ImageNet weights for 'small-cnn'" in message
 
 
+@pytest.mark.workflow
 def test_numeric_and_boolean_strings_from_the_command_line_are_read_as_such(tmp_path):
     """`--config mapper='{"overlaps": [20, 30, 40]}'` reaches the config as strings."""
     config = validate_config({"mapper": {"overlaps": ["20", "30", "40"], "intervals": "12",

@@ -16,6 +16,7 @@ def test_ruff_is_clean():
     assert result.returncode == 0, result.stdout
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize("mapper_jobs", ["shared", "graph", "grid"])
 def test_snakemake_lint_is_clean(mapper_jobs, tmp_path):
     """The three ways of splitting the mapper grid into jobs define different rules."""
@@ -28,6 +29,7 @@ def test_snakemake_lint_is_clean(mapper_jobs, tmp_path):
     assert result.returncode == 0 and "Congratulations" in output, output
 
 
+@pytest.mark.workflow
 def test_parsing_the_workflow_does_not_import_torch(tmp_path):
     """`snakemake -n` (and every cluster job's parse) must not pay torch's import: a
     `torch` that fails on import, first on the path, leaves the dry run working."""
@@ -57,7 +59,8 @@ def test_the_slurm_profile_names_existing_rules_and_covers_both_mapper_job_kinds
 
 def rule_blocks() -> list[tuple[str, str]]:
     """(name, text) of every rule in workflow/rules."""
-    text = "".join(path.read_text() for path in (ROOT / "workflow/rules").glob("*.smk"))
+    text = "".join("\n" + path.read_text()
+                   for path in sorted((ROOT / "workflow/rules").glob("*.smk")))
     return [(block.split(":")[0], block) for block in re.split(r"\n\s*rule (?=\w+:)", text)[1:]]
 
 
@@ -75,3 +78,15 @@ def test_every_two_thread_rule_runs_before_the_one_thread_jobs():
     two_thread = [(rule, block) for rule, block in rule_blocks() if "threads: 2\n" in block]
     late = [rule for rule, block in two_thread if "priority: TWO_THREAD_PRIORITY" not in block]
     assert len(two_thread) >= 5 and late == []
+
+
+def test_the_slurm_profile_lists_exactly_the_rules_that_ask_for_a_gpu():
+    """docs/cluster.md and the profile name the GPU rules; with `device: cuda` each rule
+    whose resources say `gpu=gpu_request` asks for one."""
+    asking = sorted(rule for rule, block in rule_blocks() if "gpu=gpu_request" in block)
+    text = (ROOT / "profiles/slurm/config.yaml").read_text()
+    listed = re.search(r"# GPU rules: (.*?)\n  # train_model", text, re.S)[1]
+    named = sorted(re.sub(r"\s*#\s*", " ", listed).replace(",", " ").split())
+    assert named == asking and len(asking) >= 10
+    docs = (ROOT / "docs/cluster.md").read_text()
+    assert all(f"`{rule}`" in docs for rule in asking)

@@ -147,6 +147,7 @@ def test_a_built_graph_equals_topoact_mapper_and_save_writes_stores(server, resu
     assert not list((results / "live").rglob("*.partial"))
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 def test_live_panel_rebuilds_on_the_slider_and_shows_errors(server, results, tmp_path):
     from playwright.sync_api import sync_playwright

@@ -315,3 +315,19 @@ def test_stability_of_a_layer_whose_graphs_are_not_all_built_and_of_a_large_clou
     monkeypatch.setattr(stability, "SHARED_PASS_MAX_POINTS", 5_000)
     assert stability.shared_graph_stability(cloud, None, job, layer, **settings) == "alone"
     assert job.record.read_bytes() == (tmp_path / "out/a/conv3.json").read_bytes()
+
+
+def test_a_record_keeps_the_models_seed_apart_from_the_resampling_seed(tmp_path):
+    """A graph of model seed 3 bootstrapped with stability.seed 1: its record and its
+    summary row say seed 3 and bootstrap_seed 1 (the resampling's seed once overwrote the
+    model's)."""
+    cloud = _layer_of_graph_stores(tmp_path, noisy_circle(np.random.default_rng(4), 300),
+                                   {"a": 0.25})
+    job = _stability_job(tmp_path, "a", "out")
+    job = stability.StabilityOutput(job.graph, job.features, job.record, job.plot,
+                                    {**job.meta, "seed": 3})
+    stability.write_graph_stability(job, cloud, bootstrap=5, confidence=0.9, seed=1)
+    record = store.read_json(job.record)
+    assert (record["seed"], record["bootstrap_seed"]) == (3, 1)
+    row = stability.summary_table([record], stability.read_distance_tables([])).iloc[0]
+    assert (row["seed"], row["bootstrap_seed"]) == (3, 1)

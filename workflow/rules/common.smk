@@ -71,7 +71,11 @@ LAYER_PASS = f"{RESULTS}/mapper-pass/{{dataset}}/{{model}}/seed-{{seed}}/{{sampl
 HOMOLOGY = f"{RESULTS}/homology/{{dataset}}/{{model}}"
 FEATUREVIS = f"{RESULTS}/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}"
 NODE_IMAGES = f"{FEATUREVIS}/{PARAMETERS}/{{layer}}"
-EXAMPLES = f"{FEATUREVIS}/examples/{{layer}}"
+# A graph's data examples: which points each node shows, and their images.
+EXAMPLES_SELECTION = f"{NODE_IMAGES}.examples.json"
+GRAPH_EXAMPLES = f"{NODE_IMAGES}.examples"
+# featurevis.all_examples: every point of a layer's cloud, shared by its graphs.
+ALL_EXAMPLES = f"{FEATUREVIS}/examples/{{layer}}"
 MASKS = f"{RESULTS}/masks/{{dataset}}.zarr"
 RECEPTIVE_FIELDS = f"{RESULTS}/receptive_fields/{{dataset}}/{{model}}/seed-{{seed}}/{{layer}}.npz"
 STABILITY_RUN = f"{RESULTS}/stability/{{dataset}}/{{model}}/seed-{{seed}}"
@@ -410,68 +414,88 @@ def layer_graphs(wildcards):
     }
 
 
-def example_selection(wildcards):
-    """Rendering every point does not depend on which points the graphs show."""
-    if config["featurevis"]["all_examples"]:
-        return []
-    return f"{EXAMPLES.format(**wildcards)}.json"
-
-
 def rendered_samplings():
     """Samplings whose graphs get activation images (those without graphs have none)."""
     return [s for s in config["featurevis"]["samplings"] if s in config["mapper"]["samplings"]]
 
 
-def featurevis_outputs():
-    """Node-average images with contact sheets, and data-example images, per graph/layer
-    (of the clean datasets: the noisy variants get graphs and purity only)."""
-    files = []
+def opening_parameters():
+    """The parameter set the explorer opens on: the grid's first overlap and first ε."""
+    return layer_grid_parameters()[0]
+
+
+def rendered_parameters():
+    """(overlap, ε) of the graphs of a layer that get activation images: the one the
+    explorer opens on (featurevis.graphs: opening) or every graph of the grid (all)."""
+    if config["featurevis"]["graphs"] == "all":
+        return layer_grid_parameters()
+    return [opening_parameters()]
+
+
+def examples_on():
     fv = config["featurevis"]
+    return fv["examples_per_class"] > 0 or fv["all_examples"]
+
+
+def graph_examples(graph):
+    """``[selection JSON, rendered folder]`` of a graph's data examples (``graph``: its
+    wildcards): its own renders, or its layer's renders of every point."""
+    folder = ALL_EXAMPLES if config["featurevis"]["all_examples"] else GRAPH_EXAMPLES
+    return [EXAMPLES_SELECTION.format(**graph), folder.format(**graph)]
+
+
+def featurevis_outputs():
+    """Node-average images with contact sheets, and data-example images, of the rendered
+    graphs (of the clean datasets: the noisy variants get graphs and purity only)."""
+    files = []
     for dataset, model, seed in analysis_grid(noisy=False):
         for sampling in rendered_samplings():
-            names = dict(dataset=dataset, model=model, seed=seed, sampling=sampling)
             for layer in analysis_layers(dataset, model):
-                for overlap in config["mapper"]["overlaps"]:
-                    for epsilon in config["mapper"]["epsilons"]:
-                        graph = dict(names, layer=layer, overlap=percent_label(overlap),
-                                     epsilon=epsilon)
-                        node_images = NODE_IMAGES.format(**graph)
-                        files += [node_images, f"{node_images}.contact.png"]
-                if fv["examples_per_class"] > 0 or fv["all_examples"]:
-                    examples = EXAMPLES.format(layer=layer, **names)
-                    files += [examples, f"{examples}.json"]
-    return files
+                for overlap, epsilon in rendered_parameters():
+                    graph = dict(dataset=dataset, model=model, seed=seed, sampling=sampling,
+                                 layer=layer, overlap=percent_label(overlap), epsilon=epsilon)
+                    node_images = NODE_IMAGES.format(**graph)
+                    files += [node_images, f"{node_images}.contact.png"]
+                    if examples_on():
+                        files += graph_examples(graph)
+    return sorted(set(files))
 
 
 def explorer_sources(wildcards=None):
     """Every graph the explorer shows, with the files it reads for it (GraphSource fields)."""
     sources = []
-    fv = config["featurevis"]
-    examples_on = fv["examples_per_class"] > 0 or fv["all_examples"]
+    rendered = {(percent_label(o), e) for o, e in rendered_parameters()}
     for dataset, model, seed in analysis_grid():
         for sampling in config["mapper"]["samplings"]:
-            rendered = sampling in rendered_samplings() and noise_of(dataset) == 0
             for layer in analysis_layers(dataset, model):
                 names = dict(dataset=dataset, model=model, seed=seed, sampling=sampling,
                              layer=layer)
-                for overlap in config["mapper"]["overlaps"]:
-                    for epsilon in config["mapper"]["epsilons"]:
-                        graph = dict(names, overlap=percent_label(overlap), epsilon=epsilon)
-                        base = GRAPH.format(**graph)
-                        examples = EXAMPLES.format(**names)
-                        sources.append({
-                            "dataset": dataset, "model": model, "seed": int(seed),
-                            "sampling": sampling, "layer": layer,
-                            "parameters": parameters_name(overlap, epsilon),
-                            "graph": f"{base}.zarr", "points": ACTIVATIONS.format(**names),
-                            "node_images": NODE_IMAGES.format(**graph) if rendered else None,
-                            "examples": [f"{examples}.json", examples]
-                            if rendered and examples_on else None,
-                            "stability": STABILITY.format(**graph) + ".json"
-                            if sampling in stability_samplings() else None,
-                            "purity": f"{base}.purity.tsv",
-                        })
+                for overlap, epsilon in layer_grid_parameters():
+                    graph = dict(names, overlap=percent_label(overlap), epsilon=epsilon)
+                    images = (sampling in rendered_samplings() and noise_of(dataset) == 0
+                              and (graph["overlap"], epsilon) in rendered)
+                    base = GRAPH.format(**graph)
+                    sources.append({
+                        "dataset": dataset, "model": model, "seed": int(seed),
+                        "sampling": sampling, "layer": layer,
+                        "parameters": parameters_name(overlap, epsilon),
+                        "graph": f"{base}.zarr", "points": ACTIVATIONS.format(**names),
+                        "node_images": NODE_IMAGES.format(**graph) if images else None,
+                        "examples": graph_examples(graph) if images and examples_on()
+                        else None,
+                        "stability": STABILITY.format(**graph) + ".json"
+                        if sampling in stability_samplings() else None,
+                        "purity": f"{base}.purity.tsv",
+                    })
     return sources + weight_explorer_sources()
+
+
+def explorer_settings(wildcards=None):
+    """What the explorer page says of the run: the parameter set it opens on, and which
+    graphs have activation images (its note on a graph without them)."""
+    fv = config["featurevis"]
+    return {"opening": parameters_name(*opening_parameters()),
+            "images": {"samplings": rendered_samplings(), "graphs": fv["graphs"]}}
 
 
 def weight_explorer_sources():

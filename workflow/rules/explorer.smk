@@ -10,6 +10,7 @@ rule build_explorer:
         sources=explorer_sources,
         layer_order=model_layer_orders,
         profile_sources=profile_explorer_sources,
+        settings=explorer_settings,
     threads: 1
     resources:
         mem_mb=4000,

@@ -12,8 +12,12 @@ with job_log(snakemake.log[0]) as log:
     ]
     profile_sources = [explorer.ProfileSource(**source)
                        for source in snakemake.params.profile_sources]
+    settings = snakemake.params.settings
+    note = explorer.images_note(settings["images"]["samplings"], settings["images"]["graphs"],
+                                settings["opening"])
     manifest = explorer.build_explorer(sources, snakemake.output[0],
                                        layer_order=snakemake.params.layer_order,
-                                       profile_sources=profile_sources)
+                                       profile_sources=profile_sources,
+                                       opening=settings["opening"], note=note)
     print(f"{len(manifest['graphs'])} graphs, {len(profile_sources)} profile analyses; "
           f"open {snakemake.output[0]}/index.html", file=log)

@@ -15,12 +15,10 @@ import numpy as np
 import yaml
 import zarr
 
-from topoact import data, epsilon, homology, mapper, plots
-from topoact.config import ConfigError, validate_config
+from topoact import __version__, data, epsilon, homology, mapper, plots
+from topoact.config import SCHEMA, ConfigError, validate_config
 from topoact.store import load_points, write_json
 from topoact.weights import topology
-
-SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 
 
 def _layers(args: argparse.Namespace) -> int:
@@ -169,8 +167,14 @@ def _stability(args: argparse.Namespace) -> int:
                                        args.seed, progress=True,
                                        device=resolve_device(args.device))
     table = stability.feature_table(result)
-    print(f"{graph.n_nodes} nodes, {len(graph.edges)} edges; d_α = {result.d_alpha:.4g} at "
-          f"{args.confidence:.0%} from {args.bootstrap} resamples")
+    if graph.n_nodes == 0:
+        print(f"0 nodes: no interval has a DBSCAN cluster at ε = {args.eps:g} with "
+              f"min_samples = {args.min_samples} (every point is noise), so there are no "
+              f"features and no bootstrap. ε is below this cloud's scale: `topoact epsilon "
+              f"{args.points}` gives its k-distance knee.")
+    else:
+        print(f"{graph.n_nodes} nodes, {len(graph.edges)} edges; d_α = {result.d_alpha:.4g} "
+              f"at {args.confidence:.0%} from {args.bootstrap} resamples")
     for row in table.itertuples():
         print(f"  {row.kind:16s} {row.birth:10.4g} -> {row.death:10.4g}  confidence "
               f"{row.confidence:.2f}  {'significant' if row.significant else ''}")
@@ -305,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="topoact",
         description="Topological summaries of CNN activations. The workflow runs with "
                     "`snakemake --cores all`; these commands work on its files directly.")
+    parser.add_argument("--version", action="version", version=f"topoact {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     layers = commands.add_parser("layers", help="list the readable layer names of architectures")

@@ -177,12 +177,17 @@ def weight_reference_errors(config: dict) -> Iterator[str]:
         yield from model_layer_errors(analysis, models, where)
 
 
-def load_schema(path: str | os.PathLike) -> dict:
+#: The config schema, shipped inside the package (``workflow/schemas/config.schema.yaml``
+#: links to it, where Snakemake workflows keep theirs).
+SCHEMA = Path(__file__).resolve().parent / "config.schema.yaml"
+
+
+def load_schema(path: str | os.PathLike = SCHEMA) -> dict:
     """Read a YAML or JSON schema file."""
     return yaml.safe_load(Path(path).read_text())
 
 
-def validate_config(config: dict, schema: dict | str | os.PathLike,
+def validate_config(config: dict, schema: dict | str | os.PathLike = SCHEMA,
                     source: str = "config") -> dict:
     """Validate a config against the schema and cross-check it; fill defaults in place.
 
@@ -191,7 +196,7 @@ def validate_config(config: dict, schema: dict | str | os.PathLike,
     config
         The parsed configuration (modified in place: defaults are added).
     schema
-        The schema, or the path of ``config.schema.yaml``.
+        The schema, or the path of ``config.schema.yaml`` (default: the package's).
     source
         Where the config came from, for the error message.
 

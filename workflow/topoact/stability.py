@@ -313,7 +313,9 @@ def graph_stability(graph: MapperGraph, points: np.ndarray, bootstrap: int = 100
     check_bootstrap(bootstrap)
     _check_confidence(confidence)
     diagram = graph_diagram(graph, representatives=True)
-    params = {"bootstrap": int(bootstrap), "confidence": float(confidence), "seed": int(seed)}
+    # bootstrap_seed, not seed: a record's ``seed`` is the model's (its meta).
+    params = {"bootstrap": int(bootstrap), "confidence": float(confidence),
+              "bootstrap_seed": int(seed)}
     if graph.n_nodes == 0:
         return Stability(diagram, np.zeros(0), confidence, math.nan, np.zeros(0, bool),
                          np.zeros(0), params)
@@ -604,7 +606,8 @@ def summary_table(records: list[dict[str, Any]], distances: pd.DataFrame) -> pd.
     for record in records:
         row = {key: record.get(key) for key in ("dataset", "model", "seed", "sampling",
                                                  "layer", "parameters", "nodes", "edges",
-                                                 "bootstrap", "confidence", "d_alpha")}
+                                                 "bootstrap", "bootstrap_seed", "confidence",
+                                                 "d_alpha")}
         row["features"] = record["n_features"]
         for kind in KINDS:
             row[f"significant_{kind.replace(' ', '_')}"] = record["significant"][kind]

@@ -49,7 +49,7 @@ class GraphSource:
     node_images
         Folder of its node-average images (``index.json``), or None.
     examples
-        ``(selection JSON, rendered examples folder)`` of its layer, or None.
+        ``(selection JSON, rendered examples folder)`` of the graph, or None.
     run_name
         The run's name when it is not a (dataset, model, seed), e.g. ``weights/digits-cnn``
         for the weight-space graphs (whose ``points`` is a weights store).
@@ -234,12 +234,13 @@ def _node_examples(source: GraphSource, out_dir: Path, prefix: str) -> list | No
         return None
 
     selection_path, folder = source.examples
-    selection = store.read_json(selection_path)["graphs"].get(source.parameters)
-    if selection is None:
-        raise ValueError(f"{selection_path}: no data examples for {source.parameters}")
+    selection = store.read_json(selection_path)["nodes"]
     rendered = store.read_json(Path(folder) / "index.json")
     by_point = {entry["point"]: entry for entry in rendered["examples"]}
-    target = f"{prefix}/examples/{source.layer}"
+    # A graph's own renders (the same point differs between graphs' batches); every
+    # graph of a layer shares the renders of every point (featurevis.all_examples).
+    own = "all" if rendered.get("all_points") else source.parameters
+    target = f"{prefix}/examples/{own}/{source.layer}"
     nodes = []
     for node_examples in selection:
         rows = []
@@ -266,10 +267,26 @@ def _script(variable: str, key: str | None, payload: Any) -> str:
             f"window.{variable}[{json.dumps(key)}] = {body};\n")
 
 
+def images_note(samplings: Sequence[str], graphs: str, opening: str | None) -> str:
+    """What the page says on a graph without activation images: which graphs have them
+    and the config key that renders the others (``featurevis.samplings``, ``.graphs``)."""
+    if not samplings:
+        return ("No graph has activation images: list samplings in featurevis.samplings "
+                "to render them.")
+    which = ", ".join(samplings)
+    if graphs == "all":
+        return (f"Activation images are rendered for every graph of the {which} sampling; "
+                "add this graph's sampling to featurevis.samplings to render its images.")
+    return (f"Activation images are rendered for the {opening} graphs of the {which} "
+            "sampling (featurevis.graphs: opening); featurevis.graphs: all renders every "
+            "graph's, and featurevis.samplings chooses the samplings.")
+
+
 def build_explorer(sources: Sequence[GraphSource], out_dir: str | os.PathLike,
                    layer_order: dict[str, list[str]] | None = None,
                    title: str = "TopoAct explorer", progress: bool = True,
-                   profile_sources: Sequence[ProfileSource] = ()) -> dict[str, Any]:
+                   profile_sources: Sequence[ProfileSource] = (),
+                   opening: str | None = None, note: str | None = None) -> dict[str, Any]:
     """Write the explorer for ``sources`` into ``out_dir`` (replaced atomically).
 
     Parameters
@@ -287,6 +304,11 @@ def build_explorer(sources: Sequence[GraphSource], out_dir: str | os.PathLike,
         Analyses whose profiles get the page ``profiles/index.html`` (linked from the
         header): each profiled data example with its profile size per layer and its
         persistence image.
+    opening
+        The parameter set the page opens on (e.g. ``overlap-30-epsilon-adaptive``, the
+        graphs that have activation images by default); None: the first in name order.
+    note
+        What the page says on a graph without activation images (:func:`images_note`).
 
     Returns
     -------
@@ -305,7 +327,8 @@ def build_explorer(sources: Sequence[GraphSource], out_dir: str | os.PathLike,
                 source.layer)
 
     sources = sorted(sources, key=depth)
-    manifest: dict[str, Any] = {"title": title, "graphs": [], "layers": {}, "profiles": []}
+    manifest: dict[str, Any] = {"title": title, "graphs": [], "layers": {}, "profiles": [],
+                                "opening": opening, "images_note": note}
     with store.atomic_directory(out_dir) as tmp:
         for name in ASSET_FILES:
             shutil.copyfile(ASSETS / name, tmp / name)

@@ -15,7 +15,9 @@
   const RED_GREEN = [[215, 48, 39], [252, 141, 89], [254, 224, 139], [145, 207, 96], [26, 152, 80]];
 
   const state = {
-    run: null, sampling: null, layer: null, parameters: null,
+    run: null, sampling: null, layer: null,
+    // The parameter set with activation images by default (featurevis.graphs: opening).
+    parameters: (manifest && manifest.opening) || null,
     colour: "lens", glyph: "circle", jaccard: 0, multilayer: false, crosslinks: false,
     minShared: 1, selectedLinksOnly: false,
     chosen: new Set(), selected: null, view: { x: 0, y: 0, k: 1 },
@@ -239,6 +241,7 @@
       `${main.sampling} · ${state.multilayer ? layers.join(" | ") : main.layer} · ${main.parameters}` +
       ` · ${main.nodes.length} nodes`;
     svgRoot.setAttribute("data-drawn", `${state.layer}|${state.parameters}|${loaded.length}`);
+    showImagesNote(main);
     showPurity(main);
     showStability(main);
     showLegend(main);
@@ -252,6 +255,14 @@
   }
 
   // ------------------------------------------------------------------ panels
+  function showImagesNote(graph) {
+    // A graph without activation images says which graphs have them and which key
+    // renders the others.
+    const note = $("images-note");
+    const missing = manifest.images_note && !graph.live && !graph.nodes.some((n) => n.image);
+    note.hidden = !missing;
+    note.textContent = missing ? manifest.images_note : "";
+  }
   function showLegend(graph) {
     const legend = $("legend");
     legend.replaceChildren();
