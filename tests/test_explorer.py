@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from conftest import ROOT
 from topoact import (
@@ -368,6 +369,45 @@ def synthetic_graph(path: Path, n_nodes: int, classes: list[str], seed: int = 0)
                       np.zeros((n_points, 2)), labels)
         writer.close()
     return cloud
+
+
+def test_page_opens_on_the_graphs_with_images_and_says_which_key_renders_the_others(
+        tmp_path, browser):
+    """featurevis.graphs: opening — the page opens on the parameter set with images (not
+    the first by name); a graph without images says which graphs have them and the key
+    that renders its own."""
+    sources = []
+    for name in ("overlap-30-epsilon-fixed", "overlap-50-epsilon-adaptive"):
+        graph = tmp_path / name / "fc1.zarr"
+        cloud = synthetic_graph(graph, 4, WORDS)
+        images = None
+        if name.endswith("adaptive"):
+            images = tmp_path / name / "fc1"
+            images.mkdir()
+            for node in range(4):
+                Image.new("RGB", (8, 8), (40 * node, 90, 200)).save(images / f"node-{node}.png")
+            store.write_json(images / "index.json", {"nodes": [
+                {"id": node, "file": f"node-{node}.png"} for node in range(4)]})
+        sources.append(explorer.GraphSource(
+            dataset="digits", model="m", seed=0, sampling="random", layer="fc1",
+            parameters=name, graph=str(graph), points=str(cloud),
+            node_images=str(images) if images else None))
+    note = explorer.images_note(["random"], "opening", "overlap-50-epsilon-adaptive")
+    site = tmp_path / "site"
+    explorer.build_explorer(sources, site, progress=False,
+                            opening="overlap-50-epsilon-adaptive", note=note)
+    page, problems, _ = open_page(browser, site)
+    wait_drawn(page, "fc1", "overlap-50-epsilon-adaptive")
+    assert page.locator("#images-note").is_hidden()
+    page.select_option("#glyph-select", "image")
+    page.wait_for_function("document.querySelectorAll('#viewport image').length === 4")
+    page.select_option("#parameters-select", "overlap-30-epsilon-fixed")
+    wait_drawn(page, "fc1", "overlap-30-epsilon-fixed")
+    shown = page.locator("#images-note")
+    assert shown.is_visible() and shown.text_content() == note
+    assert "featurevis.graphs: all" in note and "overlap-50-epsilon-adaptive" in note
+    assert page.locator("#viewport image").count() == 0
+    assert problems == []
 
 
 def test_class_names_are_shown_as_text_and_never_run(tmp_path, browser):

@@ -17,7 +17,7 @@ rule extract_activations:
         skip_tokens=config["activations"]["skip_tokens"],
         device=config["device"],
     priority: TWO_THREAD_PRIORITY
-    threads: 2
+    threads: cloud_threads
     resources:
         mem_mb=4000,
         runtime="60m",

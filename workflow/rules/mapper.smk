@@ -20,7 +20,7 @@ rule estimate_epsilon:
     # mapper.jobs: shared, a graph job that runs first (a fixed-ε one) cannot build the
     # layer's pass.
     priority: TWO_THREAD_PRIORITY
-    threads: 2
+    threads: cloud_threads
     resources:
         mem_mb=8000,
         runtime="60m",

@@ -1,19 +1,17 @@
 """One dense core X(k, p) of a weight cloud: barcode, mapper graph, figures (rule weight_core)."""
 
 
-import torch
-
-from topoact import models
+from topoact.devices import resolve_device, set_threads
 from topoact.jobs import job_log
 from topoact.weights import topology
 
 with job_log(snakemake.log[0]) as log:
-    torch.set_num_threads(snakemake.threads)
+    set_threads(snakemake.threads)
     params = snakemake.params
     core = topology.core_for_points(
         snakemake.input.points, dict(snakemake.output.items()), k=params.k, keep=params.keep,
         maxdim=params.maxdim, lens=params.lens, intervals=params.intervals,
         overlap=params.overlap, min_samples=params.min_samples, cover=params.cover,
-        device=models.resolve_device(params.device))
+        device=resolve_device(params.device))
     print(f"{len(core.index)} filters kept; graph: {core.graph.n_nodes} nodes, "
           f"β0 = {core.betti[0]}, β1 = {core.betti[1]}, ε = {core.epsilon:.4g}", file=log)
