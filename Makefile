@@ -4,12 +4,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
-# A config read on top of config.yaml, e.g. CONFIG=config/quick.yaml (empty: the default).
+# A config read on top of config.yaml, e.g. CONFIG=config/full.yaml (empty: the default).
 CONFIG ?=
 # Test files run side by side, one file per worker (at most 4; 0 = one process).
 TEST_WORKERS ?= auto
 
-.PHONY: run test lint bench report clean
+.PHONY: run test test-fast lint bench report clean
 
 # The workflow's dependencies, byte-compiled on every core (pip compiles on one). Jobs need
 # the .pyc files: with PYTHONDONTWRITEBYTECODE set, each would compile torch anew. A few
@@ -30,9 +30,16 @@ $(BIN)/.installed-test: $(BIN)/.installed
 
 run: $(BIN)/.installed
 	$(BIN)/snakemake --cores $(CORES) $(if $(CONFIG),--configfile $(CONFIG))
+	@echo "Open results/explorer/index.html. The commands (snakemake, topoact) are in"
+	@echo "$(BIN): run '. $(BIN)/activate' in your shell to use them by name."
 
 test: $(BIN)/.installed-test
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
+
+# The edit-test loop: everything but the Snakemake runs, SLURM and the browser.
+test-fast: $(BIN)/.installed-test
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile \
+		-m "not workflow and not slurm and not browser"
 
 lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .

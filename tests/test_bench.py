@@ -43,3 +43,34 @@ def test_extract_bench_measures_the_repeated_digits():
     assert [row[0] for row in rows] == ["conv1", "conv3", "fc1"]
     assert all(float(row[2]) > 0 and float(row[3]) > 0 for row in rows)
     assert "lowest ratio for random/top-l2" in out
+
+
+LOG = """\
+[Mon Dec  7 04:14:50 2026]
+localrule train_model:
+    jobid: 1
+    threads: 2
+[Mon Dec  7 04:15:00 2026]
+Finished jobid: 1 (Rule: train_model)
+[Mon Dec  7 04:15:00 2026]
+localrule build_mapper:
+    jobid: 2
+    threads: 1
+[Mon Dec  7 04:15:00 2026]
+localrule graph_stability:
+    jobid: 3
+[Mon Dec  7 04:15:04 2026]
+Finished jobid: 3 (Rule: graph_stability)
+[Mon Dec  7 04:15:06 2026]
+Finished jobid: 2 (Rule: build_mapper)
+"""
+
+
+def test_run_time_reads_each_jobs_threads_and_wall_time_from_the_log(tmp_path):
+    (tmp_path / "run.log").write_text(LOG)
+    out = _run("bench/run_time.py", "--log", str(tmp_path / "run.log"), "--cores", "2")
+    assert "| models | 1 | 10 | 20 |" in out          # 10 s on two threads
+    assert "| mapper | 1 | 6 | 6 |" in out and "| stability | 1 | 4 | 4 |" in out
+    assert "| **all** | 3 | 20 | **30** |" in out
+    # 16 s from the first start to the last end: 32 thread-seconds, 30 of them busy.
+    assert "elapsed 16 s" in out and "idle thread-seconds 2 of 2" in out

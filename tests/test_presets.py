@@ -18,6 +18,7 @@ PRESETS = {  # preset → jobs of rule build_mapper its dry run must plan
     "purvine": 4 * 6 * 17 * 3,       # (clean + 3 σ) × 6 samplings × 17 layers × 3 overlaps
     "generalization": 4 * 3,         # 4 networks' last layer × 3 overlaps
     "full": 2 * 5 * 3 * 2,           # 2 samplings × 5 layers × 3 overlaps × 2 ε
+    "config": 2 * 5 * 2 * 2,         # the embedded default: a 2 × 2 grid
 }
 OVERLAYS = {"full"}  # read on top of config.yaml, as `make run CONFIG=config/full.yaml` does
 
@@ -27,6 +28,8 @@ def test_preset_validates_and_its_dag_builds(preset, tmp_path):
     paths = [ROOT / "config" / f"{preset}.yaml"]
     if preset in OVERLAYS:
         paths.insert(0, ROOT / "config.yaml")
+    if preset == "config":
+        paths = [ROOT / "config.yaml"]
     config = {}
     for path in paths:
         update_config(config, yaml.safe_load(path.read_text()))
@@ -48,7 +51,7 @@ def test_preset_validates_and_its_dag_builds(preset, tmp_path):
 def documented_jobs(preset: str) -> int:
     """The job count docs/real-data.md's preset table (or docs/configuration.md, for
     config/full.yaml) gives a preset: the last cell of its row."""
-    page = "configuration.md" if preset in OVERLAYS else "real-data.md"
+    page = "configuration.md" if preset in {*OVERLAYS, "config"} else "real-data.md"
     text = (ROOT / "docs" / page).read_text()
     row = re.search(rf"^\| `(?:config/)?{preset}\.yaml` \|.*\| ([\d,]+) \|$", text, flags=re.M)
     assert row, f"docs/{page} has no table row for {preset}.yaml"
