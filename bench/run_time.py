@@ -51,12 +51,12 @@ def read_jobs(log: Path) -> list[dict]:
         if match := STAMP.match(line):
             stamp = datetime.strptime(" ".join(match[1].split()), "%a %b %d %H:%M:%S %Y")
         elif match := START.match(line):
-            rule, threads, jobid = match[1], 1, None
+            rule, jobid = match[1], None
         elif rule and (match := re.match(r"^\s+jobid: (\d+)$", line)):
             jobid = int(match[1])
             jobs[jobid] = {"rule": rule, "threads": 1, "start": stamp, "end": None}
         elif rule and jobid is not None and (match := re.match(r"^\s+threads: (\d+)$", line)):
-            jobs[jobid]["threads"] = threads = int(match[1])
+            jobs[jobid]["threads"] = int(match[1])
         elif match := re.match(r"^Finished jobid: (\d+)", line):
             if int(match[1]) in jobs:
                 jobs[int(match[1])]["end"] = stamp
