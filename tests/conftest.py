@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from PIL import Image
 
 from topoact import data, models, store
 
@@ -90,6 +91,19 @@ def planned_outputs(directory: Path, configfile: Path, *targets: str) -> dict[st
             jobs[rule] += [o.strip() for o in stripped[len("output:"):].split(",")]
     jobs.pop("all", None)
     return {rule: sorted(outputs) for rule, outputs in jobs.items()}
+
+
+def assert_drawn(path) -> None:
+    """``path`` is a PNG figure with data drawn in it, not an empty frame: at least 0.1 %
+    of its pixels are in colour (the marks: nodes, bars, lines, cells, images), where an
+    empty figure's axes, ticks, labels and titles are black and grey. Measured: the
+    default run's figures 0.14–53 %, a 3-node graph 0.40 %; empty axes, one or three
+    side by side with titles, 0 %."""
+    with Image.open(path) as image:
+        assert image.format == "PNG", f"{path}: not a PNG"
+        pixels = np.asarray(image.convert("RGB")).astype(np.int16)
+    coloured = ((pixels.max(axis=2) - pixels.min(axis=2)) > 40).mean()
+    assert coloured >= 0.001, f"{path}: looks empty (only {coloured:.3%} of it in colour)"
 
 
 TORCH_IMPORTED = "torch imported"

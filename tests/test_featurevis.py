@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import imports_torch
+from conftest import assert_drawn, imports_torch
 from topoact import activations, mapper, models, store
 from topoact.activations import capture_layer, run_to_layer
 from topoact.featurevis import examples, render
@@ -175,7 +175,7 @@ def test_stage_functions_write_addressable_images_and_indexes(small_graph, train
     assert [n["id"] for n in index["nodes"]] == list(range(graph.n_nodes))
     assert Image.open(nodes_dir / "node-0.png").size == (32, 32)
     assert json.loads((nodes_dir / "index.json").read_text()) == index
-    assert contact.stat().st_size > 0
+    assert_drawn(contact)
     assert not any(p.name.endswith(".partial") for p in directory.iterdir())
 
     selection_path = directory / "examples.json"

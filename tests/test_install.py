@@ -4,6 +4,7 @@ editable) into a fresh virtual environment, used from a folder outside the check
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,10 @@ pytestmark = pytest.mark.workflow  # builds and installs: minutes, not seconds
 
 
 def run(*command: str | Path, cwd: Path) -> str:
-    result = subprocess.run([str(c) for c in command], capture_output=True, text=True, cwd=cwd)
+    # Without PYTHONPATH: the installed package, not a checkout on the path, must answer.
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([str(c) for c in command], capture_output=True, text=True, cwd=cwd,
+                            env=environment)
     assert result.returncode == 0, f"{command}:\n{result.stdout}\n{result.stderr}"
     return result.stdout
 
@@ -98,9 +102,10 @@ def test_the_installed_server_answers_a_page_request(installed):
                       np.zeros(50, np.int16))
         writer.close()
     port = free_port()
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     server = subprocess.Popen([bin_dir / "topoact", "serve", results, "--port", str(port)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              cwd=work)
+                              cwd=work, env=environment)
     try:
         line = server.stdout.readline()
         assert line.startswith(f"open http://127.0.0.1:{port}/?token="), line

@@ -1,8 +1,11 @@
 """Mapper: the KeplerMapper oracle, covers, known-answer graphs, Jaccard, degenerate input."""
 
 import json
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 
 import kmapper as km
 import numpy as np
@@ -12,7 +15,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import DBSCAN
 
-from topoact import activations, mapper, models, names, store
+from topoact import activations, mapper, models, names, passes, store
 
 
 def _kmapper_nodes(points, lens, n, p, eps, min_samples):
@@ -301,6 +304,50 @@ def test_a_layers_graph_jobs_share_one_engine_pass_and_never_a_stale_one(tmp_pat
     assert job(0.4, 0.6, "smaller", smaller) == "pass"
     assert sorted(cached()) == sorted([*rebuilt, "0.4-0.6"])
     assert not any(cache.glob("0.3-*"))
+
+
+def test_a_pass_with_reports_lets_the_other_jobs_copy_without_the_engine(tmp_path):
+    """The workflow's jobs: the pass writes each graph's report files too (a callback), and
+    a job whose entry the cache holds copies all its files with topoact.passes alone (no
+    engine, pandas or matplotlib); an entry built without reports, another ε, or a
+    rewritten cloud is not copied."""
+    points = blobs_and_ring()
+    cloud = tmp_path / "cloud.npy"
+    np.save(cloud, points)
+    cache, settings = tmp_path / "pass", {"intervals": 8, "min_samples": 5, "cover": "exact"}
+    layer = [mapper.GraphOutput(0.3, e, None, None, None, {"name": f"e{e}"}) for e in (0.5, 0.7)]
+    reported = []
+
+    def report(name, base):
+        reported.append(name)
+        Path(f"{base}.txt").write_text(f"report of {name}")
+
+    first = _shared_outputs(tmp_path / "first", 0.3, 0.5, "e0.5")
+    files = {**dict(zip(mapper.GRAPH_FILES.values(), first.files(), strict=True)),
+             ".txt": tmp_path / "first/e0.5.txt"}
+    built, _ = mapper.shared_grid_graph(cloud, cache, first, layer, report=report, files=files,
+                                        **settings)
+    assert sorted(built) == sorted(reported) == ["e0.5", "e0.7"]
+    assert (tmp_path / "first/e0.5.txt").read_text() == "report of e0.5"
+    source = passes.cloud_source(cloud)
+    entry = passes.graph_entry(0.3, 0.7, 8, 5, "exact", report=True)
+    targets = {".zarr": tmp_path / "copy/g.zarr", ".json": tmp_path / "copy/g.json",
+               ".kmapper.json": tmp_path / "copy/g.kmapper.json", ".txt": tmp_path / "copy/g.txt"}
+    assert passes.copy_from_pass(cache, source, "e0.7", entry, targets)
+    assert (tmp_path / "copy/g.txt").read_text() == "report of e0.7"
+    graph, _, _ = store.read_graph(tmp_path / "copy/g.zarr")
+    assert _our_nodes(graph) == _our_nodes(mapper.build_mapper(points, 8, 0.3, 0.7, 5))
+    for stale in ({**entry, "report": False}, {**entry, "eps": 0.6}):
+        assert not passes.copy_from_pass(cache, source, "e0.7", stale, {".txt": tmp_path / "x"})
+    np.save(cloud, points[::-1].copy())
+    assert not passes.copy_from_pass(cache, passes.cloud_source(cloud), "e0.7", entry,
+                                     {".txt": tmp_path / "x"})
+    assert not (tmp_path / "x").exists()
+    # Copying needs none of the heavy modules (a fresh interpreter shows it).
+    loaded = subprocess.run([sys.executable, "-c", "import sys; from topoact import passes, "
+                             "names, files, jobs; print(' '.join(sorted(sys.modules)))"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert not {"torch", "numpy", "pandas", "matplotlib", "zarr"} & set(loaded)
 
 
 def test_graph_jobs_of_one_layer_running_together_build_its_pass_once(tmp_path):

@@ -1,7 +1,10 @@
 """Layout and figures: deterministic positions, figures that are real PNGs."""
 
+import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 
+from conftest import assert_drawn
 from topoact import plots
 from topoact.layout import graph_layout, graph_layouts
 
@@ -38,4 +41,18 @@ def test_graph_figure_is_written(tmp_path):
                             np.array([[5, 5, 0], [0, 5, 0], [0, 0, 1]]),
                             np.array([[0, 1], [1, 2]]), np.array([0.5, 0.2]), ["a", "b", "c"],
                             path, "test")
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+    assert_drawn(path)
+
+
+def test_an_empty_figure_fails_the_figure_check(tmp_path):
+    """assert_drawn, which the figure tests use, tells an empty frame from a drawn one."""
+    figure, axes = plt.subplots(1, 3)
+    figure.suptitle("three empty axes")
+    axes[0].set_xlabel("x")
+    figure.savefig(tmp_path / "empty.png")
+    with pytest.raises(AssertionError, match="looks empty"):
+        assert_drawn(tmp_path / "empty.png")
+    axes[1].plot([0, 1], [0, 1])
+    figure.savefig(tmp_path / "line.png")
+    plt.close(figure)
+    assert_drawn(tmp_path / "line.png")

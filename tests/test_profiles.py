@@ -1,6 +1,7 @@
 """DeepDataProfiler profiles: DDP 2.0.1 as the oracle, known answers, the metric, storage."""
 
 import io
+import re
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,14 @@ from ddp_oracle import as_dicts, assert_same, ddp_tables, import_ddp, recounted
 from PIL import Image
 from torch import nn
 
-from conftest import imports_torch, planned_outputs, snakemake, tiny_config, write_config
+from conftest import (
+    assert_drawn,
+    imports_torch,
+    planned_outputs,
+    snakemake,
+    tiny_config,
+    write_config,
+)
 from topoact import cli, data, models, store
 from topoact.models import SmallCNN
 from topoact.profiles.build import profile_images, profile_store, select_images
@@ -269,10 +277,19 @@ def test_within_and_across_class_similarity_with_a_permutation_test():
 
 
 def test_a_class_with_fewer_images_uses_what_it_has_and_says_so():
+    """One line for each short class only, naming it with what it has and what was asked
+    (whatever the sentence); classes with enough images say nothing."""
     log = io.StringIO()
-    chosen = select_images(np.array([0, 1, 0, 1, 0, 2]), 2, 3, log)
-    assert chosen.tolist() == [0, 1, 2, 3, 5]
-    assert "class 2: 1 held-out images, fewer than the 2 asked; using 1" in log.getvalue()
+    chosen = select_images(np.array([0, 1, 0, 1, 0, 2, 3]), 2, 4, log)
+    assert chosen.tolist() == [0, 1, 2, 3, 5, 6]
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 2
+    for line, short in zip(lines, (2, 3), strict=True):
+        assert re.search(rf"\bclass {short}\b", line)
+        assert {"1", "2"} <= set(re.findall(r"\d+", line))  # has 1, asked 2
+    quiet = io.StringIO()
+    assert select_images(np.array([0, 1, 0, 1]), 2, 2, quiet).tolist() == [0, 1, 2, 3]
+    assert quiet.getvalue() == ""
 
 
 # --------------------------------------------------------------------------- bad input
@@ -359,7 +376,7 @@ def test_workflow_profiles_and_reruns_only_profiles_on_a_new_threshold(tmp_path)
     assert topology["images"].shape == (30, 20, 20)
     assert (topology["sizes"].sum(axis=1) > 0).all()
     for name in ("sizes.png", "within-across.png", "class-jaccard.png"):
-        assert (tmp_path / PROFILE_DIR / name).stat().st_size > 0
+        assert_drawn(tmp_path / PROFILE_DIR / name)
 
     planned = planned_outputs(tmp_path, write_config(tmp_path, profiles_config(0.2), "t.yaml"),
                               *targets)

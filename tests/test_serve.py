@@ -136,12 +136,17 @@ def test_a_built_graph_equals_topoact_mapper_and_save_writes_stores(server, resu
                     "0.3", "--eps", "2.5", "--min-samples", "5", "--out", str(out)], check=True,
                    capture_output=True)
     cli = json.loads(out.read_text())
-    assert len(payload["nodes"]) == len(cli["nodes"]) > 3
-    assert sorted(n["size"] for n in payload["nodes"]) == sorted(n["size"] for n in cli["nodes"])
     status, saved = call(base, "/api/save", graph_body(eps=2.5), token=token)
     assert status == 200 and "fixed_epsilon: 2.5" in saved["yaml"]
     zarr_path = results / saved["written"][0]
     assert zarr_path.is_relative_to(results / "live") and zarr_path.suffix == ".zarr"
+    # The server's graph has the CLI's node sets (members, not just counts), and the page
+    # was sent that graph's nodes.
+    graph, _, _ = store.read_graph(zarr_path)
+    served = {frozenset(graph.members(node).tolist()) for node in range(graph.n_nodes)}
+    assert served == {frozenset(node["membership"]) for node in cli["nodes"]}
+    assert len(served) == graph.n_nodes > 3
+    assert sorted(n["size"] for n in payload["nodes"]) == sorted(map(len, served))
     info = subprocess.run([TOPOACT, "info", str(zarr_path)], capture_output=True, text=True)
     assert info.returncode == 0 and "mapper" in info.stdout, info.stderr
     assert not list((results / "live").rglob("*.partial"))

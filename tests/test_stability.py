@@ -1,10 +1,13 @@
 """Stability of mapper graphs: extended persistence (gudhi and an independent reduction),
 bootstrap significance on known shapes, graph distances, bad input."""
 
+import itertools
+import math
+
 import gudhi
 import numpy as np
-import persim
 import pytest
+from gudhi.nerve_gic import CoverComplex
 
 from topoact import engine, mapper, stability, store
 
@@ -119,27 +122,105 @@ def test_feature_nodes_are_the_loop_the_branch_and_the_component():
     assert [n.tolist() for k, n in zip(d.kind, d.nodes, strict=True) if k == 2] == [[4]]
 
 
-def test_bottleneck_agrees_between_gudhi_and_persim():
+def brute_force_bottleneck(a: np.ndarray, b: np.ndarray) -> float:
+    """Bottleneck distance (L∞) of two small diagrams by trying every matching, each
+    point allowed to go to the diagonal: the definition, without a library."""
+    to_diagonal = [abs(d - b_) / 2 for b_, d in [*a, *b]]
+    n, m = len(a), len(b)
+    best = np.inf
+    for order in itertools.permutations(range(n + m)):
+        cost = 0.0
+        for i, j in enumerate(order):  # slot i of a ∪ diag(b) takes slot j of b ∪ diag(a)
+            if i < n and j < m:
+                cost = max(cost, float(np.abs(a[i] - b[j]).max()))
+            elif i < n:
+                cost = max(cost, to_diagonal[i])
+            elif j < m:
+                cost = max(cost, to_diagonal[n + j])
+        best = min(best, cost)
+    return float(best)
+
+
+def random_diagram(rng, kinds=range(4)) -> stability.Diagram:
+    """Up to 3 features of each kind; downward branches die below their birth."""
+    kind, birth, death = [], [], []
+    for k in kinds:
+        for _ in range(rng.integers(0, 4)):
+            b, d = sorted(rng.uniform(0, 5, 2))
+            kind.append(k)
+            birth.append(d if k == 1 else b)
+            death.append(b if k == 1 else d)
+    n = len(kind)
+    return stability.Diagram(np.array(kind, dtype=np.int64), np.array(birth),
+                             np.array(death), [np.zeros(0, np.int64)] * n)
+
+
+def test_bottleneck_of_extended_diagrams_known_answers_and_brute_force():
+    """Our distance of extended diagrams: kinds never match each other, a branch that
+    descends (birth above death) is the same feature as its ascending twin, and the
+    largest kind's distance wins — by hand, and against every matching tried."""
+    def diagram(*features):
+        kinds, births, deaths = zip(*features, strict=True) if features else ((), (), ())
+        return stability.Diagram(np.array(kinds, dtype=np.int64), np.array(births, float),
+                                 np.array(deaths, float),
+                                 [np.zeros(0, np.int64)] * len(kinds))
+
+    empty = diagram()
+    assert stability.bottleneck(diagram((3, 0.0, 2.0)), empty) == 1.0   # loop to diagonal
+    assert stability.bottleneck(diagram((1, 3.0, 1.0)), empty) == 1.0   # a downward branch
+    assert stability.bottleneck(diagram((1, 3.0, 1.0)), diagram((1, 3.25, 1.0))) == 0.25
+    # The same interval as a component and as a loop: each goes to the diagonal.
+    assert stability.bottleneck(diagram((2, 0.0, 1.0)), diagram((3, 0.0, 1.0))) == 0.5
+    assert stability.bottleneck(diagram((2, 0.0, 4.0), (3, 1.0, 2.0)),
+                                diagram((2, 0.3, 4.2), (3, 1.0, 2.0))) == pytest.approx(0.3)
     rng = np.random.default_rng(3)
-    for seed in range(6):
-        a = stability.extended_diagram(*random_graph(seed))
-        b = stability.extended_diagram(*random_graph(seed + 100))
-        for kind in range(len(stability.KINDS)):
-            pa, pb = a.points(kind), b.points(kind)
-            if len(pa) and len(pb):
-                assert gudhi.bottleneck_distance(pa, pb, 0) == pytest.approx(
-                    persim.bottleneck(pa, pb), abs=1e-9)
-        shifted = stability.Diagram(a.kind, a.birth + rng.uniform(-.1, .1, len(a)),
-                                    a.death, a.nodes)
-        assert 0 < stability.bottleneck(a, shifted) <= 0.1
-    assert stability.bottleneck(a, a) == 0
+    for _ in range(25):
+        a, b = random_diagram(rng), random_diagram(rng)
+        expected = max(brute_force_bottleneck(a.points(k), b.points(k)) for k in range(4))
+        assert stability.bottleneck(a, b) == pytest.approx(expected, abs=1e-9)
+        assert stability.bottleneck(a, a) == 0
 
 
-def test_distance_and_confidence_follow_gudhis_rules():
-    distances = np.arange(100, 0, -1, dtype=float)  # 1 … 100, unsorted
-    assert stability.distance_at_confidence(distances, 0.9) == 91.0  # sorted[⌊0.9·100⌋]
-    assert stability.distance_at_confidence(distances, 0.05) == 6.0
-    assert stability.confidence_at_distance(distances, 45.5) == 0.45
+def gudhi_bootstrap_distances(bootstrap: int = 100):
+    """gudhi's own CoverComplex of a noisy circle with its bootstrap distribution of B
+    distances (gudhi's resampling; read back exactly: level (k + ½)/B is element k)."""
+    rng = np.random.default_rng(0)
+    angle = rng.uniform(0, 2 * np.pi, 150)
+    points = np.stack([np.cos(angle), np.sin(angle)], 1) + rng.normal(0, 0.05, (150, 2))
+    complex_ = CoverComplex()
+    complex_.set_verbose(False)
+    complex_.set_type("GIC")
+    complex_.set_point_cloud_from_range(points.tolist())
+    complex_.set_function_from_coordinate(0)
+    complex_.set_color_from_coordinate(0)
+    complex_.set_graph_from_rips(0.3)
+    complex_.set_resolution_with_interval_number(8)
+    complex_.set_gain(0.3)
+    complex_.set_cover_from_function()
+    complex_.find_simplices()
+    complex_.compute_PD()
+    complex_.compute_distribution(bootstrap)
+    ordered = [complex_.compute_distance_from_confidence_level((k + 0.5) / bootstrap)
+               for k in range(bootstrap)]
+    return complex_, np.array(ordered)
+
+
+def test_d_alpha_and_confidence_equal_gudhis_cover_complex():
+    """Our d_α and confidence from gudhi's own distribution (shuffled) equal gudhi's
+    CoverComplex answers: at α = 0.29, B = 100, where ⌊αB⌋ rounds down to 28 in floating
+    point, at other levels, and at distances equal to a resampled distance (ties)."""
+    complex_, ordered = gudhi_bootstrap_distances(100)
+    assert math.floor(0.29 * 100) == 28 and len(set(ordered)) < 100  # the cases in question
+    shuffled = np.random.default_rng(1).permutation(ordered)
+    for alpha in (0.29, 0.05, 0.5, 0.57, 0.9, 0.99):
+        assert stability.distance_at_confidence(shuffled, alpha) == \
+            complex_.compute_distance_from_confidence_level(alpha), alpha
+    assert stability.distance_at_confidence(shuffled, 0.29) == ordered[28]
+    tied = [d for d in ordered if (ordered == d).sum() > 1]
+    between = (ordered[:-1] + ordered[1:]) / 2
+    for distance in [*ordered[::7], *tied, *between[::9], ordered[-1] + 1, 0.0]:
+        assert stability.confidence_at_distance(shuffled, distance) == pytest.approx(
+            complex_.compute_confidence_level_from_distance(float(distance)), abs=1e-12)
 
 
 def noisy_circle(rng, n, centre=(0.0, 0.0), noise=0.05):

@@ -158,8 +158,10 @@ def test_layers_command_lists_module_paths_and_shapes(user_package, capsys):
 def test_every_stage_of_the_default_run_completes_on_a_user_model(user_package):
     config = user_config(MINE, ["3", "8"], profiles={
         "neurons": ["channel"], "images_per_class": 2, "permutations": 20})
+    # Every stage, each at its smallest: one sampling with graphs, one model compared.
     config["activations"]["samplings"] = ["random", "top-l2"]
-    config["homology"] = {**config["homology"], "seeds": [0, 1], "images": 40}
+    config["mapper"]["samplings"] = ["random"]
+    config["homology"] = {**config["homology"], "seeds": [0], "images": 40}
     config["weights"] = {"analyses": [{"model": "mine", "layers": ["0"], "slice": "each"}],
                          "seeds": 2, "epochs": 1, "snapshots": [0], "density_k": [3],
                          "keep": [50], "dynamics": {"density_k": 3, "keep": 50},
@@ -190,9 +192,8 @@ def test_every_stage_of_the_default_run_completes_on_a_user_model(user_package):
 def test_a_vision_transformer_through_extraction_mapper_and_purity(user_package):
     layers = ["encoder.layers.encoder_layer_0", "encoder.layers.encoder_layer_1"]
     config = user_config(VIT, layers)
-    config["activations"] = {**config["activations"], "skip_tokens": 1,
-                             "samplings": ["random", "top-l2"]}
-    config["mapper"] = {**config["mapper"], "epsilons": ["adaptive"]}
+    config["activations"] = {**config["activations"], "skip_tokens": 1, "samplings": ["top-l2"]}
+    config["mapper"] = {**config["mapper"], "samplings": ["top-l2"], "epsilons": ["adaptive"]}
     target = "results/purity/digits/mine/seed-0/purity.tsv"
     snakemake(user_package, write_config(user_package, config), target)
     purity = pd.read_csv(user_package / target, sep="\t")

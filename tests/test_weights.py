@@ -8,7 +8,15 @@ import pytest
 import torch
 from sklearn.cluster import DBSCAN
 
-from conftest import ROOT, imports_torch, planned_outputs, snakemake, tiny_config, write_config
+from conftest import (
+    ROOT,
+    assert_drawn,
+    imports_torch,
+    planned_outputs,
+    snakemake,
+    tiny_config,
+    write_config,
+)
 from topoact import cli, explorer, mapper, models, store
 from topoact.config import ConfigError, validate_config
 from topoact.homology import finite, persistence
@@ -254,7 +262,7 @@ def test_stage_files_from_snapshot_to_summary(tmp_path, digits_store):
     assert stats.class_counts.sum() == graph.sizes.sum()
     index = json.loads((out["nodes"] / "index.json").read_text())
     assert len(index["nodes"]) == graph.n_nodes
-    assert out["plot"].stat().st_size > 0
+    assert_drawn(out["plot"])
     diagrams = topology.load_barcode(out["barcode"])
     assert len(diagrams) == 2 and len(diagrams[0]) == summary["core"]
     source = explorer.GraphSource(
@@ -302,7 +310,7 @@ def test_cli_barcode_and_pca2_mapper(tmp_path, capsys):
     assert code == 0
     record = json.loads((tmp_path / "bars.json").read_text())
     assert record["kept"] == 200 and record["h1"]["ratio"] > 10
-    assert (tmp_path / "bars.png").stat().st_size > 0
+    assert_drawn(tmp_path / "bars.png")
     assert "longest / next" in capsys.readouterr().out
     code = cli.main(["mapper", str(tmp_path / "circle.npy"), "--lens", "pca2", "--intervals",
                      "4", "--overlap", "0.3", "--eps", "0.3", "--cover", "kmapper", "--out",
@@ -340,7 +348,7 @@ def test_workflow_reruns_only_what_a_new_snapshot_or_density_filter_needs(tmp_pa
     table = pd.read_csv(tmp_path / WEIGHTS / "h1-bars.tsv", sep="\t")
     assert sorted(table["snapshot"]) == ["final", "final-update", "iteration-0"]
     assert (table["filters"] == int(np.ceil(0.8 * 64))).all()  # 2 trainings × 32 summed
-    assert (tmp_path / WEIGHTS / "dynamics.png").stat().st_size > 0
+    assert_drawn(tmp_path / WEIGHTS / "dynamics.png")
     assert planned_outputs(tmp_path, tmp_path / "config.yaml",
                            *weight_targets([0], [3])) == {}
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import planned_outputs, snakemake, tiny_config, write_config
+from conftest import assert_drawn, planned_outputs, snakemake, tiny_config, write_config
 from topoact import store
 
 pytestmark = pytest.mark.workflow
@@ -106,7 +106,7 @@ def test_run_leaves_epsilon_graphs_and_purity_for_the_whole_grid(finished_run):
                 assert attrs["name"] == f"overlap-30-epsilon-{eps}"
                 nodelink = json.loads(base.with_suffix(".json").read_text())
                 assert len(nodelink["nodes"]) == graph.n_nodes > 0
-                assert base.with_suffix(".png").stat().st_size > 5000
+                assert_drawn(base.with_suffix(".png"))
     table = pd.read_csv(directory / "results/purity/digits/digits-cnn/seed-0/purity.tsv",
                         sep="\t")
     assert len(table) == 2 * 2 * 2 * 10  # samplings × layers × ε modes × classes
@@ -304,7 +304,7 @@ def test_run_leaves_homology_tables_and_figures(finished_run):
     assert sorted(sensitivity["removed"].unique()) == [0, 1, 2, 4]
     assert (sensitivity["baseline"] > 0).all()
     for figure in ("specificity.png", "sensitivity.png"):
-        assert (directory / HOMOLOGY / figure).stat().st_size > 10_000
+        assert_drawn(directory / HOMOLOGY / figure)
 
 
 def test_run_leaves_node_and_example_images_of_the_opening_graphs(finished_run):
@@ -369,7 +369,7 @@ def test_run_leaves_stability_tables_figures_and_explorer_lines(finished_run):
             assert list(features["significant"]) == [f["significant"] for f in record["features"]]
             np.testing.assert_array_equal(features["significant"],
                                           features["persistence"] / 2 > record["d_alpha"])
-            assert (base / f"overlap-30-epsilon-{eps}" / f"{layer}.png").stat().st_size > 10_000
+            assert_drawn(base / f"overlap-30-epsilon-{eps}" / f"{layer}.png")
     graphs = (directory / "results/explorer/data").glob("graph-*.js")
     assert sum('"stability":{"d_alpha"' in g.read_text() for g in graphs) == 4
 

@@ -10,14 +10,21 @@ import re
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from test_workflow import GRAPH, STABILITY, STORE
 
-from conftest import ROOT, SNAKEMAKE, planned_outputs, snakemake, tiny_config, write_config
+from conftest import (
+    ROOT,
+    SNAKEMAKE,
+    assert_drawn,
+    planned_outputs,
+    snakemake,
+    tiny_config,
+    write_config,
+)
 from topoact import mapper, store
 
 pytestmark = pytest.mark.workflow
@@ -49,11 +56,13 @@ def test_killed_extraction_leaves_no_store_that_looks_complete(tmp_path):
     assert not (target / "zarr.json").exists(), "a killed job left a store at the final path"
     with pytest.raises(store.StoreError):
         store.open_store(target, "activations")
-    # The rerun (same command; a killed run leaves a stale lock to clear) redoes the job.
+    # The rerun (same command; a killed run leaves a stale lock to clear) plans the job
+    # again, alone; it runs with whole batches (one image a batch was only to be slow).
     snakemake(tmp_path, configfile, "--unlock")
     assert planned_outputs(tmp_path, configfile) == {"extract_activations": [
         STORE.format(sampling="full", layer="conv1")]}
-    snakemake(tmp_path, configfile)
+    config["activations"]["batch_size"] = 256
+    snakemake(tmp_path, write_config(tmp_path, config, "batches.yaml"))
     group = store.open_store(target, "activations")
     assert group["points"].shape == (1797 * 256, 32)
     assert not partial.exists()
@@ -86,12 +95,12 @@ def test_noise_variants_and_foreground_sampling_get_graphs_and_purity(tmp_path):
     assert sorted(table["noise_sigma"].unique()) == [0.0, 0.5]
     for figure in ("results/purity/digits/digits-cnn/seed-0/noise-purity.png",
                    "results/noise/digits-examples.png"):
-        assert (tmp_path / figure).stat().st_size > 10_000
+        assert_drawn(tmp_path / figure)
     assert not (tmp_path / "results/data/digits-noise-0.5.zarr").exists()
     moved = pd.read_csv(tmp_path / STABILITY / "noise-distances.tsv", sep="\t")
     assert sorted(moved["layer"]) == ["conv3", "fc1"] and set(moved["sigma"]) == {0.5}
     assert (moved["bottleneck"] >= 0).all() and moved["similarity"].between(0, 1).all()
-    assert (tmp_path / STABILITY / "noise-distances.png").stat().st_size > 10_000
+    assert_drawn(tmp_path / STABILITY / "noise-distances.png")
     noisy_summary = STABILITY.replace("/digits/", "/digits-noise-0.5/") + "/summary.tsv"
     assert len(pd.read_csv(tmp_path / noisy_summary, sep="\t")) == 2  # noisy graphs too
 
@@ -156,7 +165,7 @@ def test_grid_jobs_build_a_layers_graphs_in_one_job_equal_to_one_graph_at_a_time
         table = pd.read_csv(f"{base}.purity.tsv", sep="\t", dtype={"overlap": str})
         assert set(table["parameters"]) == {attrs["name"]} and set(table["overlap"]) == {str(p)}
         assert (table["nodes"] == alone.n_nodes).all()
-        assert Path(f"{base}.png").stat().st_size > 5000
+        assert_drawn(f"{base}.png")
 
     config["mapper"]["fixed_epsilon"] = 3.0
     changed = write_config(tmp_path, config, "changed.yaml")

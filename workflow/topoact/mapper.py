@@ -29,10 +29,8 @@ pass through a validated cache (``mapper.jobs: shared``).
 
 from __future__ import annotations
 
-import fcntl
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -41,7 +39,7 @@ import numpy as np
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from topoact import store
+from topoact import passes, store
 from topoact.devices import resolve_device, set_threads
 from topoact.graph import Cover, EngineStats, MapperGraph, NodeStats
 from topoact.layout import graph_layout, graph_layouts
@@ -612,53 +610,6 @@ def mapper_grid_for_store(points_path, outputs: list[GraphOutput], *, intervals:
 
 # --------------------------------------------------------------------------- a layer's shared pass
 
-def source_identity(path) -> list[int]:
-    """Size, modification time (ns) and inode of a cloud's file, or of a zarr store's root
-    metadata: what changes whenever the cloud is written again."""
-    path = Path(path)
-    stat = (path / "zarr.json" if path.is_dir() else path).stat()
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
-
-
-@contextmanager
-def layer_lock(directory) -> Iterator[None]:
-    """Hold the exclusive lock of a layer's shared pass, so that the graph jobs of one
-    layer take turns. Where the file system refuses locks (ENOLCK), go on without: entries
-    are validated before use, so jobs of one layer running at once may build the pass
-    twice, or fail on each other's files, but never copy a stale graph."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / "lock", "a") as handle:  # closing it releases the lock
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        except OSError:
-            pass
-        yield
-
-
-def pass_index(cache: Path, source: dict[str, Any]) -> dict[str, Any] | None:
-    """A layer pass's index, when that pass was made from ``source`` (each of its keys
-    equal in the index); None otherwise or when there is none."""
-    index_path = cache / "index.json"
-    index = store.read_json(index_path) if index_path.exists() else {}
-    return index if {key: index.get(key) for key in source} == source else None
-
-
-def pass_entry(index: dict[str, Any] | None, name: str) -> Any:
-    """The entry named ``name`` in a layer pass's index (from :func:`pass_index`); None
-    when there is no index or no such entry."""
-    return None if index is None else index["graphs"].get(name)
-
-
-def clear_layer_cache(cache: Path) -> None:
-    """Empty a layer's pass cache but for its lock file, the index first: a pass cut short
-    leaves no entry that reads as valid."""
-    (cache / "index.json").unlink(missing_ok=True)
-    for old in cache.iterdir():
-        if old.name != "lock":
-            shutil.rmtree(old) if old.is_dir() else old.unlink()
-
-
 def layer_graphs(attrs: dict[str, Any], grid: list[tuple[float, str]], fixed_epsilon: float,
                  adaptive_epsilon_path, cover: str) -> list[GraphOutput]:
     """The graphs of a layer's grid (``(overlap percent, ε mode)`` pairs, see
@@ -675,20 +626,33 @@ def layer_graphs(attrs: dict[str, Any], grid: list[tuple[float, str]], fixed_eps
 
 def shared_grid_graph(points_path, cache, graph: GraphOutput, layer: list[GraphOutput], *,
                       intervals: int, min_samples: int, cover: str, device: str = "cpu",
-                      tile: int | None = None, threads: int = 1
+                      tile: int | None = None, threads: int = 1,
+                      report: Callable[[str, Path], None] | None = None,
+                      files: dict[str, Any] | None = None
                       ) -> tuple[list[str], EngineStats | None]:
     """Write one graph from its layer's shared pass (``mapper.jobs: shared``).
 
     The first job of a layer to need a graph builds every graph of ``layer`` (and
-    ``graph``) in one engine pass into ``cache``; the layer's other jobs then copy theirs.
-    A graph is taken from the cache only when the pass read this very cloud (path, size,
-    modification time, inode) and built it with these parameters. A pass builds only
-    what the cache lacks, and only the graphs whose ε is known: while the layer's
-    adaptive ε is still to come (its job runs beside the fixed-ε graphs' on a machine
-    with cores to spare), the first fixed-ε job builds the fixed-ε graphs, and the first
-    adaptive job later adds the adaptive ones. Each job keeps its own inputs and
-    parameters, so Snakemake reruns exactly the graphs whose inputs changed; the cache is
-    an outcome of those runs, not a DAG input.
+    ``graph``) in one engine pass into ``cache``; the layer's other jobs then copy theirs
+    (:func:`topoact.passes.copy_from_pass`, which loads no engine). A graph is taken from
+    the cache only when the pass read this very cloud (path, size, modification time,
+    inode) and built it with these parameters. A pass builds only what the cache lacks,
+    and only the graphs whose ε is known: while the layer's adaptive ε is still to come
+    (its job runs beside the fixed-ε graphs' on a machine with cores to spare), the first
+    fixed-ε job builds the fixed-ε graphs, and the first adaptive job later adds the
+    adaptive ones. Each job keeps its own inputs and parameters, so Snakemake reruns
+    exactly the graphs whose inputs changed; the cache is an outcome of those runs, not a
+    DAG input.
+
+    Parameters
+    ----------
+    report
+        Called as ``report(name, base)`` for each graph the pass builds, to write more of
+        its files beside ``{base}.zarr`` in the cache (the workflow: its purity table and
+        figure, so that the jobs that copy need neither pandas nor matplotlib).
+    files
+        Suffix in the cache → path to copy it to (default: the graph's three files;
+        with ``report``, add the files it writes).
 
     Returns
     -------
@@ -700,52 +664,54 @@ def shared_grid_graph(points_path, cache, graph: GraphOutput, layer: list[GraphO
     name = graph.attrs["name"]
     settings = {"intervals": intervals, "min_samples": min_samples, "cover": cover,
                 "device": device, "tile": tile, "threads": threads}
-    with layer_lock(cache):
-        source = {"source": str(points_path), "identity": source_identity(points_path)}
-        index = pass_index(cache, source)
+    files = files or dict(zip(GRAPH_FILES.values(), graph.files(), strict=True))
+    with passes.layer_lock(cache):
+        source = passes.cloud_source(points_path)
+        index = passes.pass_index(cache, source)
         built, stats = [], None
-        if pass_entry(index, name) != _pass_params(graph, settings):
+        if passes.pass_entry(index, name) != _pass_params(graph, settings, report):
             stats = EngineStats()
             built = _build_shared_pass(points_path, cache, index, [graph, *layer], source,
-                                       stats, settings)
-        for cached, target in zip(graph_files(cache / name), graph.files(), strict=True):
-            store.copy_output(cached, target)
+                                       stats, settings, report)
+        for suffix, target in files.items():
+            store.copy_output(cache / f"{name}{suffix}", target)
     return built, stats
 
 
-def _pass_params(graph: GraphOutput, settings: dict[str, Any]) -> dict[str, Any]:
-    """The parameters a graph of the pass is built with (its entry in the pass's index)."""
-    return {"intervals": int(settings["intervals"]), "overlap": float(graph.overlap),
-            "eps": float(graph.eps), "min_samples": int(settings["min_samples"]),
-            "cover": settings["cover"], "lens": "l2"}
+def _pass_params(graph: GraphOutput, settings: dict[str, Any], report) -> dict[str, Any]:
+    """The entry of a graph built by the pass (:func:`topoact.passes.graph_entry`)."""
+    return passes.graph_entry(graph.overlap, graph.eps, settings["intervals"],
+                              settings["min_samples"], settings["cover"],
+                              report=report is not None)
 
 
 def _build_shared_pass(points_path, cache: Path, index: dict[str, Any] | None,
                        graphs: list[GraphOutput], source: dict, stats: EngineStats,
-                       settings: dict[str, Any]) -> list[str]:
+                       settings: dict[str, Any], report) -> list[str]:
     """Add to a layer's cache, in one engine pass, the graphs of ``graphs`` it lacks whose
-    ε is known (all of them when ``index``, the cache's from :func:`pass_index`, is None:
-    the cache was made from another cloud), then their entries to its index; graphs no
-    longer in the layer leave the cache. Returns the names of the graphs built."""
+    ε is known (all of them when ``index``, the cache's from
+    :func:`~topoact.passes.pass_index`, is None: the cache was made from another cloud),
+    with each one's ``report`` files, then their entries to its index; graphs no longer
+    in the layer leave the cache. Returns the names of the graphs built."""
     if index is None:
-        clear_layer_cache(cache)
+        passes.clear_layer_cache(cache)
     entries = index["graphs"] if index else {}
     missing = {g.attrs["name"]: g for g in graphs if g.eps is not None
-               and entries.get(g.attrs["name"]) != _pass_params(g, settings)}
+               and entries.get(g.attrs["name"]) != _pass_params(g, settings, report)}
     layer_names = {g.attrs["name"] for g in graphs}
     kept = {n: params for n, params in entries.items()
             if n in layer_names and n not in missing}
     # The index first loses the entries about to be rewritten or dropped: a pass cut
     # short leaves no entry that names a half-written file.
-    store.write_json(cache / "index.json", {**source, "graphs": kept}, indent=1)
+    passes.write_index(cache, source, kept)
     for name in set(entries) - layer_names:
-        graph_store, *exports = graph_files(cache / name)
-        shutil.rmtree(graph_store, ignore_errors=True)
-        for export in exports:
-            export.unlink(missing_ok=True)
+        for old in cache.glob(f"{name}.*"):
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
     outputs = [replace(g, **dict(zip(GRAPH_FILES, graph_files(cache / n), strict=True)))
                for n, g in missing.items()]
-    built = mapper_grid_for_store(points_path, outputs, stats=stats, **settings)
-    store.write_json(cache / "index.json", {**source, "graphs": {**kept, **{
-        n: g.params for n, g in zip(missing, built, strict=True)}}}, indent=1)
+    mapper_grid_for_store(points_path, outputs, stats=stats, **settings)
+    for name in missing if report else ():
+        report(name, cache / name)
+    passes.write_index(cache, source, {**kept, **{
+        n: _pass_params(g, settings, report) for n, g in missing.items()}})
     return list(missing)

@@ -42,17 +42,10 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from tqdm.auto import tqdm
 
-from topoact import plots, store
+from topoact import passes, plots, store
 from topoact.devices import resolve_device, set_threads
 from topoact.graph import MapperGraph
-from topoact.mapper import (
-    clear_layer_cache,
-    layer_lock,
-    pass_entry,
-    pass_index,
-    resampled_graphs,
-    source_identity,
-)
+from topoact.mapper import resampled_graphs
 
 KINDS = ("component", "downward branch", "upward branch", "loop")
 
@@ -222,9 +215,11 @@ def distance_at_confidence(distances: np.ndarray, confidence: float) -> float:
 
 
 def confidence_at_distance(distances: np.ndarray, distance: float) -> float:
-    """The share of bootstrap distances at most ``distance``."""
+    """The share of bootstrap distances below ``distance`` (gudhi's ``CoverComplex``
+    rule): a feature of half persistence h is significant at α exactly when its
+    confidence exceeds α, ties at d_α included."""
     distances = np.asarray(distances, dtype=np.float64)
-    return float((distances <= distance).mean()) if len(distances) else math.nan
+    return float((distances < distance).mean()) if len(distances) else math.nan
 
 
 def _check_confidence(confidence: float) -> None:
@@ -520,30 +515,31 @@ def shared_graph_stability(points_path, cache, job: StabilityOutput,
 
     As the mapper's (:func:`topoact.mapper.shared_grid_graph`): the first job of a layer
     computes the stability of every graph of ``layer`` whose store exists (and of
-    ``job``'s) into ``cache``; the layer's other jobs copy their files. An entry is
-    copied only when the pass read this very cloud and this very graph store (path, size,
-    modification time, inode of each) with these settings; otherwise the pass runs again.
-    Clouds above :data:`SHARED_PASS_MAX_POINTS` points, and every cloud when ``cache`` is
-    None, are done alone.
+    ``job``'s) into ``cache``; the layer's other jobs copy their files (the workflow's
+    jobs try :func:`topoact.passes.copy_from_pass` first, which loads nothing heavy). An
+    entry is copied only when the pass read this very cloud and this very graph store
+    (path, size, modification time, inode of each) with these settings; otherwise the
+    pass runs again. Clouds above :data:`SHARED_PASS_MAX_POINTS` points, and every cloud
+    when ``cache`` is None, are done alone.
 
     Returns
     -------
     str
         ``"copied"``, ``"pass"`` (this call ran the layer's pass) or ``"alone"``.
     """
-    settings = {"bootstrap": int(bootstrap), "confidence": float(confidence), "seed": int(seed)}
-    compute = {**settings, "device": device, "tile": tile, "threads": threads, "log": log}
+    compute = {"bootstrap": int(bootstrap), "confidence": float(confidence),
+               "seed": int(seed), "device": device, "tile": tile, "threads": threads,
+               "log": log}
     # The graph's point count from its lens array's shape: the store is read whole later.
     n_points = store.open_store(job.graph, "mapper")["lens"].shape[0]
     if cache is None or n_points > SHARED_PASS_MAX_POINTS:
         write_graph_stability(job, points_path, **compute)
         return "alone"
     cache = Path(cache)
-    with layer_lock(cache):
-        source = {"source": str(points_path), "identity": source_identity(points_path),
-                  "settings": settings}
+    with passes.layer_lock(cache):
+        source = passes.stability_source(points_path, bootstrap, confidence, seed)
         how = "copied"
-        if pass_entry(pass_index(cache, source), job.name) != _entry(job):
+        if passes.pass_entry(passes.pass_index(cache, source), job.name) != _entry(job):
             how = "pass"
             _build_stability_pass(points_path, cache, job, layer, source, compute)
         cached = _in_cache(job, cache)
@@ -559,16 +555,15 @@ def _in_cache(output: StabilityOutput, cache: Path) -> StabilityOutput:
 
 
 def _entry(output: StabilityOutput) -> dict[str, Any]:
-    """What a cache entry must match: the graph store read and the record's meta."""
-    return {"graph": output.graph, "identity": source_identity(output.graph),
-            "meta": output.meta}
+    """What a cache entry must match (:func:`topoact.passes.stability_entry`)."""
+    return passes.stability_entry(output.graph, output.meta)
 
 
 def _build_stability_pass(points_path, cache: Path, job: StabilityOutput,
                           layer: list[StabilityOutput], source: dict, compute: dict) -> None:
     """Replace a layer's cache by the stability of ``job``'s graph and of every graph of
     ``layer`` whose store can be read, then write the index."""
-    clear_layer_cache(cache)
+    passes.clear_layer_cache(cache)
     entries = {}
     for output in {o.name: o for o in [*layer, job]}.values():
         if output is not job and not (Path(output.graph) / "zarr.json").exists():
@@ -582,7 +577,7 @@ def _build_stability_pass(points_path, cache: Path, job: StabilityOutput,
             print(f"the layer's pass left out {output.graph}: {error}", file=compute["log"])
             continue
         entries[output.name] = entry
-    store.write_json(cache / "index.json", {**source, "graphs": entries}, indent=1)
+    passes.write_index(cache, source, entries)
 
 
 def compare_graph_stores(paths: dict[str, Any]) -> GraphComparison:

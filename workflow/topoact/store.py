@@ -8,10 +8,8 @@ looks finished; a store that is finished carries ``complete: true`` in its attri
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 import os
-import shutil
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +21,14 @@ import numpy as np
 import zarr
 
 from topoact import __version__
+from topoact.files import StoreError as StoreError
+from topoact.files import atomic_directory as atomic_directory
+from topoact.files import atomic_file as atomic_file
+from topoact.files import copy_output as copy_output
+from topoact.files import partial_path as partial_path
+from topoact.files import read_epsilon as read_epsilon
+from topoact.files import read_json as read_json
+from topoact.files import write_json as write_json
 from topoact.graph import Cover, MapperGraph, NodeStats
 
 # Snakemake drops a timestamp file into directory outputs; it is not part of the store.
@@ -42,67 +48,6 @@ REQUIRED_ARRAYS = {
     "mapper": ("indptr", "indices", "interval", "lens", "cover_lower", "cover_upper", "edges",
                "intersection", "jaccard", "size", "mean_lens", "class_counts", "mean_activation"),
 }
-
-
-class StoreError(ValueError):
-    """A store is missing, unfinished, or not of the expected kind."""
-
-
-def partial_path(path: str | os.PathLike) -> Path:
-    """The hidden sibling a store is written into before it is renamed into place."""
-    path = Path(path)
-    return path.with_name(f".{path.name}.partial")
-
-
-@contextmanager
-def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a partial sibling to write a file into; rename it to ``path`` on success.
-
-    On an exception the partial file is removed and ``path`` is left as it was.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = partial_path(path)
-    try:
-        yield tmp
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
-
-
-@contextmanager
-def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield an empty partial sibling directory; rename it to ``path`` on success.
-
-    For every output that is a folder (zarr stores, rendered images with their index):
-    a killed job leaves only the hidden partial folder, never a half-filled ``path``.
-    """
-    path = Path(path)
-    tmp = partial_path(path)
-    # A leftover partial folder is from a killed run of this same job: start over.
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if path.exists():
-        shutil.rmtree(path)
-    os.replace(tmp, path)
-
-
-def copy_output(source: str | os.PathLike, target: str | os.PathLike) -> None:
-    """Copy a finished output (a file, or a store folder whole) to ``target`` through a
-    partial sibling."""
-    source = Path(source)
-    if source.is_dir():
-        with atomic_directory(target) as tmp:
-            shutil.copytree(source, tmp, dirs_exist_ok=True)
-    else:
-        with atomic_file(target) as tmp:
-            shutil.copyfile(source, tmp)
 
 
 def provenance(params: dict[str, Any], sources: dict[str, str], seed: int | None) -> dict:
@@ -413,31 +358,6 @@ def check_finite(points: np.ndarray, name: str = "points", chunk: int = 65536) -
     raise ValueError(f"{name} contain {bad_values} NaN/inf value(s) in "
                      f"{len(bad_rows)} of {len(points)} rows (first rows: "
                      f"{bad_rows[:5].tolist()})")
-
-
-def write_json(path: str | os.PathLike, payload: Any, indent: int | None = None) -> None:
-    """Write JSON whole to a partial sibling, then rename it into place."""
-    with atomic_file(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=indent) + "\n")
-
-
-def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file, naming the file when it is missing or malformed."""
-    path = Path(path)
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise StoreError(f"{path}: no such file") from None
-    except json.JSONDecodeError as error:
-        raise StoreError(f"{path}: not valid JSON ({error})") from error
-
-
-def read_epsilon(json_path) -> float:
-    """The ε recorded by :func:`topoact.epsilon.epsilon_for_store`."""
-    record = read_json(json_path)
-    if not isinstance(record, dict) or "epsilon" not in record:
-        raise StoreError(f"{json_path}: no 'epsilon' key (expected an ε estimate record)")
-    return float(record["epsilon"])
 
 
 def write_tsv(table, path: str | os.PathLike) -> None:

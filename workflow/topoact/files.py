@@ -1,0 +1,103 @@
+"""Files written whole or not at all, and JSON: the standard library only, so that a job
+that only copies or reads small files (a layer pass's copies) loads nothing heavy.
+
+Every output is written into a hidden sibling (``.{name}.partial``) and renamed into
+place only when complete, so a killed job never leaves a file or folder that looks
+finished. :mod:`topoact.store` builds its zarr stores on these.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+class StoreError(ValueError):
+    """A store is missing, unfinished, or not of the expected kind."""
+
+
+def partial_path(path: str | os.PathLike) -> Path:
+    """The hidden sibling a store is written into before it is renamed into place."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.partial")
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a partial sibling to write a file into; rename it to ``path`` on success.
+
+    On an exception the partial file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = partial_path(path)
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+
+
+@contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty partial sibling directory; rename it to ``path`` on success.
+
+    For every output that is a folder (zarr stores, rendered images with their index):
+    a killed job leaves only the hidden partial folder, never a half-filled ``path``.
+    """
+    path = Path(path)
+    tmp = partial_path(path)
+    # A leftover partial folder is from a killed run of this same job: start over.
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if path.exists():
+        shutil.rmtree(path)
+    os.replace(tmp, path)
+
+
+def copy_output(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Copy a finished output (a file, or a store folder whole) to ``target`` through a
+    partial sibling."""
+    source = Path(source)
+    if source.is_dir():
+        with atomic_directory(target) as tmp:
+            shutil.copytree(source, tmp, dirs_exist_ok=True)
+    else:
+        with atomic_file(target) as tmp:
+            shutil.copyfile(source, tmp)
+
+
+def write_json(path: str | os.PathLike, payload: Any, indent: int | None = None) -> None:
+    """Write JSON whole to a partial sibling, then rename it into place."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=indent) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file, naming the file when it is missing or malformed."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise StoreError(f"{path}: no such file") from None
+    except json.JSONDecodeError as error:
+        raise StoreError(f"{path}: not valid JSON ({error})") from error
+
+
+def read_epsilon(json_path) -> float:
+    """The ε recorded by :func:`topoact.epsilon.epsilon_for_store`."""
+    record = read_json(json_path)
+    if not isinstance(record, dict) or "epsilon" not in record:
+        raise StoreError(f"{json_path}: no 'epsilon' key (expected an ε estimate record)")
+    return float(record["epsilon"])
