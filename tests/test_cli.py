@@ -3,16 +3,31 @@
 import json
 import shutil
 import subprocess
+from types import SimpleNamespace
 
 import numpy as np
 
 from conftest import ROOT, assert_drawn
-from topoact import mapper, stability
+from topoact import cli, mapper, stability
 
 
 def _topoact(*args):
+    """The installed command in a process of its own (the entry point, stderr as a user
+    sees it); tests/test_install.py runs it from a wheel."""
     return subprocess.run([str(ROOT / ".venv/bin/topoact") if (ROOT / ".venv/bin/topoact").exists()
                            else "topoact", *args], capture_output=True, text=True)
+
+
+def _main(capsys, *args) -> SimpleNamespace:
+    """``topoact ARGS`` in this process (the same parser and commands, without a Python
+    start-up and torch import per call): its exit code, stdout and stderr."""
+    capsys.readouterr()
+    try:
+        code = cli.main([str(a) for a in args])
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return SimpleNamespace(returncode=code, stdout=out, stderr=err)
 
 
 def test_help_lists_the_commands():
@@ -22,14 +37,14 @@ def test_help_lists_the_commands():
         assert command in result.stdout
 
 
-def test_layers_prints_names_and_shapes():
-    result = _topoact("layers", "small-cnn")
+def test_layers_prints_names_and_shapes(capsys):
+    result = _main(capsys, "layers", "small-cnn")
     assert result.returncode == 0
     assert "conv3" in result.stdout and "(128, 8, 8)" in result.stdout
 
 
-def test_info_summarises_a_store(digits_store):
-    result = _topoact("info", str(digits_store), "--attrs")
+def test_info_summarises_a_store(digits_store, capsys):
+    result = _main(capsys, "info", str(digits_store), "--attrs")
     assert result.returncode == 0
     assert "kind 'images', complete True" in result.stdout
     assert "(1797, 32, 32, 3)" in result.stdout and '"classes"' in result.stdout
@@ -47,28 +62,28 @@ def test_info_is_quiet_about_snakemakes_timestamp_file(digits_store, tmp_path):
         result.stderr)
 
 
-def test_a_npy_file_that_is_not_numpy_data_is_named(tmp_path):
+def test_a_npy_file_that_is_not_numpy_data_is_named(tmp_path, capsys):
     fake = tmp_path / "cloud.npy"
     fake.write_text("x,y\n1,2\n")
-    result = _topoact("mapper", str(fake), "--eps", "1", "--out", str(tmp_path / "g.json"))
+    result = _main(capsys, "mapper", str(fake), "--eps", "1", "--out", str(tmp_path / "g.json"))
     assert result.returncode != 0
     assert f"{fake}: not a numpy array file" in result.stderr
     assert "allow_pickle" not in result.stderr
 
 
-def test_mapper_and_epsilon_commands_on_a_npy_cloud(tmp_path):
+def test_mapper_and_epsilon_commands_on_a_npy_cloud(tmp_path, capsys):
     rng = np.random.default_rng(0)
     points = np.concatenate([rng.normal(0, 0.2, (150, 4)) + 3, rng.normal(0, 0.2, (150, 4))])
     labels = np.repeat([0, 1], 150)
     np.save(tmp_path / "x.npy", points.astype(np.float32))
     np.save(tmp_path / "y.npy", labels)
-    result = _topoact("epsilon", str(tmp_path / "x.npy"), "--k", "5",
+    result = _main(capsys, "epsilon", str(tmp_path / "x.npy"), "--k", "5",
                       "--json", str(tmp_path / "eps.json"), "--plot", str(tmp_path / "eps.png"))
     assert result.returncode == 0, result.stderr
     eps = json.loads((tmp_path / "eps.json").read_text())["epsilon"]
     assert eps > 0 and (tmp_path / "eps.png").exists()
     out = tmp_path / "graph.json"
-    result = _topoact("mapper", str(tmp_path / "x.npy"), "--intervals", "10", "--overlap",
+    result = _main(capsys, "mapper", str(tmp_path / "x.npy"), "--intervals", "10", "--overlap",
                       "0.3", "--eps", str(eps), "--labels", str(tmp_path / "y.npy"),
                       "--out", str(out))
     assert result.returncode == 0, result.stderr
@@ -78,18 +93,18 @@ def test_mapper_and_epsilon_commands_on_a_npy_cloud(tmp_path):
     assert sorted(map(sorted, (n["membership"] for n in graph["nodes"]))) == \
         sorted(expected.members(i).tolist() for i in range(expected.n_nodes))
     assert {n["top_classes"][0] for n in graph["nodes"]} == {"0", "1"}
-    result = _topoact("mapper", str(tmp_path / "x.npy"), "--eps", "0", "--out", str(out))
+    result = _main(capsys, "mapper", str(tmp_path / "x.npy"), "--eps", "0", "--out", str(out))
     assert result.returncode != 0 and "ε must be a positive number" in result.stderr
 
 
-def test_stability_command_finds_a_circles_loop(tmp_path):
+def test_stability_command_finds_a_circles_loop(tmp_path, capsys):
     rng = np.random.default_rng(4)
     angle = rng.uniform(0, 2 * np.pi, 600)
     circle = np.stack([3 + np.cos(angle), np.sin(angle)], axis=1) + rng.normal(0, .05, (600, 2))
     np.save(tmp_path / "circle.npy", circle)
     args = [str(tmp_path / "circle.npy"), "--intervals", "10", "--overlap", "0.4",
             "--eps", "0.25", "--lens", "pca1", "--bootstrap", "30"]
-    result = _topoact("stability", *args, "--json", str(tmp_path / "s.json"),
+    result = _main(capsys, "stability", *args, "--json", str(tmp_path / "s.json"),
                       "--plot", str(tmp_path / "s.png"))
     assert result.returncode == 0, result.stderr
     record = json.loads((tmp_path / "s.json").read_text())
@@ -103,5 +118,5 @@ def test_stability_command_finds_a_circles_loop(tmp_path):
     assert "loop" in result.stdout and "significant" in result.stdout
     for bad, message in ((["--bootstrap", "0"], "bootstrap B must be a positive integer"),
                          (["--confidence", "1"], "confidence α must be in (0, 1)")):
-        result = _topoact("stability", *args[:-2], *bad)
+        result = _main(capsys, "stability", *args[:-2], *bad)
         assert result.returncode == 2 and message in result.stderr
