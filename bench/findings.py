@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from topoact.files import read_json
+
 RUN = "digits/digits-cnn"
 
 
@@ -31,6 +33,12 @@ def stability_findings(results: Path) -> dict[str, str]:
     features = pd.concat([pd.read_csv(path, sep="\t") for path in
                           (results / f"stability/{RUN}/seed-0").glob("*/overlap-*/*.tsv")])
     of_kind = features["kind"].value_counts()
+    loops = 0.0
+    for path in (results / f"stability/{RUN}/seed-0").glob("*/overlap-*/*.json"):
+        record = read_json(path)
+        halves = [f["death"] - f["birth"] for f in record["features"] if f["kind"] == "loop"]
+        if halves and record["d_alpha"]:
+            loops = max(loops, max(abs(h) / 2 for h in halves) / record["d_alpha"])
     grid = pd.read_csv(results / f"stability/{RUN}/seed-0/grid-distances.tsv", sep="\t")
     same = grid["a"].str.split("-epsilon-").str[1] == grid["b"].str.split("-epsilon-").str[1]
     return {"stability: graphs": f"{len(summary):,}",
@@ -41,6 +49,7 @@ def stability_findings(results: Path) -> dict[str, str]:
             "stability: downward branches": f"{of_kind.get('downward branch', 0):,}",
             "stability: upward branches": f"{of_kind.get('upward branch', 0):,}",
             "stability: resamples B": f"{int(summary['bootstrap'].iloc[0])}",
+            "stability: loops' largest half persistence / d_α": f"{loops:.2f}",
             "stability: similarity, same ε mode": f"{grid[same]['similarity'].mean():.2f}",
             "stability: similarity, other ε mode": f"{grid[~same]['similarity'].mean():.2f}"}
 
@@ -53,7 +62,8 @@ def homology_findings(results: Path) -> dict[str, str]:
     sensitivity = pd.read_csv(base / "sensitivity.tsv", sep="\t")
     h1 = sensitivity[(sensitivity["dim"] == 1) & (sensitivity["removed"] == 1)]
     past = [row.layer for row in h1.itertuples() if row.sw_mean > row.baseline]
-    found["homology: layers past their H1 baseline at k = 1"] = ", ".join(past) or "none"
+    found["homology: layers past their H1 baseline at k = 1"] = (
+        " and ".join([", ".join(past[:-1]), past[-1]] if len(past) > 1 else past) or "none")
     return found
 
 

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 
 def slurm_test_config() -> dict:
     """Tiny, and with one job (3 training epochs) long enough to be cancelled mid-run."""
-    config = tiny_config(samplings=["random", "top-l2"])
+    config = tiny_config(samplings=["top-l2"])
     config["models"]["digits-cnn"]["epochs"] = 3
     config["analyses"][0]["layers"] = ["fc1"]
     config["mapper"].update(samplings=["top-l2"], epsilons=["adaptive"])

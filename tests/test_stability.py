@@ -142,14 +142,14 @@ def brute_force_bottleneck(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def random_diagram(rng, kinds=range(4)) -> stability.Diagram:
-    """Up to 3 features of each kind; downward branches die below their birth."""
+    """Up to 3 features of each kind; upward branches and loops die below their birth."""
     kind, birth, death = [], [], []
     for k in kinds:
         for _ in range(rng.integers(0, 4)):
             b, d = sorted(rng.uniform(0, 5, 2))
             kind.append(k)
-            birth.append(d if k == 1 else b)
-            death.append(b if k == 1 else d)
+            birth.append(d if k >= 2 else b)
+            death.append(b if k >= 2 else d)
     n = len(kind)
     return stability.Diagram(np.array(kind, dtype=np.int64), np.array(birth),
                              np.array(death), [np.zeros(0, np.int64)] * n)
@@ -158,7 +158,8 @@ def random_diagram(rng, kinds=range(4)) -> stability.Diagram:
 def test_bottleneck_of_extended_diagrams_known_answers_and_brute_force():
     """Our distance of extended diagrams: kinds never match each other, a branch that
     descends (birth above death) is the same feature as its ascending twin, and the
-    largest kind's distance wins — by hand, and against every matching tried."""
+    largest kind's distance wins — by hand, and against every matching tried (kinds:
+    component, downward branch, upward branch, loop)."""
     def diagram(*features):
         kinds, births, deaths = zip(*features, strict=True) if features else ((), (), ())
         return stability.Diagram(np.array(kinds, dtype=np.int64), np.array(births, float),
@@ -167,8 +168,8 @@ def test_bottleneck_of_extended_diagrams_known_answers_and_brute_force():
 
     empty = diagram()
     assert stability.bottleneck(diagram((3, 0.0, 2.0)), empty) == 1.0   # loop to diagonal
-    assert stability.bottleneck(diagram((1, 3.0, 1.0)), empty) == 1.0   # a downward branch
-    assert stability.bottleneck(diagram((1, 3.0, 1.0)), diagram((1, 3.25, 1.0))) == 0.25
+    assert stability.bottleneck(diagram((2, 3.0, 1.0)), empty) == 1.0   # an upward branch
+    assert stability.bottleneck(diagram((2, 3.0, 1.0)), diagram((2, 3.25, 1.0))) == 0.25
     # The same interval as a component and as a loop: each goes to the diagonal.
     assert stability.bottleneck(diagram((2, 0.0, 1.0)), diagram((3, 0.0, 1.0))) == 0.5
     assert stability.bottleneck(diagram((2, 0.0, 4.0), (3, 1.0, 2.0)),
