@@ -116,6 +116,12 @@ def test_stability_command_finds_a_circles_loop(tmp_path, capsys):
     graph = mapper.build_mapper(circle, 10, 0.4, 0.25, lens=mapper.make_lens(circle, "pca1"))
     assert record["d_alpha"] == stability.graph_stability(graph, circle, 30).d_alpha
     assert "loop" in result.stdout and "significant" in result.stdout
+    # ε far below the cloud's scale: no node; the command says why instead of d_α = nan.
+    empty = _main(capsys, "stability", str(tmp_path / "circle.npy"), "--eps", "0.0001",
+                  "--bootstrap", "5", "--json", str(tmp_path / "e.json"))
+    assert empty.returncode == 0 and "nan" not in empty.stdout
+    assert "0 nodes" in empty.stdout and "topoact epsilon" in empty.stdout
+    assert json.loads((tmp_path / "e.json").read_text())["d_alpha"] is None
     for bad, message in ((["--bootstrap", "0"], "bootstrap B must be a positive integer"),
                          (["--confidence", "1"], "confidence α must be in (0, 1)")):
         result = _main(capsys, "stability", *args[:-2], *bad)
