@@ -79,12 +79,12 @@ def built(tmp_path_factory, trained_model, digits_store):
             render.render_graph_nodes(graph_paths[name], trained_model, layer,
                                       work / name / layer, work / name / f"{layer}.png",
                                       render_settings, device="cpu", progress=False)
-            selection = work / name / f"{layer}.examples.json"
-            examples.select_graph_examples(graph_paths[name], cloud, selection, top=3,
-                                           per_class=2)
-            render.render_examples(cloud, words, trained_model, layer,
-                                   work / name / f"{layer}.examples", render_settings,
-                                   selection_path=selection, device="cpu", progress=False)
+        selection = work / "examples" / f"{layer}.json"
+        examples.select_layer_examples({k: str(v) for k, v in graph_paths.items()}, cloud,
+                                       selection, top=3, per_class=2)
+        render.render_examples(cloud, words, trained_model, layer,
+                               work / "examples" / layer, render_settings,
+                               selection_path=selection, device="cpu", progress=False)
         for name in GRIDS:
             _, record = stability.stability_for_store(graph_paths[name], cloud, bootstrap=20,
                                                       confidence=0.9, progress=False)
@@ -93,8 +93,7 @@ def built(tmp_path_factory, trained_model, digits_store):
                 dataset="words", model="digits-cnn", seed=0, sampling="top-l2", layer=layer,
                 parameters=name, graph=str(graph_paths[name]), points=str(cloud),
                 node_images=str(work / name / layer),
-                examples=(str(work / name / f"{layer}.examples.json"),
-                          str(work / name / f"{layer}.examples")),
+                examples=(str(selection), str(work / "examples" / layer)),
                 stability=str(work / name / f"{layer}.stability.json")))
     out = work / "site"
     explorer.build_explorer(sources, out, layer_order={"digits-cnn": LAYERS}, progress=False)

@@ -179,10 +179,9 @@ def test_stage_functions_write_addressable_images_and_indexes(small_graph, train
     assert not any(p.name.endswith(".partial") for p in directory.iterdir())
 
     selection_path = directory / "examples.json"
-    selection = examples.select_graph_examples(graph_path, cloud_path, selection_path,
-                                               top=3, per_class=2)
-    nodes = selection["nodes"]
-    assert selection["graph"] == str(graph_path)
+    selection = examples.select_layer_examples({"overlap-30-epsilon-fixed": graph_path},
+                                               cloud_path, selection_path, top=3, per_class=2)
+    nodes = selection["graphs"]["overlap-30-epsilon-fixed"]
     assert len(nodes) == graph.n_nodes
     cloud = store.read_activations(cloud_path)
     for node, node_examples in enumerate(nodes):

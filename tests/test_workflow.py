@@ -41,18 +41,15 @@ def graph_jobs(samplings, layers, overlaps, epsilons):
     return jobs
 
 
-def featurevis_jobs(layers, overlaps, epsilons, seed=0, examples=True):
-    """Feature-visualization jobs (random sampling) of the given graphs: node images and,
-    with ``examples``, each graph's data-example selection and images."""
+def featurevis_jobs(node_layers, overlaps, epsilons, example_layers, seed=0):
+    """Feature-visualization jobs (random sampling): node images of the given graphs and
+    the data examples of the given layers."""
     base = FEATUREVIS.format(seed=seed)
-    graphs = [f"{base}/overlap-{p}-epsilon-{e}/{layer}" for layer in layers
-              for p in overlaps for e in epsilons]
-    jobs = {"render_node_images": sorted(f"{g}{suffix}" for g in graphs
-                                         for suffix in ("", ".contact.png")),
-            "select_data_examples": sorted(f"{g}.examples.json" for g in graphs),
-            "render_data_examples": sorted(f"{g}.examples" for g in graphs)}
-    if not examples:
-        del jobs["select_data_examples"], jobs["render_data_examples"]
+    nodes = [f"{base}/overlap-{p}-epsilon-{e}/{layer}{suffix}" for layer in node_layers
+             for p in overlaps for e in epsilons for suffix in ("", ".contact.png")]
+    jobs = {"render_node_images": sorted(nodes),
+            "select_data_examples": sorted(f"{base}/examples/{la}.json" for la in example_layers),
+            "render_data_examples": sorted(f"{base}/examples/{la}" for la in example_layers)}
     return {rule: outputs for rule, outputs in jobs.items() if outputs}
 
 
@@ -166,7 +163,7 @@ def test_adding_a_layer_schedules_only_its_extractions(finished_run):
     assert planned.pop("build_explorer") == ["results/explorer"]  # it shows every graph
     assert planned.pop("stability_summary") == STABILITY_SUMMARY
     assert planned == {**graph_jobs(["random", "top-l2"], ["conv4"], [30], ["adaptive", "fixed"]),
-                       **featurevis_jobs(["conv4"], [30], ["adaptive"]),
+                       **featurevis_jobs(["conv4"], [30], ["adaptive"], ["conv4"]),
                        **stability_jobs(["conv4"], [30], ["adaptive", "fixed"], ["conv4"])}
 
 
@@ -186,9 +183,11 @@ def test_adding_an_overlap_schedules_only_its_graphs_and_the_summary(finished_ru
                                         ["conv3", "fc1"])}
 
 
-def test_rendering_every_graph_adds_only_the_images_of_graphs_without_them(finished_run):
-    """featurevis.graphs: all with a new overlap: the images of the new graphs and of the
-    fixed-ε graphs, which had none; the opening graphs' images stay as they are."""
+def test_rendering_every_graph_adds_only_the_node_images_of_graphs_without_them(
+        finished_run):
+    """featurevis.graphs: all with a new overlap: node images of the new graphs and of the
+    fixed-ε graphs, which had none (the opening graphs' stay as they are), and each layer's
+    data examples, whose shared render now covers every graph (docs/mapper.md)."""
     directory, config = finished_run
     changed = copy.deepcopy(config)
     changed["mapper"]["overlaps"] = [30, 50]
@@ -197,11 +196,24 @@ def test_rendering_every_graph_adds_only_the_images_of_graphs_without_them(finis
     for rule in ("purity_summary", "build_explorer", "stability_summary", *MAPPER_JOBS,
                  "graph_stability", "grid_distances"):
         planned.pop(rule)
-    rendered = featurevis_jobs(["conv3", "fc1"], [30], ["adaptive"])
-    expected = featurevis_jobs(["conv3", "fc1"], [30, 50], ["adaptive", "fixed"])
-    for rule, outputs in rendered.items():
-        expected[rule] = sorted(set(expected[rule]) - set(outputs))
+    rendered = featurevis_jobs(["conv3", "fc1"], [30], ["adaptive"], [])["render_node_images"]
+    expected = featurevis_jobs(["conv3", "fc1"], [30, 50], ["adaptive", "fixed"],
+                               ["conv3", "fc1"])
+    expected["render_node_images"] = sorted(set(expected["render_node_images"]) - set(rendered))
     assert planned == expected
+
+
+def test_rendering_every_point_reruns_only_the_layers_example_renders(finished_run):
+    """featurevis.all_examples: every point of each layer's cloud rendered (TopoAct's
+    300,000); the node images and the graphs' selections stay."""
+    directory, config = finished_run
+    changed = copy.deepcopy(config)
+    changed["featurevis"]["all_examples"] = True
+    planned = planned_outputs(directory, write_config(directory, changed, "every.yaml"))
+    base = FEATUREVIS.format(seed=0)
+    assert planned == {"render_data_examples": [f"{base}/examples/{layer}"
+                                                for layer in ("conv3", "fc1")],
+                       "build_explorer": ["results/explorer"]}
 
 
 def test_changing_the_fixed_epsilon_reruns_only_the_fixed_graphs(finished_run):
@@ -244,8 +256,10 @@ def test_changing_the_samplings_schedules_only_the_new_ones(finished_run):
     assert all("seed-1" in output for output in planned.pop("graph_stability"))
     assert len(planned.pop("stability_summary")) == 6  # seed 0's reads fewer graphs too
     assert planned.pop("build_explorer")  # it shows fewer graphs
-    # The explorer now opens on overlap-30-epsilon-fixed: those graphs' images, both seeds.
-    for rule, outputs in featurevis_jobs(["conv3", "fc1"], [30], ["fixed"]).items():
+    # The explorer now opens on overlap-30-epsilon-fixed: those graphs' images and their
+    # layers' data examples, both seeds.
+    jobs = featurevis_jobs(["conv3", "fc1"], [30], ["fixed"], ["conv3", "fc1"])
+    for rule, outputs in jobs.items():
         seed_1 = [o.replace("seed-0", "seed-1") for o in outputs]
         assert planned.pop(rule) == sorted(outputs + seed_1)
     assert not HOMOLOGY_JOBS & set(planned)  # homology seeds are their own setting
@@ -275,16 +289,14 @@ def test_changing_render_settings_reruns_the_renders_only(finished_run):
     changed["featurevis"]["steps"] = 5
     planned = planned_outputs(directory, write_config(directory, changed, "steps.yaml"))
     assert planned.pop("build_explorer") == ["results/explorer"]
-    expected = featurevis_jobs(["conv3", "fc1"], [30], ["adaptive"])
+    expected = featurevis_jobs(["conv3", "fc1"], [30], ["adaptive"], ["conv3", "fc1"])
     del expected["select_data_examples"]  # which points are shown does not change
     assert planned == expected
     changed = copy.deepcopy(config)
     changed["featurevis"]["examples_per_class"] = 2
     planned = planned_outputs(directory, write_config(directory, changed, "examples.yaml"))
     assert planned.pop("build_explorer") == ["results/explorer"]
-    expected = featurevis_jobs(["conv3", "fc1"], [30], ["adaptive"])
-    del expected["render_node_images"]  # the node averages do not change
-    assert planned == expected
+    assert planned == featurevis_jobs([], [], [], ["conv3", "fc1"])
 
 
 def test_run_leaves_homology_tables_and_figures(finished_run):
@@ -311,27 +323,24 @@ def test_run_leaves_node_and_example_images_of_the_opening_graphs(finished_run):
     directory, _ = finished_run
     base = directory / FEATUREVIS.format(seed=0)
     for layer in ("conv3", "fc1"):
-        graph_path = directory / (GRAPH.format(sampling="random", layer=layer, overlap=30,
-                                               eps="adaptive") + ".zarr")
-        graph, _, _ = store.read_graph(graph_path)
+        graph, _, _ = store.read_graph(directory / (GRAPH.format(
+            sampling="random", layer=layer, overlap=30, eps="adaptive") + ".zarr"))
         nodes = base / "overlap-30-epsilon-adaptive" / layer
         index = store.read_json(nodes / "index.json")
         assert len(index["nodes"]) == graph.n_nodes
         assert all((nodes / node["file"]).exists() for node in index["nodes"])
         assert index["settings"]["steps"] == 3 and index["settings"]["image_size"] == 32
         assert (base / "overlap-30-epsilon-adaptive" / f"{layer}.contact.png").exists()
-        selection = store.read_json(f"{nodes}.examples.json")
-        assert len(selection["nodes"]) == graph.n_nodes
-        assert selection["graph"] == str(graph_path.relative_to(directory))
-        rendered = store.read_json(f"{nodes}.examples/index.json")
-        assert [e["point"] for e in rendered["examples"]] == selection["points"]
-        for entry in rendered["examples"][:20]:
-            assert (base / "overlap-30-epsilon-adaptive" / f"{layer}.examples"
-                    / entry["activation"]).exists()
-            assert (base / "overlap-30-epsilon-adaptive" / f"{layer}.examples"
-                    / entry["input"]).exists()
         # The other graphs of the grid have none (featurevis.graphs: opening).
         assert not (base / "overlap-30-epsilon-fixed" / layer).exists()
+        selection = store.read_json(base / "examples" / f"{layer}.json")
+        assert list(selection["graphs"]) == ["overlap-30-epsilon-adaptive"]
+        assert len(selection["graphs"]["overlap-30-epsilon-adaptive"]) == graph.n_nodes
+        rendered = store.read_json(base / "examples" / layer / "index.json")
+        assert [e["point"] for e in rendered["examples"]] == selection["points"]
+        for entry in rendered["examples"][:20]:
+            assert (base / "examples" / layer / entry["activation"]).exists()
+            assert (base / "examples" / layer / entry["input"]).exists()
     assert not (directory / "results/featurevis/digits/digits-cnn/seed-0/top-l2").exists()
 
 

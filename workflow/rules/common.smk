@@ -72,11 +72,9 @@ LAYER_PASS = f"{RESULTS}/mapper-pass/{{dataset}}/{{model}}/seed-{{seed}}/{{sampl
 HOMOLOGY = f"{RESULTS}/homology/{{dataset}}/{{model}}"
 FEATUREVIS = f"{RESULTS}/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}"
 NODE_IMAGES = f"{FEATUREVIS}/{PARAMETERS}/{{layer}}"
-# A graph's data examples: which points each node shows, and their images.
-EXAMPLES_SELECTION = f"{NODE_IMAGES}.examples.json"
-GRAPH_EXAMPLES = f"{NODE_IMAGES}.examples"
-# featurevis.all_examples: every point of a layer's cloud, shared by its graphs.
-ALL_EXAMPLES = f"{FEATUREVIS}/examples/{{layer}}"
+# A layer's data examples: which points each rendered graph's nodes show (.json), and
+# their images, each point rendered once for all of them.
+EXAMPLES = f"{FEATUREVIS}/examples/{{layer}}"
 MASKS = f"{RESULTS}/masks/{{dataset}}.zarr"
 RECEPTIVE_FIELDS = f"{RESULTS}/receptive_fields/{{dataset}}/{{model}}/seed-{{seed}}/{{layer}}.npz"
 STABILITY_RUN = f"{RESULTS}/stability/{{dataset}}/{{model}}/seed-{{seed}}"
@@ -446,28 +444,41 @@ def examples_on():
     return fv["examples_per_class"] > 0 or fv["all_examples"]
 
 
-def graph_examples(graph):
-    """``[selection JSON, rendered folder]`` of a graph's data examples (``graph``: its
-    wildcards): its own renders, or its layer's renders of every point."""
-    folder = ALL_EXAMPLES if config["featurevis"]["all_examples"] else GRAPH_EXAMPLES
-    return [EXAMPLES_SELECTION.format(**graph), folder.format(**graph)]
+def rendered_layer_graphs(wildcards):
+    """Named inputs: the graph store of each rendered (overlap, ε) of one (sampling,
+    layer), whose nodes' data examples the layer's selection lists."""
+    return {
+        parameters_name(overlap, epsilon): "{}.zarr".format(
+            GRAPH.format(overlap=percent_label(overlap), epsilon=epsilon, **wildcards))
+        for overlap, epsilon in rendered_parameters()
+    }
+
+
+def example_selection(wildcards):
+    """Rendering every point does not depend on which points the graphs show."""
+    if config["featurevis"]["all_examples"]:
+        return []
+    return f"{EXAMPLES.format(**wildcards)}.json"
 
 
 def featurevis_outputs():
-    """Node-average images with contact sheets, and data-example images, of the rendered
-    graphs (of the clean datasets: the noisy variants get graphs and purity only)."""
+    """Node-average images with contact sheets of the rendered graphs, and each layer's
+    data-example images (of the clean datasets: the noisy variants get graphs and purity
+    only)."""
     files = []
     for dataset, model, seed in analysis_grid(noisy=False):
         for sampling in rendered_samplings():
             for layer in analysis_layers(dataset, model):
+                names = dict(dataset=dataset, model=model, seed=seed, sampling=sampling,
+                             layer=layer)
                 for overlap, epsilon in rendered_parameters():
-                    graph = dict(dataset=dataset, model=model, seed=seed, sampling=sampling,
-                                 layer=layer, overlap=percent_label(overlap), epsilon=epsilon)
-                    node_images = NODE_IMAGES.format(**graph)
+                    node_images = NODE_IMAGES.format(overlap=percent_label(overlap),
+                                                     epsilon=epsilon, **names)
                     files += [node_images, f"{node_images}.contact.png"]
-                    if examples_on():
-                        files += graph_examples(graph)
-    return sorted(set(files))
+                if examples_on():
+                    examples = EXAMPLES.format(**names)
+                    files += [examples, f"{examples}.json"]
+    return files
 
 
 def explorer_sources(wildcards=None):
@@ -484,14 +495,15 @@ def explorer_sources(wildcards=None):
                     images = (sampling in rendered_samplings() and noise_of(dataset) == 0
                               and (graph["overlap"], epsilon) in rendered)
                     base = GRAPH.format(**graph)
+                    examples = EXAMPLES.format(**names)
                     sources.append({
                         "dataset": dataset, "model": model, "seed": int(seed),
                         "sampling": sampling, "layer": layer,
                         "parameters": parameters_name(overlap, epsilon),
                         "graph": f"{base}.zarr", "points": ACTIVATIONS.format(**names),
                         "node_images": NODE_IMAGES.format(**graph) if images else None,
-                        "examples": graph_examples(graph) if images and examples_on()
-                        else None,
+                        "examples": [f"{examples}.json", examples]
+                        if images and examples_on() else None,
                         "stability": STABILITY.format(**graph) + ".json"
                         if sampling in stability_samplings() else None,
                         "purity": f"{base}.purity.tsv",

@@ -36,10 +36,10 @@ rule render_node_images:
 
 rule select_data_examples:
     input:
-        graph=f"{GRAPH}.zarr",
+        unpack(rendered_layer_graphs),
         points=ACTIVATIONS,
     output:
-        EXAMPLES_SELECTION,
+        f"{EXAMPLES}.json",
     params:
         top=config["featurevis"]["top_classes"],
         per_class=config["featurevis"]["examples_per_class"],
@@ -48,67 +48,35 @@ rule select_data_examples:
         mem_mb=4000,
         runtime="20m",
     benchmark:
-        f"{RESULTS}/benchmarks/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}.select.tsv",
+        f"{RESULTS}/benchmarks/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/examples/{{layer}}.select.tsv",
     log:
-        f"{RESULTS}/logs/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}.select.log",
+        f"{RESULTS}/logs/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/examples/{{layer}}.select.log",
     conda:
         "../../envs/mapper.yaml"
     script:
         "../scripts/select_data_examples.py"
 
 
-# A graph's data examples, rendered for that graph alone: a sweep value that adds or
-# changes a graph reruns only its images (docs/featurevis.md).
 rule render_data_examples:
     input:
         points=ACTIVATIONS,
         images=dataset_images,
         weights=model_weights,
-        selection=EXAMPLES_SELECTION,
+        selection=example_selection,
     output:
-        directory(GRAPH_EXAMPLES),
+        directory(EXAMPLES),
     params:
         module=layer_module_path,
         settings=render_settings,
         thumbnail_size=config["featurevis"]["thumbnail_size"],
         device=config["device"],
-    # One thread: run side by side with the node images; the longest one-thread job, so
-    # it starts as soon as it is ready (common.smk).
+    # One thread: one job per layer, run side by side with the node images; the longest
+    # one-thread job, so it starts as soon as it is ready (common.smk).
     priority: LONG_JOB_PRIORITY
     threads: 1
     resources:
         mem_mb=4000,
         runtime="240m",
-        gpu=gpu_request,
-    benchmark:
-        f"{RESULTS}/benchmarks/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}.examples.tsv",
-    log:
-        f"{RESULTS}/logs/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PARAMETERS}/{{layer}}.examples.log",
-    conda:
-        "../../envs/torch.yaml"
-    script:
-        "../scripts/render_data_examples.py"
-
-
-# featurevis.all_examples: every point of a layer's cloud (TopoAct's 300,000), once per
-# layer; each graph's selection points into it.
-rule render_all_examples:
-    input:
-        points=ACTIVATIONS,
-        images=dataset_images,
-        weights=model_weights,
-    output:
-        directory(ALL_EXAMPLES),
-    params:
-        module=layer_module_path,
-        settings=render_settings,
-        thumbnail_size=config["featurevis"]["thumbnail_size"],
-        device=config["device"],
-    priority: LONG_JOB_PRIORITY
-    threads: 1
-    resources:
-        mem_mb=8000,
-        runtime="24h",
         gpu=gpu_request,
     benchmark:
         f"{RESULTS}/benchmarks/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/examples/{{layer}}.tsv",

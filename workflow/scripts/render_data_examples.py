@@ -1,5 +1,4 @@
-"""Activation images and input thumbnails of data examples (rules render_data_examples:
-a graph's selection; render_all_examples: every point of the layer's cloud)."""
+"""Activation images and input thumbnails of a layer's data examples (render_data_examples)."""
 
 
 from topoact.featurevis import render
@@ -11,7 +10,7 @@ with job_log(snakemake.log[0]) as log:
     index = render.render_examples(
         snakemake.input.points, snakemake.input.images, snakemake.input.weights, params.module,
         snakemake.output[0], render.RenderSettings(**params.settings),
-        selection_path=snakemake.input.get("selection"),
+        selection_path=snakemake.input.selection or None,
         thumbnail_size=params.thumbnail_size, device=params.device,
     )
     print(f"{len(index['examples'])} activation images", file=log)

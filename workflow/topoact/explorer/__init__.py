@@ -49,7 +49,7 @@ class GraphSource:
     node_images
         Folder of its node-average images (``index.json``), or None.
     examples
-        ``(selection JSON, rendered examples folder)`` of the graph, or None.
+        ``(selection JSON, rendered examples folder)`` of its layer, or None.
     run_name
         The run's name when it is not a (dataset, model, seed), e.g. ``weights/digits-cnn``
         for the weight-space graphs (whose ``points`` is a weights store).
@@ -234,13 +234,12 @@ def _node_examples(source: GraphSource, out_dir: Path, prefix: str) -> list | No
         return None
 
     selection_path, folder = source.examples
-    selection = store.read_json(selection_path)["nodes"]
+    selection = store.read_json(selection_path)["graphs"].get(source.parameters)
+    if selection is None:
+        raise ValueError(f"{selection_path}: no data examples for {source.parameters}")
     rendered = store.read_json(Path(folder) / "index.json")
     by_point = {entry["point"]: entry for entry in rendered["examples"]}
-    # A graph's own renders (the same point differs between graphs' batches); every
-    # graph of a layer shares the renders of every point (featurevis.all_examples).
-    own = "all" if rendered.get("all_points") else source.parameters
-    target = f"{prefix}/examples/{own}/{source.layer}"
+    target = f"{prefix}/examples/{source.layer}"
     nodes = []
     for node_examples in selection:
         rows = []

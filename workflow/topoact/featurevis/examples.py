@@ -1,4 +1,4 @@
-"""The data examples of a graph (TopoAct's data example view): which points each
+"""The data examples of a layer's graphs (TopoAct's data example view): which points each
 node shows, and the files their images are written to. numpy only: the selection job
 does not load torch."""
 
@@ -55,21 +55,22 @@ def graph_examples(graph_path: str | os.PathLike, points: np.ndarray, labels: np
     return examples
 
 
-def select_graph_examples(graph_path: str | os.PathLike, points_path: str | os.PathLike,
+def select_layer_examples(graph_paths: dict[str, str], points_path: str | os.PathLike,
                           out_path: str | os.PathLike, top: int = 3, per_class: int = 5
                           ) -> dict[str, Any]:
-    """Data examples of every node of one graph (rule select_data_examples).
+    """Data examples of every node of every graph of one layer (rule select_data_examples).
 
-    Writes JSON: ``nodes`` (per node, the examples of its top classes, as
-    :func:`graph_examples`) and ``points``, the sorted union of the chosen points, each
-    rendered once for this graph.
+    Writes JSON: ``graphs`` (parameter-set name → per node, the examples of its top
+    classes) and ``points``, the sorted union of the chosen points — each rendered once
+    and shared by every graph that shows it.
     """
     cloud = store.read_activations(points_path)
-    nodes = graph_examples(graph_path, cloud.points, cloud.label, top, per_class)
-    chosen = sorted({p for node in nodes for ex in node for p in ex["points"]})
-    selection = {"kind": "data-examples", "graph": str(graph_path),
-                 "points_source": str(points_path), "top": top, "per_class": per_class,
-                 "nodes": nodes, "points": chosen}
+    graphs = {name: graph_examples(path, cloud.points, cloud.label, top, per_class)
+              for name, path in sorted(graph_paths.items())}
+    chosen = sorted({p for nodes in graphs.values() for node in nodes for ex in node
+                     for p in ex["points"]})
+    selection = {"kind": "data-examples", "points_source": str(points_path), "top": top,
+                 "per_class": per_class, "graphs": graphs, "points": chosen}
     store.write_json(out_path, selection)
     return selection
 
