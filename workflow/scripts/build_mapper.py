@@ -54,7 +54,8 @@ with job_log(snakemake.log[0]) as log:
                                         params.layer_epsilon, params.cover)
             built, stats = mapper.shared_grid_graph(points, params.layer_pass, graph, layer,
                                                     report=report, files=files, **settings)
-            print(f"ran the layer's pass for {', '.join(built)}: {stats}", file=log)
+            print(f"ran the layer's pass for {', '.join(built)}: {stats}" if built
+                  else f"copied from the layer's pass in {params.layer_pass}", file=log)
         else:
             stats = EngineStats()
             mapper.mapper_grid_for_store(points, [graph], stats=stats, **settings)
