@@ -44,6 +44,9 @@ def main() -> None:
         graphs = page.evaluate("window.TOPOACT_MANIFEST.graphs")
         timings = []
         for graph in graphs:
+            # The weight-space graphs are a run of their own: choose the run first.
+            if page.locator("#run-control").is_visible():
+                page.select_option("#run-select", graph["run"])
             page.select_option("#sampling-select", graph["sampling"])
             page.select_option("#layer-select", graph["layer"])
             page.select_option("#parameters-select", graph["parameters"])
@@ -59,6 +62,8 @@ def main() -> None:
         print(f"largest graph ({largest['sampling']} {largest['layer']} "
               f"{largest['parameters']}, {largest['nodes']} nodes): draw {largest_ms:.0f} ms")
 
+        if page.locator("#run-control").is_visible():
+            page.select_option("#run-select", "digits/digits-cnn/seed-0")
         page.select_option("#sampling-select", "random")
         page.select_option("#layer-select", "conv3")
         page.select_option("#parameters-select", "overlap-30-epsilon-adaptive")
