@@ -39,7 +39,7 @@ test: $(BIN)/.installed-test
 # The edit-test loop: everything but the Snakemake runs, SLURM and the browser.
 test-fast: $(BIN)/.installed-test
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile \
-		-m "not workflow and not slurm and not browser"
+		-m "not workflow and not slurm and not browser and not load"
 
 lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .

@@ -53,9 +53,19 @@ def keplermapper_seconds(points: np.ndarray, eps: float, intervals: int, overlap
     return time.perf_counter() - start
 
 
-def measure(page, cloud: str, epsilons: list[float], intervals: int) -> list[dict]:
+def show_cloud(page, cloud: str) -> float:
+    """Pick the cloud in the panel (pressing **estimate ε** where the workflow made no
+    estimate, as a user would); its knee ε."""
     page.select_option("#live-cloud", cloud)
     page.wait_for_function(f"window.topoactLive.curveShown === {cloud!r}", timeout=600_000)
+    if page.locator("#live-estimate").is_visible():
+        page.locator("#live-estimate").click()
+        page.wait_for_function("document.getElementById('live-estimate').hidden",
+                               timeout=600_000)
+    return page.evaluate(f"window.topoactLive.clouds.find(c => c.cloud === {cloud!r}).epsilon")
+
+
+def measure(page, epsilons: list[float], intervals: int) -> list[dict]:
     page.locator("#live-intervals").fill(str(intervals))
     rows = []
     for eps in epsilons:
@@ -86,16 +96,11 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 900}, bypass_csp=True)
             page.goto(url)
             page.wait_for_function("window.topoactLive && window.topoactLive.ready")
-            clouds = {c["cloud"]: c for c in page.evaluate("window.topoactLive.clouds")}
             for cloud in args.cloud or CLOUDS:
                 points = store.read_activations(args.results / cloud).points
-                knee = clouds[cloud]["epsilon"]
-                if knee is None:  # the server's estimate, as the page shows it
-                    knee = page.evaluate(f"fetch('api/curve?cloud={cloud}', {{headers: "
-                                         f"{{'X-Topoact-Token': '{url.split('token=')[1]}'}}}})"
-                                         ".then(r => r.json()).then(d => d.epsilon)")
+                knee = show_cloud(page, cloud)
                 epsilons = [round(knee * f, 4) for f in (0.9, 0.95, 1.0, 1.05, 1.1)]
-                rows = measure(page, cloud, epsilons, args.intervals)
+                rows = measure(page, epsilons, args.intervals)
                 print(f"{cloud}: {points.shape[0]:,} × {points.shape[1]}, {args.intervals} "
                       "intervals, overlap 0.3, min_samples 5")
                 for row in rows:

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +17,7 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import DBSCAN
 
 from topoact import activations, mapper, models, names, passes, store
+from topoact.graph import BuildCancelled, Cover
 
 
 def _kmapper_nodes(points, lens, n, p, eps, min_samples):
@@ -381,3 +383,93 @@ def test_the_layer_grid_knows_the_adaptive_epsilon_once_it_is_estimated(tmp_path
     assert [(g.eps, g.attrs["name"], g.attrs["layer"]) for g in graphs] == [
         (2.5, "cover-balanced-overlap-20-epsilon-adaptive", "fc1"),
         (4.0, "cover-balanced-overlap-20-epsilon-fixed", "fc1")]
+
+
+@pytest.mark.parametrize("cover", list(names.COVERS))
+def test_a_product_covers_cubes_found_from_coordinates_equal_testing_every_cube(cover, rng):
+    lens = rng.normal(size=(400, 2))
+    lens[:40] = lens[0]  # ties on cube boundaries' sides
+    lens[40:60, 1] = 0.0
+    for intervals, overlap in [(1, 0.0), (6, 0.3), (17, 0.5), (40, 0.2)]:
+        product = mapper.make_cover(lens, intervals, overlap, cover)
+        assert product.shape == (intervals, intervals)
+        every_cube = Cover(product.lower, product.upper, product.mode)  # no shape: brute
+        found, tested = product.members(lens), every_cube.members(lens)
+        assert len(found) == len(tested) == intervals ** 2
+        assert all(np.array_equal(a, b) for a, b in zip(found, tested, strict=True))
+        assert (product.sizes(lens) == [len(m) for m in tested]).all()
+    # A constant coordinate has one interval (KeplerMapper's: n, all the same point).
+    flat = np.c_[np.ones(50), rng.normal(size=50)]
+    product = mapper.make_cover(flat, 7, 0.3, cover)
+    assert product.shape == ((7, 7) if cover == "kmapper" else (1, 7))
+    tested = Cover(product.lower, product.upper, product.mode).members(flat)
+    assert all(np.array_equal(a, b)
+               for a, b in zip(product.members(flat), tested, strict=True))
+
+
+def test_a_2d_lens_with_a_million_cubes_builds_and_more_are_refused(tmp_path, rng):
+    points = rng.normal(size=(50, 8)).astype(np.float32)
+    lens = mapper.make_lens(points, "pca2")
+    graph = mapper.build_mapper(points, 1000, 0.3, 2.0, 1, lens=lens, lens_name="pca2")
+    assert graph.cover.shape == (1000, 1000) and graph.covered().all()
+    store.write_graph(tmp_path / "g.zarr", graph, mapper.node_stats(
+        graph, points, np.zeros(50, int), 1), {})
+    assert store.read_graph(tmp_path / "g.zarr")[0].cover.shape == (1000, 1000)
+    with pytest.raises(ValueError, match=r"25,000,000 cubes; at most 1,000,000"):
+        mapper.build_mapper(points, 5000, 0.3, 2.0, 1, lens=lens)
+
+
+def test_thousands_of_clusters_in_one_interval_are_split_as_by_label_masks(rng):
+    members = np.sort(rng.choice(100_000, 20_000, replace=False))
+    labels = rng.integers(-1, 5000, len(members))
+    found: tuple[list, list] = ([], [])
+    mapper._add_clusters(found, 3, members, labels)
+    expected = [members[labels == c] for c in range(labels.max() + 1)]
+    assert len(found[0]) == len(expected) and set(found[1]) == {3}
+    assert all(np.array_equal(a, b) for a, b in zip(found[0], expected, strict=True))
+    # A resample's repeated members: each once.
+    repeated, again = np.repeat(members[:10], 2), ([], [])
+    mapper._add_clusters(again, 0, repeated, np.repeat(np.arange(10) % 3, 2), distinct=True)
+    assert [len(m) for m in again[0]] == [4, 3, 3]
+
+
+def test_a_cancelled_build_stops_between_intervals(rng):
+    points = rng.normal(size=(3000, 4)).astype(np.float32)
+    asked = []
+
+    def cancel() -> bool:
+        asked.append(1)
+        return len(asked) > 5
+
+    with pytest.raises(BuildCancelled):
+        mapper.build_mapper(points, 40, 0.3, 0.5, 5, workers=2, cancel=cancel)
+    assert 6 <= len(asked) < 40  # it stopped, and the later intervals never started
+
+
+def test_concurrent_builds_leave_torchs_thread_count_as_it_was(rng):
+    """Build A starts (torch to one thread), B starts, A ends, B ends: the count is back."""
+    points = rng.normal(size=(2000, 4)).astype(np.float32)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    b_started, a_done = threading.Event(), threading.Event()
+
+    def build(first: bool) -> int:
+        def cancel() -> bool:
+            if first:
+                b_started.wait(10)
+            else:
+                b_started.set()
+                a_done.wait(10)
+            return False
+        graph = mapper.build_mapper(points, 10, 0.3, 0.5, 5, workers=2, cancel=cancel)
+        if first:
+            a_done.set()
+        return graph.n_nodes
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            a, b = pool.submit(build, True), pool.submit(build, False)
+            assert a.result(30) == b.result(30) > 0
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -23,12 +23,15 @@ from conftest import ROOT
 from topoact import activations, epsilon, models, serve, store
 
 CLOUD = "activations/digits/digits-cnn/seed-0/top-l2/conv3.zarr"
+# The same cloud under another sampling, with no ε estimate: first in the list.
+UNESTIMATED = "activations/digits/digits-cnn/seed-0/random/conv3.zarr"
 TOPOACT = str(ROOT / ".venv/bin/topoact") if (ROOT / ".venv/bin/topoact").exists() else "topoact"
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory, trained_model, digits_store) -> Path:
-    """A results tree as the workflow leaves it: images, one cloud, its ε estimate."""
+    """A results tree as the workflow leaves it: images, a cloud and its ε estimate, and
+    a cloud without one."""
     root = tmp_path_factory.mktemp("serve") / "results"
     shutil.copytree(digits_store, root / "data/digits.zarr")
     model, _ = models.load_model(trained_model)
@@ -39,6 +42,7 @@ def results(tmp_path_factory, trained_model, digits_store) -> Path:
     where.mkdir(parents=True)
     epsilon.epsilon_for_store(root / CLOUD, where / "conv3.json", where / "conv3.png", k=5,
                               max_points=None, exact_below=20_000)
+    shutil.copytree(root / CLOUD, root / UNESTIMATED)
     (root.parent / "outside.txt").write_text("secret")
     (root / "activations/escape").symlink_to(root.parent)  # a link leaving the results
     return root
@@ -108,8 +112,9 @@ def test_token_host_traversal_and_parameters_are_checked(server, results):
     assert call(base, "/api/clouds", token="wrong")[0] == 401
     assert call(base, "/", token=None)[0] == 401   # the page too, without ?token=
     status, clouds = call(base, "/api/clouds", token=token)
-    assert status == 200 and [c["cloud"] for c in clouds] == [CLOUD]
-    assert clouds[0]["epsilon"] > 0 and len(clouds[0]["curve"]) > 10
+    assert status == 200 and [c["cloud"] for c in clouds] == [UNESTIMATED, CLOUD]
+    assert clouds[1]["epsilon"] > 0 and len(clouds[1]["curve"]) > 10
+    assert clouds[0]["epsilon"] is None
     assert call(base, "/api/clouds", token=token, host="evil.example:80")[0] == 400
     for cloud in ("../../etc/passwd", "/etc/passwd", "activations/escape/outside.txt",
                   "data/digits.zarr"):
@@ -165,14 +170,47 @@ def test_live_panel_rebuilds_on_the_slider_and_shows_errors(server, results, tmp
         page = browser.new_page(viewport={"width": 1400, "height": 900}, bypass_csp=True)
         problems: list[str] = []
         page.on("pageerror", lambda e: problems.append(str(e)))
+        def console(message):
+            if message.type == "error":
+                problems.append(message.text)
+
+        def response(answer):
+            if answer.status >= 400:
+                problems.append(f"{answer.status} {answer.url}")
+
+        page.on("console", console)
+        page.on("response", response)
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url))
         page.goto(f"{base}/?token={token}")
         page.wait_for_function("window.topoactLive && window.topoactLive.ready")
+        # A clean console on load; the panel opens on a cloud with the workflow's ε and
+        # estimates none by itself (on a large cloud that takes a while).
+        page.wait_for_timeout(300)
+        assert problems == [] and not [url for url in asked if "api/curve" in url]
+        page.remove_listener("console", console)  # the errors asked for below log too
+        page.remove_listener("response", response)
+        assert page.locator("#live-cloud").input_value() == CLOUD
+        assert page.locator("#live-estimate").is_hidden()
+        page.locator("#live-cloud").select_option(UNESTIMATED)
+        assert "no ε estimate" in page.locator("#live-status").text_content()
+        page.locator("#live-estimate").click()
+        page.wait_for_function("document.getElementById('live-estimate').hidden")
+        assert [url for url in asked if "api/curve" in url]
+        page.locator("#live-cloud").select_option(CLOUD)
+        # A build started while one is in flight aborts it; the status counts seconds.
+        shown = page.evaluate("""() => { const b = document.getElementById('live-build');
+            b.click(); const text = document.getElementById('live-status').textContent;
+            b.click(); return text; }""")
+        assert shown.startswith("building… 0")
+        page.wait_for_function("window.topoactLive.builds === 1")
+        assert page.evaluate("window.topoactLive.aborted") == 1
         page.locator("#live-intervals").fill("30")
         # Move the slider and release it: the page asks for the graph and draws it.
         page.evaluate("""() => { const s = document.getElementById('live-eps');
                                  s.value = '2.5'; s.dispatchEvent(new Event('input'));
                                  s.dispatchEvent(new Event('change')); }""")
-        page.wait_for_function("window.topoactLive.builds === 1")
+        page.wait_for_function("window.topoactLive.builds === 2")
         drawn = page.locator("#viewport .glyph").count()
         out = tmp_path / "cli.json"
         subprocess.run([TOPOACT, "mapper", str(results / CLOUD), "--intervals", "30",
@@ -219,7 +257,10 @@ def test_killing_the_server_mid_save_leaves_no_store_that_looks_complete(results
     process.wait()
     request = serve.parse_graph_request(body)
     target = results / "live/digits/digits-cnn/seed-0/top-l2" / request.name / "conv3.zarr"
-    assert store.partial_path(target).exists(), "nothing was half-written: nothing tested"
+    def partials() -> list[Path]:  # each save writes under a name of its own
+        return list(target.parent.glob(".conv3*.partial"))
+
+    assert partials(), "nothing was half-written: nothing tested"
     assert not (target / "zarr.json").exists()
     with pytest.raises(store.StoreError):
         store.open_store(target, "mapper")
@@ -234,7 +275,7 @@ def test_killing_the_server_mid_save_leaves_no_store_that_looks_complete(results
         wait_up(f"http://127.0.0.1:{port}", fresh)
         status, saved = call(f"http://127.0.0.1:{port}", "/api/save", body, token=fresh)
         assert status == 200 and store.open_store(target, "mapper")
-        assert not store.partial_path(target).exists()
+        assert not partials()
     finally:
         again.kill()
         again.wait()

@@ -192,7 +192,8 @@ def _serve(args: argparse.Namespace) -> int:
     from topoact.models import resolve_device
 
     serve.serve(args.results, args.host, args.port, args.cache_mb,
-                str(resolve_device(args.device)))
+                str(resolve_device(args.device)), hosts=args.allowed_host,
+                max_build_s=args.max_build_s)
     return 0
 
 
@@ -203,7 +204,14 @@ def _add_serve_parser(commands) -> None:
     parser.add_argument("results", nargs="?", default="results",
                         help="the workflow's results folder (default: results)")
     parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind (default 127.0.0.1: this machine only)")
+                        help="address to bind (default 127.0.0.1: this machine only; "
+                             "another needs --allowed-host)")
+    parser.add_argument("--allowed-host", action="append", metavar="NAME",
+                        help="a host name clients use for the server (repeatable); "
+                             "required to bind a non-loopback address")
+    parser.add_argument("--max-build-s", type=float, default=30.0,
+                        help="refuse a graph whose estimated build time is over this, "
+                             "and stop one that runs past it (default 30 s)")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--cache-mb", type=int, default=1024,
                         help="memory for loaded clouds and built graphs (default 1024 MB)")

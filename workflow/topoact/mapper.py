@@ -29,6 +29,7 @@ pass through a validated cache (``mapper.jobs: shared``).
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -41,7 +42,7 @@ from scipy.spatial import cKDTree
 
 from topoact import passes, store
 from topoact.devices import resolve_device, set_threads
-from topoact.graph import Cover, EngineStats, MapperGraph, NodeStats
+from topoact.graph import MAX_CUBES, Cover, EngineStats, MapperGraph, NodeStats
 from topoact.layout import graph_layout, graph_layouts
 from topoact.names import COVERS, LENSES, grid_name
 
@@ -178,11 +179,16 @@ def make_cover(lens: np.ndarray, n_intervals: int, overlap: float, mode: str = "
         return builders[mode](values, n_intervals, overlap)
     per_dimension = [builders[mode](values[:, d], n_intervals, overlap)
                      for d in range(values.shape[1])]
-    grid = np.meshgrid(*[np.arange(len(c.lower)) for c in per_dimension], indexing="ij")
+    shape = tuple(len(c.lower) for c in per_dimension)
+    if math.prod(shape) > MAX_CUBES:
+        raise ValueError(
+            f"{n_intervals} intervals on a {values.shape[1]}-D lens make "
+            f"{math.prod(shape):,} cubes; at most {MAX_CUBES:,} (use fewer intervals)")
+    grid = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
     index = [g.ravel() for g in grid]
     lower = np.stack([c.lower[i] for c, i in zip(per_dimension, index, strict=True)], axis=1)
     upper = np.stack([c.upper[i] for c, i in zip(per_dimension, index, strict=True)], axis=1)
-    return Cover(lower, upper, mode)
+    return Cover(lower, upper, mode, shape)
 
 
 def check_lens(lens: np.ndarray, n_points: int) -> np.ndarray:
@@ -223,7 +229,8 @@ def build_mapper(points: np.ndarray, n_intervals: int = 70, overlap: float = 0.3
                  eps: float = 1.0, min_samples: int = 5, cover: str = "exact",
                  lens: np.ndarray | None = None, progress: bool = False,
                  device: str = "cpu", tile: int | None = None, stats=None,
-                 lens_name: str = "l2") -> MapperGraph:
+                 lens_name: str = "l2", workers: int | None = None,
+                 cancel: Callable[[], bool] | None = None) -> MapperGraph:
     """Build the mapper graph of a point cloud.
 
     Parameters
@@ -251,6 +258,10 @@ def build_mapper(points: np.ndarray, n_intervals: int = 70, overlap: float = 0.3
         An :class:`topoact.engine.EngineStats` to add the engine's counters to.
     lens_name
         What the lens is (recorded in the graph's params).
+    workers, cancel
+        Intervals clustered at once, and a check asked before each interval that stops
+        the build with :class:`~topoact.graph.BuildCancelled` when it returns True (see
+        :func:`topoact.engine.cluster_grid`).
 
     Returns
     -------
@@ -262,7 +273,7 @@ def build_mapper(points: np.ndarray, n_intervals: int = 70, overlap: float = 0.3
         For ε ≤ 0, min_samples < 1, bad cover arguments or non-finite points.
     """
     graphs = build_mapper_grid(points, n_intervals, [overlap], [eps], min_samples, cover,
-                               lens, progress, device, tile, stats, lens_name)
+                               lens, progress, device, tile, stats, lens_name, workers, cancel)
     return graphs[overlap, eps]
 
 
@@ -270,7 +281,9 @@ def build_mapper_grid(points: np.ndarray, n_intervals: int, overlaps: list[float
                       epsilons: list[float], min_samples: int = 5, cover: str = "exact",
                       lens: np.ndarray | None = None, progress: bool = False,
                       device: str = "cpu", tile: int | None = None, stats=None,
-                      lens_name: str = "l2") -> dict[tuple[float, float], MapperGraph]:
+                      lens_name: str = "l2", workers: int | None = None,
+                      cancel: Callable[[], bool] | None = None
+                      ) -> dict[tuple[float, float], MapperGraph]:
     """The mapper graphs of a whole grid of overlaps × ε, sharing the engine's work.
 
     Interval i of every overlap's cover is clustered in one pass for every ε: one
@@ -291,7 +304,7 @@ def build_mapper_grid(points: np.ndarray, n_intervals: int, overlaps: list[float
     lens = l2_lens(points) if lens is None else check_lens(lens, len(points))
     covers = [make_cover(lens, n_intervals, overlap, cover) for overlap in overlaps]
     grid = cluster_covers(points, lens, covers, epsilons, min_samples, progress, device, tile,
-                          stats)
+                          stats, workers, cancel)
     for (p, e), graph in grid.items():
         graph.params = {"intervals": int(n_intervals), "overlap": float(overlaps[p]),
                         "eps": float(epsilons[e]), "min_samples": int(min_samples),
@@ -301,7 +314,8 @@ def build_mapper_grid(points: np.ndarray, n_intervals: int, overlaps: list[float
 
 def cluster_covers(points: np.ndarray, lens: np.ndarray, covers: list[Cover],
                    epsilons: list[float], min_samples: int, progress: bool = False,
-                   device: str = "cpu", tile: int | None = None, stats=None
+                   device: str = "cpu", tile: int | None = None, stats=None,
+                   workers: int | None = None, cancel: Callable[[], bool] | None = None
                    ) -> dict[tuple[int, int], MapperGraph]:
     """The graphs of given covers × ε: DBSCAN per interval in one engine pass.
 
@@ -318,7 +332,7 @@ def cluster_covers(points: np.ndarray, lens: np.ndarray, covers: list[Cover],
     members = [c.members(lens) for c in covers]
     found = {(p, e): ([], []) for p in range(len(covers)) for e in range(len(epsilons))}
     for i, labels in cluster_grid(points, members, list(epsilons), min_samples, device, tile,
-                                  progress, stats):
+                                  progress, stats, workers=workers, cancel=cancel):
         for (p, e), nodes in found.items():
             _add_clusters(nodes, i, members[p][i], labels[p][e])
     return {(p, e): _assemble(node_members, node_interval, covers[p], lens)
@@ -328,12 +342,16 @@ def cluster_covers(points: np.ndarray, lens: np.ndarray, covers: list[Cover],
 def _add_clusters(nodes: tuple[list, list], interval: int, members: np.ndarray,
                   labels: np.ndarray | None, distinct: bool = False) -> None:
     """Append interval ``interval``'s clusters to ``nodes`` (member lists, intervals):
-    cluster c holds the members labelled c (each once where ``distinct``: a resample's
-    members repeat). Labels of None (an interval too small to cluster) add nothing."""
-    if labels is None:
+    cluster c holds the members labelled c, in member order (each once where
+    ``distinct``: a resample's members repeat). Labels of None (an interval too small to
+    cluster) add nothing. One stable sort splits every cluster out, however many there
+    are (min_samples 1 and a small ε can make thousands in one interval)."""
+    if labels is None or labels.max(initial=-1) < 0:
         return
-    for label in range(labels.max() + 1):
-        chosen = members[labels == label]
+    clustered = labels >= 0
+    order = np.argsort(labels[clustered], kind="stable")
+    counts = np.bincount(labels[clustered])
+    for chosen in np.split(members[clustered][order], np.cumsum(counts)[:-1]):
         nodes[0].append(np.unique(chosen) if distinct else chosen)
         nodes[1].append(interval)
 

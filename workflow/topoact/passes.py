@@ -18,14 +18,11 @@ fail on the other's half-written files, and be retried); neither copies a stale 
 
 from __future__ import annotations
 
-import fcntl
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from topoact.files import copy_output, read_json, write_json
+from topoact.files import copy_output, locked, read_json, write_json
 
 #: Bumped when what a cache holds per graph changes: older caches then read as empty.
 CACHE_VERSION = 2
@@ -67,20 +64,12 @@ def stability_entry(graph_path, meta: dict[str, Any]) -> dict[str, Any]:
     return {"graph": str(graph_path), "identity": source_identity(graph_path), "meta": meta}
 
 
-@contextmanager
-def layer_lock(directory) -> Iterator[None]:
-    """Hold the exclusive lock of a layer's shared pass, so that the jobs of one layer
-    take turns. Where the file system refuses locks (ENOLCK), go on without: entries are
+def layer_lock(directory):
+    """The exclusive lock of a layer's shared pass, so that the jobs of one layer take
+    turns. Where the file system refuses locks, jobs go on without: entries are
     validated before use, so jobs of one layer running at once may build the pass twice,
     or fail on each other's files, but never copy a stale entry."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / "lock", "a") as handle:  # closing it releases the lock
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        except OSError:
-            pass
-        yield
+    return locked(Path(directory) / "lock")
 
 
 def pass_index(cache: Path, source: dict[str, Any]) -> dict[str, Any] | None:

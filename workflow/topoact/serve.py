@@ -9,7 +9,8 @@ under ``results/live/`` and shows the config lines that put it in the workflow's
 
 Security, for shared machines and clusters:
 
-- binds to 127.0.0.1 unless told otherwise;
+- binds to 127.0.0.1 unless told otherwise; another address needs the host names
+  clients use (``--allowed-host``);
 - a random token (in the printed URL) on every request: the page's URL carries it once,
   the server answers with an HttpOnly, SameSite=Strict cookie, and the page's API calls
   send it in a header; a missing or wrong token gets 401;
@@ -17,7 +18,15 @@ Security, for shared machines and clusters:
 - only paths inside the results folder are read (traversal, absolute paths and symlinks
   leaving it get 403), and only ``results/live/`` is written, each store atomically;
 - parameters are validated (400 with the reason, shown on the page), request bodies are
-  bounded (413), and each cloud builds one graph at a time (the others wait their turn).
+  bounded as their bytes arrive (413), and each cloud builds one graph at a time (the
+  others wait their turn);
+- every build is bounded: its time is estimated before any work (:mod:`topoact.buildcost`,
+  this machine's pace measured at start-up) and refused over ``--max-build-s`` (400, with
+  the estimate); a build stops at the engine's next interval when its client leaves or
+  it runs past the budget anyway;
+- nothing process-wide changes per request (torch's thread count is set once at
+  start-up); saves of one graph take turns on its lock, each written under a name of
+  its own, so a racing save gets the complete files of the one before.
 
 Built graphs stay in a bounded LRU cache (by an estimate of their memory).
 """
@@ -25,16 +34,25 @@ Built graphs stay in a bounded LRU cache (by an estimate of their memory).
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import math
+import resource
 import secrets
+import shutil
 import threading
+import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import anyio
 import numpy as np
+import torch
 from PIL import Image
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -44,8 +62,11 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from topoact import epsilon, mapper, names, store
+from topoact import buildcost, epsilon, mapper, names, store
+from topoact.engine.memory import limit_arenas
 from topoact.explorer import ASSETS, graph_view
+from topoact.files import locked
+from topoact.graph import BuildCancelled
 from topoact.purity import mapper_purity, purity_record
 
 #: Largest request body accepted (bytes).
@@ -53,6 +74,10 @@ MAX_BODY = 16 << 10
 COOKIE = "topoact_token"
 #: Live graphs' data examples: this many input images per top class.
 EXAMPLES_PER_CLASS = 4
+#: Default bound on one build's estimated (and actual) time, seconds.
+MAX_BUILD_S = 30.0
+#: How often a waiting or building request checks whether its client is still there.
+POLL_S = 0.1
 
 
 class Problem(Exception):
@@ -184,6 +209,11 @@ class LRU:
             self.items.move_to_end(key)
             return self.items[key]
 
+    def total(self) -> int:
+        """The summed size of the values held."""
+        with self.lock:
+            return sum(self.sizes.values())
+
     def put(self, key, value, size: int) -> None:
         with self.lock:
             self.items[key], self.sizes[key] = value, size
@@ -194,22 +224,38 @@ class LRU:
 
 
 class LiveGraphs:
-    """Loads clouds, builds graphs with the engine (one at a time per cloud), keeps them
-    in a bounded cache and saves the ones a researcher keeps."""
+    """Loads clouds, builds graphs with the engine (one at a time per cloud, each bounded
+    by ``max_build_s``), keeps them in a bounded cache and saves the ones a researcher
+    keeps.
 
-    def __init__(self, results: Path, cache_mb: int = 1024, device: str = "cpu"):
+    ``stop`` arguments are a :class:`threading.Event` set when the request's client
+    leaves: a waiting or building request then gives up at its next check.
+    """
+
+    def __init__(self, results: Path, cache_mb: int = 1024, device: str = "cpu",
+                 max_build_s: float = MAX_BUILD_S, workers: int | None = None,
+                 pace: buildcost.Pace | None = None):
         self.results = Path(results).resolve()
-        self.device = device
+        self.device, self.max_build_s, self.workers = device, max_build_s, workers
+        self.pace = pace or buildcost.measure_pace(workers)
         self.clouds = LRU(cache_mb << 19)   # half the budget for clouds, half for graphs
-        self.graphs = LRU(cache_mb << 19)
+        self.graphs = LRU(cache_mb << 19)   # and lenses
         self.locks: dict[str, threading.Lock] = {}
         self.guard = threading.Lock()
+        self.building = 0
 
-    def cloud(self, relative: str) -> Cloud:
+    def canonical(self, relative: str) -> str:
+        """The cloud's path relative to the results folder, symlinks and ``.`` resolved:
+        the one key of its cache entries and lock."""
         path = inside(self.results, relative)
         if path.suffix != ".zarr" or not path.is_relative_to(self.results / "activations"):
             raise Problem(403, f"{relative!r} is not an activations store of the results")
-        found = self.clouds.get(str(path))
+        return str(path.relative_to(self.results))
+
+    def cloud(self, relative: str) -> Cloud:
+        key = self.canonical(relative)
+        path = self.results / key
+        found = self.clouds.get(key)
         if found is None:
             try:
                 cloud = store.read_activations(path)
@@ -222,18 +268,18 @@ class LiveGraphs:
                        or [str(k) for k in range(int(cloud.label.max(initial=0)) + 1)])
             found = Cloud(cloud.points, cloud.label, classes, cloud.image,
                           f"{dataset}/{model}/{seed}", dataset, sampling, path.stem)
-            self.clouds.put(str(path), found, cloud.points.nbytes)
+            self.clouds.put(key, found, cloud.points.nbytes)
         return found
 
-    def curve(self, relative: str) -> dict[str, Any]:
+    def curve(self, relative: str, stop: threading.Event | None = None) -> dict[str, Any]:
         """The cloud's ε at the knee and its sorted k-distance curve: the workflow's
         estimate where it made one, else the same estimator's (k = 5; clouds over 20,000
         points from k-means cells), computed once."""
-        cloud = self.cloud(relative)
-        key = ("curve", relative)
-        found = self.graphs.get(key)
+        key = self.canonical(relative)
+        cloud = self.cloud(key)
+        found = self.graphs.get(("curve", key))
         if found is None:
-            with self._lock(relative):
+            with self._turn(key, stop):
                 recorded = epsilon_record(self.results, cloud.run, cloud.sampling, cloud.layer)
                 record = (store.read_json(recorded) if recorded.exists() else
                           epsilon.estimate_epsilon(cloud.points, 5, max_points=20_000,
@@ -241,40 +287,105 @@ class LiveGraphs:
                 found = {"epsilon": record["epsilon"], "k": record["k"],
                          "curve": record["curve"].get("sample"),
                          "from_workflow": recorded.exists()}
-            self.graphs.put(key, found, 8 * len(found["curve"] or []))
+            self.graphs.put(("curve", key), found, 8 * len(found["curve"] or []))
         return found
 
-    def _lock(self, cloud: str) -> threading.Lock:
+    @contextmanager
+    def _turn(self, key: str, stop: threading.Event | None) -> Iterator[None]:
+        """Wait for the cloud's lock, giving up when the client leaves."""
         with self.guard:
-            return self.locks.setdefault(cloud, threading.Lock())
+            lock = self.locks.setdefault(key, threading.Lock())
+        while not lock.acquire(timeout=POLL_S):
+            if stop is not None and stop.is_set():
+                raise Problem(499, "the client left while the request waited its turn")
+        try:
+            yield
+        finally:
+            lock.release()
 
-    def build(self, request: GraphRequest) -> tuple[Any, Any, Cloud]:
+    def lens(self, key: str, cloud: Cloud, name: str) -> np.ndarray:
+        """The cloud's lens values (cached), once its estimated time is within budget."""
+        found = self.graphs.get(("lens", key, name))
+        if found is None:
+            seconds = buildcost.lens_seconds(self.pace, *cloud.points.shape, name)
+            if seconds > self.max_build_s:
+                raise Problem(400, f"the {name} lens of {key} ({len(cloud.points):,} points "
+                                   f"× {cloud.points.shape[1]}) would take about "
+                                   f"{seconds:.3g} s; the budget is {self.max_build_s:g} s "
+                                   "(--max-build-s)")
+            found = mapper.make_lens(cloud.points, name)
+            self.graphs.put(("lens", key, name), found, found.nbytes)
+        return found
+
+    def estimate(self, request: GraphRequest) -> buildcost.Estimate:
+        """The request's estimated build time (its lens computed, if need be)."""
+        cloud = self.cloud(request.cloud)
+        lens = self.lens(request.cloud, cloud, request.lens)
+        try:
+            return buildcost.estimate_build(self.pace, lens, cloud.points.shape[1],
+                                            request.intervals, request.overlap,
+                                            request.cover, request.min_samples)
+        except ValueError as error:
+            raise Problem(400, str(error)) from error
+
+    def build(self, request: GraphRequest, stop: threading.Event | None = None
+              ) -> tuple[Any, Any, Cloud]:
         """The graph of a request (cached), its node stats and its cloud."""
+        request = replace(request, cloud=self.canonical(request.cloud))
         cached = self.graphs.get(request)
         if cached is not None:
             return cached
         cloud = self.cloud(request.cloud)
-        with self._lock(request.cloud):  # one build per cloud; the others wait their turn
+        estimate = self.estimate(request)
+        if estimate.seconds > self.max_build_s:
+            raise Problem(400, f"this graph would take {estimate.describe()}; the budget "
+                               f"is {self.max_build_s:g} s (--max-build-s): fewer "
+                               "intervals, a smaller ε or another cloud")
+        with self._turn(request.cloud, stop):  # one build per cloud: the others wait
             cached = self.graphs.get(request)
             if cached is not None:
                 return cached
-            lens = mapper.make_lens(cloud.points, request.lens)
-            try:
-                graph = mapper.build_mapper(cloud.points, request.intervals, request.overlap,
-                                            request.eps, request.min_samples, request.cover,
-                                            lens=lens, device=self.device,
-                                            lens_name=request.lens)
-            except ValueError as error:
-                raise Problem(400, str(error)) from error
+            graph = self._run_build(request, cloud, estimate, stop)
             stats = mapper.node_stats(graph, cloud.points, cloud.labels, len(cloud.classes))
             found = (graph, stats, cloud)
             self.graphs.put(request, found, graph.indices.nbytes + stats.mean_activation.nbytes
                             + graph.lens.nbytes)
         return found
 
-    def payload(self, request: GraphRequest) -> dict[str, Any]:
+    def _run_build(self, request: GraphRequest, cloud: Cloud,
+                   estimate: buildcost.Estimate, stop: threading.Event | None):
+        """Build with the engine, stopping at its next interval when the client leaves
+        or the build runs past the budget."""
+        deadline = time.monotonic() + self.max_build_s
+
+        def cancel() -> bool:
+            return (stop is not None and stop.is_set()) or time.monotonic() > deadline
+
+        lens = self.lens(request.cloud, cloud, request.lens)
+        with self.guard:
+            self.building += 1
+        try:
+            return mapper.build_mapper(
+                cloud.points, request.intervals, request.overlap, request.eps,
+                request.min_samples, request.cover, lens=lens, device=self.device,
+                lens_name=request.lens, workers=self.workers, cancel=cancel)
+        except BuildCancelled as error:
+            if stop is not None and stop.is_set():
+                raise Problem(499, "the client left; the build stopped") from error
+            raise Problem(503, f"the build ran past the budget of {self.max_build_s:g} s "
+                               f"(--max-build-s; estimated {estimate.describe()}) and "
+                               "stopped") from error
+        except ValueError as error:
+            raise Problem(400, str(error)) from error
+        finally:
+            with self.guard:
+                self.building -= 1
+
+    def payload(self, request: GraphRequest, stop: threading.Event | None = None
+                ) -> dict[str, Any]:
         """What the page draws of the request's graph (the explorer's graph view)."""
-        graph, stats, cloud = self.build(request)
+        request = replace(request, cloud=self.canonical(request.cloud))
+        graph, stats, cloud = self.build(request, stop)
         purity = purity_record(mapper_purity(graph, stats.class_counts, cloud.labels,
                                              len(cloud.classes)), cloud.classes)
         view = graph_view(graph, stats, cloud.classes, purity,
@@ -288,7 +399,7 @@ class LiveGraphs:
 
     def _examples(self, graph, stats, cloud: Cloud) -> list:
         """Per node, its top classes' first input images (thumbnails served by the API)."""
-        base = cloud.dataset.split("-noise-")[0]
+        base = quote(cloud.dataset.split("-noise-")[0], safe="")
         examples = []
         for node in range(graph.n_nodes):
             members = graph.members(node)
@@ -303,25 +414,39 @@ class LiveGraphs:
             examples.append(rows)
         return examples
 
-    def save(self, request: GraphRequest) -> dict[str, Any]:
+    def save(self, request: GraphRequest, stop: threading.Event | None = None
+             ) -> dict[str, Any]:
         """Write the graph under results/live/{run}/{sampling}/{name}/{layer}.* (the JSON
-        exports first, the zarr store last, each atomically) and the config lines."""
-        graph, stats, cloud = self.build(request)
+        exports first, the zarr store last, each atomically under a name of its own)
+        and the config lines. Saves of one graph take turns on its lock: a save that
+        finds the graph saved already returns those files."""
+        graph, stats, cloud = self.build(request, stop)
+        request = replace(request, cloud=self.canonical(request.cloud))
         folder = self.results / "live" / cloud.run / cloud.sampling / request.name
         if not folder.resolve().is_relative_to(self.results / "live"):
             raise Problem(403, "the graph would be written outside results/live")
+        base = folder / cloud.layer
+        with locked(folder / f".{cloud.layer}.lock"):
+            if not _saved(base):
+                # Holding the lock, any partial file of this graph is a killed save's.
+                for stale in folder.glob(f".{cloud.layer}.*.partial"):
+                    shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+                self._write(base, request, graph, stats, cloud)
+        written = [str(path.relative_to(self.results)) for path in mapper.graph_files(base)]
+        return {"written": written, "yaml": config_lines(request, cloud, self.results)}
+
+    def _write(self, base: Path, request: GraphRequest, graph, stats, cloud: Cloud) -> None:
         classes = cloud.classes
         meta = {"name": request.name, "layer": cloud.layer, "sampling": cloud.sampling,
                 "source": request.cloud, "live": True}
-        base = folder / cloud.layer
-        store.write_json(f"{base}.json", mapper.node_link(graph, stats, classes, meta))
-        store.write_json(f"{base}.kmapper.json", mapper.kmapper_json(graph, meta))
+        store.write_json(f"{base}.json", mapper.node_link(graph, stats, classes, meta),
+                         private=True)
+        store.write_json(f"{base}.kmapper.json", mapper.kmapper_json(graph, meta),
+                         private=True)
         store.write_graph(f"{base}.zarr", graph, stats, {
             **store.provenance(dict(graph.params), {"points": request.cloud}, None), **meta,
             "classes": classes, "n_points": graph.n_points,
-            "points_in_no_node": int((~graph.covered()).sum())})
-        written = [str(path.relative_to(self.results)) for path in mapper.graph_files(base)]
-        return {"written": written, "yaml": config_lines(request, cloud, self.results)}
+            "points_in_no_node": int((~graph.covered()).sum())}, private=True)
 
     def thumbnail(self, dataset: str, image: int) -> bytes:
         """One input image of a dataset's images store, as PNG."""
@@ -335,6 +460,38 @@ class LiveGraphs:
         buffer = io.BytesIO()
         Image.fromarray(images[image]).resize((64, 64), Image.NEAREST).save(buffer, "PNG")
         return buffer.getvalue()
+
+    def status(self) -> dict[str, Any]:
+        """What an operator (and the load test) reads of the server's state."""
+        with self.guard:
+            building = self.building
+        return {"torch_threads": torch.get_num_threads(), "workers": self.workers,
+                "building": building, "max_build_s": self.max_build_s,
+                "cache_bytes": self.clouds.total() + self.graphs.total(),
+                "rss_mb": _rss_mb(), "peak_rss_mb": _peak_rss_mb(),
+                "threads": threading.active_count()}
+
+
+def _saved(base: Path) -> bool:
+    """Whether a live graph's files are all in place (the store, written last, complete)."""
+    try:
+        store.open_store(f"{base}.zarr", "mapper")
+    except store.StoreError:
+        return False
+    return all(path.exists() for path in mapper.graph_files(base))
+
+
+def _rss_mb() -> float:
+    """This process's resident memory now (Linux's /proc; the peak elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return _peak_rss_mb()
+    return pages * resource.getpagesize() / 2**20
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def config_lines(request: GraphRequest, cloud: Cloud, results: Path) -> str:
@@ -357,7 +514,8 @@ def config_lines(request: GraphRequest, cloud: Cloud, results: Path) -> str:
 
 class TokenAndSize:
     """ASGI middleware: every request carries the token (header, cookie, or the page URL's
-    ``?token=``), and no body is larger than :data:`MAX_BODY`."""
+    ``?token=``), and no declared body is larger than :data:`MAX_BODY` (a chunked one is
+    counted as it arrives: :func:`read_body`)."""
 
     def __init__(self, app, token: str):
         self.app, self.token = app, token
@@ -368,15 +526,58 @@ class TokenAndSize:
         request = Request(scope)
         given = (request.headers.get("x-topoact-token") or request.cookies.get(COOKIE)
                  or (request.query_params.get("token") if request.url.path == "/" else None))
+        declared = request.headers.get("content-length") or "0"
         if not given or not secrets.compare_digest(given, self.token):
             response = JSONResponse({"error": "missing or wrong token: open the URL "
                                               "`topoact serve` printed"}, status_code=401)
-        elif int(request.headers.get("content-length") or 0) > MAX_BODY:
+        elif not declared.isdigit() or int(declared) > MAX_BODY:
             response = JSONResponse({"error": f"request body over {MAX_BODY} bytes"},
                                     status_code=413)
         else:
             return await self.app(scope, receive, send)
         await response(scope, receive, send)
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request's body, counted as its chunks arrive: a 413 as soon as it passes
+    ``limit``, without reading the rest."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem(413, f"request body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def until_done_or_gone(request: Request, work: Callable[..., Any], *args: Any) -> Any:
+    """Run ``work(*args, stop)`` in a worker thread while watching the connection: when
+    the client leaves, ``stop`` is set and the work gives up at its next check."""
+    stop = threading.Event()
+
+    async def watch() -> None:
+        while not stop.is_set():
+            if await request.is_disconnected():
+                stop.set()
+                return
+            await anyio.sleep(POLL_S)
+
+    def attempt() -> tuple[Any, Exception | None]:
+        try:
+            return work(*args, stop), None
+        except Exception as error:  # raised below, outside the task group's wrapping
+            return None, error
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(watch)
+        try:
+            value, error = await run_in_threadpool(attempt)
+        finally:
+            stop.set()  # ends the watcher
+            group.cancel_scope.cancel()
+    if error is not None:
+        raise error
+    return value
 
 
 def _page() -> str:
@@ -387,9 +588,10 @@ def _page() -> str:
 
 
 def create_app(results: str | Path, token: str, hosts: list[str], cache_mb: int = 1024,
-               device: str = "cpu") -> Starlette:
+               device: str = "cpu", max_build_s: float = MAX_BUILD_S,
+               workers: int | None = None, pace: buildcost.Pace | None = None) -> Starlette:
     """The server's ASGI app over a results folder (see the module docstring)."""
-    live = LiveGraphs(Path(results), cache_mb, device)
+    live = LiveGraphs(Path(results), cache_mb, device, max_build_s, workers, pace)
     site = live.results / "explorer"
 
     def refusing(handler):
@@ -422,25 +624,22 @@ def create_app(results: str | Path, token: str, hosts: list[str], cache_mb: int 
         return JSONResponse(await run_in_threadpool(list_clouds, live.results))
 
     async def curve(request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(live.curve,
-                                                    request.query_params.get("cloud", "")))
+        return JSONResponse(await until_done_or_gone(
+            request, live.curve, request.query_params.get("cloud", "")))
 
     async def body(request: Request) -> Any:
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            raise Problem(413, f"request body over {MAX_BODY} bytes")
         try:
-            return json.loads(raw)
+            return json.loads(await read_body(request))
         except ValueError as error:
             raise Problem(400, f"the request body is not JSON: {error}") from error
 
     async def graph(request: Request) -> Response:
         parsed = parse_graph_request(await body(request))
-        return JSONResponse(await run_in_threadpool(live.payload, parsed))
+        return JSONResponse(await until_done_or_gone(request, live.payload, parsed))
 
     async def save(request: Request) -> Response:
         parsed = parse_graph_request(await body(request))
-        return JSONResponse(await run_in_threadpool(live.save, parsed))
+        return JSONResponse(await until_done_or_gone(request, live.save, parsed))
 
     async def thumb(request: Request) -> Response:
         dataset, image = request.query_params.get("dataset", ""), request.query_params.get("image")
@@ -449,28 +648,71 @@ def create_app(results: str | Path, token: str, hosts: list[str], cache_mb: int 
         return Response(await run_in_threadpool(live.thumbnail, dataset, int(image)),
                         media_type="image/png")
 
+    async def status(request: Request) -> Response:
+        return JSONResponse(live.status())
+
+    async def favicon(request: Request) -> Response:
+        return Response(status_code=204)  # no icon, and no 404 in the page's console
+
     routes = [Route("/", refusing(index)), Route("/api/clouds", refusing(clouds)),
               Route("/api/curve", refusing(curve)),
               Route("/api/graph", refusing(graph), methods=["POST"]),
               Route("/api/save", refusing(save), methods=["POST"]),
-              Route("/api/thumb", refusing(thumb)),
+              Route("/api/thumb", refusing(thumb)), Route("/api/status", refusing(status)),
+              Route("/favicon.ico", favicon),
               Route("/{name:path}", refusing(asset))]
     middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
                   Middleware(TokenAndSize, token=token)]
     return Starlette(routes=routes, middleware=middleware)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether an address (or ``localhost``) reaches this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def allowed_hosts(host: str, names: list[str] | None = None) -> list[str]:
+    """The Host header values the server answers: the loopback names when bound to a
+    loopback address, else the names given (``--allowed-host``), without which a
+    non-loopback address is refused (DNS rebinding: any name would reach the server)."""
+    names = list(names or [])
+    if is_loopback(host):
+        return sorted({host, "127.0.0.1", "localhost", *names})
+    if not names:
+        raise ValueError(
+            f"--host {host} serves other machines, so the server must know the names "
+            "they use for it: add --allowed-host NAME (repeatable). The safe default is "
+            "127.0.0.1 and an SSH tunnel (docs/serve.md).")
+    return sorted({*names, "127.0.0.1", "localhost"}) if host in ("0.0.0.0", "::") \
+        else sorted(set(names))
+
+
 def serve(results: str | Path = "results", host: str = "127.0.0.1", port: int = 8765,
-          cache_mb: int = 1024, device: str = "cpu", token: str | None = None) -> None:
+          cache_mb: int = 1024, device: str = "cpu", token: str | None = None,
+          hosts: list[str] | None = None, max_build_s: float = MAX_BUILD_S) -> None:
     """Run the server (until interrupted), printing the one URL to open."""
     import uvicorn
 
     results = Path(results)
     if not results.is_dir():
         raise ValueError(f"{results}: no such results folder (run the workflow first)")
+    if max_build_s <= 0:
+        raise ValueError(f"--max-build-s must be positive, got {max_build_s}")
+    allowed = allowed_hosts(host, hosts)
     token = token or secrets.token_urlsafe(24)
-    hosts = sorted({host, "127.0.0.1", "localhost"}) if host in ("127.0.0.1", "localhost") \
-        else [host]
-    app = create_app(results, token, hosts, cache_mb, device)
-    print(f"open http://{host}:{port}/?token={token}", flush=True)
+    # Torch's thread count is process-wide: set once here, each build's intervals then
+    # run on the cores as workers, and no request changes it.
+    workers = torch.get_num_threads()
+    torch.set_num_threads(1)
+    limit_arenas(2)  # builds run on pool threads: without it, each keeps a heap's peak
+    app = create_app(results, token, allowed, cache_mb, device, max_build_s, workers)
+    shown = allowed[0] if host in ("0.0.0.0", "::") else host
+    print(f"open http://{shown}:{port}/?token={token}", flush=True)
+    print(f"builds estimated over {max_build_s:g} s are refused (--max-build-s); "
+          f"{workers} engine workers", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

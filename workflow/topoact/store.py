@@ -72,7 +72,8 @@ def provenance(params: dict[str, Any], sources: dict[str, str], seed: int | None
 
 
 @contextmanager
-def atomic_group(path: str | os.PathLike, kind: str, attrs: dict[str, Any]) -> Iterator[zarr.Group]:
+def atomic_group(path: str | os.PathLike, kind: str, attrs: dict[str, Any],
+                 private: bool = False) -> Iterator[zarr.Group]:
     """Create a zarr group that appears at ``path`` only if the block completes.
 
     Parameters
@@ -84,13 +85,16 @@ def atomic_group(path: str | os.PathLike, kind: str, attrs: dict[str, Any]) -> I
         and checked by :func:`open_store`.
     attrs
         Attributes to save (provenance and kind-specific metadata).
+    private
+        Write in a partial sibling of its own (writers that may race: see
+        :mod:`topoact.files`).
 
     Yields
     ------
     zarr.Group
         The group to fill, living in the partial sibling directory.
     """
-    with atomic_directory(path) as tmp:
+    with atomic_directory(path, private) as tmp:
         group = zarr.open_group(tmp, mode="w", zarr_format=3)
         group.attrs.update({"kind": kind, **attrs, "complete": False})
         yield group
@@ -369,8 +373,10 @@ def write_tsv(table, path: str | os.PathLike) -> None:
 # --------------------------------------------------------------------------- mapper graphs
 
 
-def write_graph(path: str | os.PathLike, graph, stats, attrs: dict[str, Any]) -> None:
-    """Write a mapper graph (CSR membership, node stats, edges) as a zarr store."""
+def write_graph(path: str | os.PathLike, graph, stats, attrs: dict[str, Any],
+                private: bool = False) -> None:
+    """Write a mapper graph (CSR membership, node stats, edges) as a zarr store
+    (``private``: see :func:`atomic_group`)."""
     arrays = {
         **({} if stats.position is None else {"position": stats.position}),
         "indptr": graph.indptr, "indices": graph.indices, "interval": graph.interval,
@@ -379,8 +385,12 @@ def write_graph(path: str | os.PathLike, graph, stats, attrs: dict[str, Any]) ->
         "size": stats.size, "mean_lens": stats.mean_lens, "class_counts": stats.class_counts,
         "mean_activation": stats.mean_activation,
     }
+    # A product cover's shape (a 2-D lens's) is kept, so that its cubes' members are
+    # found from the coordinates again when the graph is read (stability's rebuild).
+    shape = {"cover_shape": list(graph.cover.shape)} if graph.cover.shape else {}
     with atomic_group(path, "mapper", {**attrs, "graph_params": graph.params,
-                                       "cover_mode": graph.cover.mode}) as group:
+                                       "cover_mode": graph.cover.mode, **shape},
+                      private) as group:
         for name, values in arrays.items():
             values = np.asarray(values)
             row_bytes = max(values.itemsize * int(np.prod(values.shape[1:])), 1)
@@ -396,7 +406,8 @@ def read_graph(path: str | os.PathLike):
     a = {name: group[name][...] for name in REQUIRED_ARRAYS["mapper"]}
     attrs = dict(group.attrs)
     graph = MapperGraph(indptr=a["indptr"], indices=a["indices"], interval=a["interval"],
-                        cover=Cover(a["cover_lower"], a["cover_upper"], attrs["cover_mode"]),
+                        cover=Cover(a["cover_lower"], a["cover_upper"], attrs["cover_mode"],
+                                    tuple(attrs.get("cover_shape", ()))),
                         lens=a["lens"], edges=a["edges"], intersection=a["intersection"],
                         jaccard=a["jaccard"], params=attrs["graph_params"])
     stats = NodeStats(size=a["size"], mean_lens=a["mean_lens"], class_counts=a["class_counts"],

@@ -50,8 +50,10 @@ picks the path per interval and runs the grid.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -64,10 +66,11 @@ from topoact.engine.edges import labels_from_edges, list_edges
 from topoact.engine.memory import bound_heap_growth, release_free_heap, resolve_tile, tune_heap
 from topoact.engine.recompute import labels_by_recompute
 from topoact.engine.tiles import EngineStats, Interval
+from topoact.graph import BuildCancelled
 
-__all__ = ["Duplicates", "EngineStats", "bound_heap_growth", "cluster_grid", "edges",
-           "find_duplicates", "interval_labels", "memory", "recompute", "release_free_heap",
-           "resolve_tile", "tiles", "tune_heap"]
+__all__ = ["BuildCancelled", "Duplicates", "EngineStats", "bound_heap_growth", "cluster_grid",
+           "edges", "find_duplicates", "interval_labels", "memory", "one_torch_thread",
+           "recompute", "release_free_heap", "resolve_tile", "tiles", "tune_heap"]
 
 
 def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
@@ -156,7 +159,7 @@ def cluster_grid(points: np.ndarray, covers: list[list[np.ndarray]], eps: list[f
                  min_samples: int, device: str | torch.device = "cpu",
                  tile: int | None = None, progress: bool = False,
                  stats: EngineStats | None = None, cache_bytes: int = 256 << 20,
-                 workers: int | None = None
+                 workers: int | None = None, cancel: Callable[[], bool] | None = None
                  ) -> Iterator[tuple[int, list[list[np.ndarray | None]]]]:
     """DBSCAN labels of every interval of several covers, for several ε, in one pass.
 
@@ -188,14 +191,20 @@ def cluster_grid(points: np.ndarray, covers: list[list[np.ndarray]], eps: list[f
         Intervals clustered at once, each in a thread with one torch thread (default:
         torch's thread count on a CPU, where most steps after the distance products
         are single-threaded kernels; 1 on a GPU). With several workers torch runs one
-        thread per operation until the generator is exhausted or closed.
+        thread per operation until the generator is exhausted or closed (the last of
+        concurrent passes restores the count: :func:`one_torch_thread`).
+    cancel
+        Asked before each interval: when it returns True, the pass stops there (the
+        intervals being clustered finish, the others never start) and raises
+        :class:`~topoact.graph.BuildCancelled`.
 
     Yields
     ------
     interval, labels
         ``labels[p][e]``: the labels of cover p's interval members for ε number e, in
         member order, or None where the interval has fewer than min_samples points;
-        intervals in order.
+        intervals in order. Intervals where no cover has min_samples points are skipped
+        without a task each (a 2-D lens's cover has n² cubes, mostly empty).
     """
     if len({len(cover) for cover in covers}) != 1:
         raise ValueError("the covers of one grid must have the same number of intervals")
@@ -210,10 +219,10 @@ def cluster_grid(points: np.ndarray, covers: list[list[np.ndarray]], eps: list[f
     stats = stats if stats is not None else EngineStats()
 
     def cluster(i: int):
+        if cancel is not None and cancel():
+            raise BuildCancelled(f"cancelled before interval {i}")
         members = [cover[i] for cover in covers]
         used = [len(m) >= min_samples for m in members]
-        if not any(used):
-            return None, None
         union = np.unique(np.concatenate([m for m, u in zip(members, used, strict=True) if u]))
         distinct = np.unique(duplicates.inverse[union])
         rows = duplicates.first[distinct]  # ascending: first occurrences keep index order
@@ -238,18 +247,47 @@ def cluster_grid(points: np.ndarray, covers: list[list[np.ndarray]], eps: list[f
         return own, [[labels[p, e, local[p]] if used[p] else None for e in range(len(eps))]
                      for p in range(len(covers))]
 
+    active = [i for i in range(len(covers[0]))
+              if any(len(cover[i]) >= min_samples for cover in covers)]
     pool = ThreadPoolExecutor(workers, thread_name_prefix="mapper-interval")
-    if workers > 1:
-        torch.set_num_threads(1)  # the workers share the cores instead
-    try:
-        # One worker runs in this thread (plain tracebacks and profiles).
-        results = (pool.map if workers > 1 else map)(cluster, range(len(covers[0])))
-        for i, (own, labels) in tqdm(enumerate(results), total=len(covers[0]),
-                                     desc="mapper intervals", unit="interval",
-                                     disable=not progress):
-            if own is not None:
+    with one_torch_thread(workers > 1 and threads > 1):
+        try:
+            # One worker runs in this thread (plain tracebacks and profiles).
+            results = (pool.map if workers > 1 else map)(cluster, active)
+            for i, (own, labels) in tqdm(zip(active, results, strict=True), total=len(active),
+                                         desc="mapper intervals", unit="interval",
+                                         disable=not progress):
                 stats.merge(own)
                 yield i, labels
+        finally:
+            pool.shutdown(cancel_futures=True)
+
+
+_THREADS_LOCK = threading.Lock()
+_THREADS_HELD = {"passes": 0, "saved": 1}
+
+
+@contextmanager
+def one_torch_thread(wanted: bool = True) -> Iterator[None]:
+    """Torch on one thread per operation while any multi-worker pass runs.
+
+    Torch's thread count is process-wide: the first of concurrent passes saves it and
+    sets 1, the last restores it, so two passes overlapping in time (the live server's
+    builds) cannot leave the process on one thread. A process that runs torch on one
+    thread already (``topoact serve`` sets it once at start-up) changes nothing.
+    """
+    if not wanted:
+        yield
+        return
+    with _THREADS_LOCK:
+        if _THREADS_HELD["passes"] == 0:
+            _THREADS_HELD["saved"] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _THREADS_HELD["passes"] += 1
+    try:
+        yield
     finally:
-        pool.shutdown(cancel_futures=True)
-        torch.set_num_threads(threads)
+        with _THREADS_LOCK:
+            _THREADS_HELD["passes"] -= 1
+            if _THREADS_HELD["passes"] == 0:
+                torch.set_num_threads(_THREADS_HELD["saved"])

@@ -52,6 +52,23 @@ def bound_heap_growth(threshold: int | None = None) -> bool:
     return bool(libc and libc.mallopt(m_mmap_threshold, int(threshold)))
 
 
+def limit_arenas(count: int = 2) -> bool:
+    """Let glibc keep at most ``count`` heaps (arenas) for all threads, for the rest of
+    the process. A long-lived server runs builds on ever-new pool threads, each of
+    which would otherwise get a heap of its own holding its peak (the live server's
+    load test: 400 MB of growth in 30 s, 170 MB with two arenas, at no measured cost in
+    build time).
+
+    Returns
+    -------
+    bool
+        Whether the setting was made (False where the C library is not glibc).
+    """
+    libc = _glibc()
+    m_arena_max = -8  # from glibc's malloc.h
+    return bool(libc and libc.mallopt(m_arena_max, int(count)))
+
+
 def release_free_heap() -> None:
     """Give the heaps' free pages back to the system (glibc's malloc_trim; elsewhere
     nothing). Each worker thread has its own heap, so pages one worker freed would

@@ -18,13 +18,16 @@ window.TOPOACT_LIVE = true;
     if (text !== undefined) node.textContent = text;
     return node;
   }
-  async function api(path, body) {
+  async function api(path, body, signal) {
     const response = await fetch(path, {
       method: body === undefined ? "GET" : "POST",
       headers: { "X-Topoact-Token": token, "Content-Type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
     });
-    const data = await response.json();
+    const text = await response.text();
+    let data;
+    try { data = JSON.parse(text); } catch (_) { data = { error: text }; }
     if (!response.ok) throw new Error(`${response.status}: ${data.error || "request refused"}`);
     return data;
   }
@@ -90,11 +93,21 @@ window.TOPOACT_LIVE = true;
       lens: $("live-lens").value,
     };
   }
+  // One build at a time: a new one aborts the one in flight (the server then stops it
+  // at the engine's next interval), and the status line counts the seconds.
+  let inFlight = null;
+  let debounce = null;
   async function build() {
+    clearTimeout(debounce);
+    if (inFlight) inFlight.abort();
+    const controller = (inFlight = new AbortController());
     const started = performance.now();
-    status("building…");
+    const ticking = setInterval(() => {
+      status(`building… ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }, 100);
+    status("building… 0.0 s");
     try {
-      const payload = await api("api/graph", request());
+      const payload = await api("api/graph", request(), controller.signal);
       await window.explorer.addGraph(payload);
       live.builds += 1;
       live.last = payload;
@@ -102,8 +115,17 @@ window.TOPOACT_LIVE = true;
       status(`${payload.nodes.length} nodes, ${payload.links.length} edges ` +
         `(${Math.round(live.lastDraw)} ms)`);
     } catch (error) {
+      if (error.name === "AbortError") { live.aborted = (live.aborted || 0) + 1; return; }
       status(error.message, true);
+    } finally {
+      clearInterval(ticking);
+      if (inFlight === controller) inFlight = null;
     }
+  }
+  // Typed values build once the typing pauses.
+  function buildSoon() {
+    clearTimeout(debounce);
+    debounce = setTimeout(build, 300);
   }
   async function save() {
     try {
@@ -115,6 +137,14 @@ window.TOPOACT_LIVE = true;
     }
   }
 
+  // The cloud of the graph the explorer shows (else the first with the workflow's ε).
+  function cloudOfShownGraph() {
+    const state = (window.explorer && window.explorer.state) || {};
+    const shown = live.clouds.find((c) => c.run === state.run &&
+      c.sampling === state.sampling && c.layer === state.layer);
+    return shown || live.clouds.find((c) => c.curve) || live.clouds[0];
+  }
+
   async function start() {
     panel();
     live.clouds = await api("api/clouds");
@@ -123,25 +153,52 @@ window.TOPOACT_LIVE = true;
       select.append(el("option", { value: entry.cloud },
         `${entry.run} · ${entry.sampling} · ${entry.layer} (${entry.points})`));
     }
+    const estimate = el("button", { id: "live-estimate", type: "button", hidden: "" },
+      "estimate ε");
+    $("live-curve").after(estimate);
     const chosen = () => live.clouds.find((c) => c.cloud === select.value);
-    // A cloud the workflow estimated no ε for gets the server's estimate (once).
-    const showCurve = async () => {
+    // A cloud the workflow estimated no ε for gets the server's estimate when asked:
+    // on a large cloud it takes a while.
+    const showCurve = () => {
       const entry = chosen();
-      if (!entry.curve) {
-        status("estimating ε…");
-        Object.assign(entry, await api(`api/curve?cloud=${encodeURIComponent(entry.cloud)}`));
-        status("");
-      }
+      estimate.hidden = Boolean(entry.curve);
+      if (!entry.curve) status("no ε estimate for this cloud: estimate it, or type ε");
       drawCurve(entry);
       live.curveShown = entry.cloud;
     };
-    if (live.clouds.length) await showCurve();
-    select.addEventListener("change", () => showCurve().catch((e) => status(e.message, true)));
+    estimate.addEventListener("click", async () => {
+      const entry = chosen();
+      status("estimating ε…");
+      try {
+        Object.assign(entry, await api(`api/curve?cloud=${encodeURIComponent(entry.cloud)}`));
+        status("");
+        showCurve();
+      } catch (error) {
+        status(error.message, true);
+      }
+    });
+    const follow = () => {
+      const entry = cloudOfShownGraph();
+      if (entry && entry.cloud !== select.value) {
+        select.value = entry.cloud;
+        showCurve();
+      }
+    };
+    if (live.clouds.length) {
+      select.value = cloudOfShownGraph().cloud;
+      showCurve();
+    }
+    select.addEventListener("change", showCurve);
+    for (const id of ["run-select", "sampling-select", "layer-select"]) {
+      $(id).addEventListener("change", () => setTimeout(follow));
+    }
     $("live-eps").addEventListener("input", () => {
       $("live-eps-value").value = Number($("live-eps").value).toPrecision(4);
     });
     $("live-eps").addEventListener("change", build);  // on release
-    $("live-eps-value").addEventListener("change", build);
+    for (const id of ["live-eps-value", "live-intervals", "live-overlap", "live-min-samples"]) {
+      $(id).addEventListener("change", buildSoon);
+    }
     $("live-build").addEventListener("click", build);
     $("live-save").addEventListener("click", save);
     live.ready = true;
