@@ -4,11 +4,15 @@ a script that breaks is found here, not in a device lease's few minutes."""
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+import sync_count  # noqa: E402  (bench/sync_count.py)
 
 
 def _run(*args: str) -> str:
@@ -74,3 +78,24 @@ def test_run_time_reads_each_jobs_threads_and_wall_time_from_the_log(tmp_path):
     assert "| **all** | 3 | 20 | **30** |" in out
     # 16 s from the first start to the last end: 32 thread-seconds, 30 of them busy.
     assert "elapsed 16 s" in out and "idle thread-seconds 2 of 2" in out
+
+
+def test_sync_count_counts_each_kind_of_host_wait(tmp_path, rng):
+    counts: Counter = Counter()
+    with sync_count.counted(counts):
+        values = torch.arange(6.0)
+        picked = values[values > 2]            # boolean-mask indexing
+        picked.nonzero()                       # nonzero
+        int(picked.sum())                      # .item()
+        torch.as_tensor(np.arange(3)).numpy()  # host → device, then back
+    assert counts["boolean-mask indexing"] == counts["nonzero"] == 1
+    assert counts[".item() / int() / bool()"] == 1
+    assert counts["host → device (as_tensor, from_numpy)"] == 1
+    assert counts[".numpy() / .cpu() / .tolist()"] == 1
+    assert torch.Tensor.numpy is not None and "wrapped" not in torch.Tensor.numpy.__name__
+    # A whole grid, through the script.
+    centres = rng.normal(scale=6.0, size=(8, 12))
+    np.save(tmp_path / "cloud.npy", (centres[rng.integers(0, 8, 2000)]
+                                     + rng.normal(size=(2000, 12))).astype(np.float32))
+    out = _run("bench/sync_count.py", str(tmp_path / "cloud.npy"), "--intervals", "10")
+    assert "| nonzero |" in out and "**synchronising in all**" in out

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 from sklearn.cluster import DBSCAN
+from sklearn.neighbors import NearestNeighbors
 
-from topoact import engine, mapper
+from topoact import engine, epsilon, mapper
 
 
 def _cloud(kind: int, rng: np.random.Generator):
@@ -232,3 +233,70 @@ def test_tuning_the_heap_returns_freed_tiles_to_the_system():
         retained[mode] = float(result.stdout)
     assert retained["default"] > 150      # MB: the freed tiles kept
     assert retained["tuned"] < 20         # about the one live tile
+
+
+@pytest.mark.parametrize("dimensions", [3, 32, 128])
+def test_eps_at_a_pair_distance_from_the_data_gives_scikit_learns_labels(dimensions):
+    """The adaptive ε is one pair's k-distance: a pair sits at exactly ε. ε is taken from
+    the exact k-distance curve at several ranks (and its knee), on float32 activations.
+    The reference is scikit-learn's ball tree, whose distances are exact float64 sums of
+    squares in dimension order (its brute-force path rounds through a matrix product)."""
+    rng = np.random.default_rng(dimensions)
+    centres = rng.normal(0, 3, (6, dimensions))
+    points = (centres[rng.integers(0, 6, 600)] + rng.normal(0, 1, (600, dimensions))
+              ).astype(np.float32).astype(np.float64)
+    k = 5
+    exact = NearestNeighbors(n_neighbors=k, algorithm="ball_tree").fit(points)
+    curve = np.sort(exact.kneighbors(points)[0][:, -1])
+    ranks = [len(curve) // 10, len(curve) // 2, 9 * len(curve) // 10,
+             epsilon.knee_index(curve)]
+    epsilons = [float(curve[r]) for r in ranks]
+    lens = mapper.l2_lens(points)
+    cover = mapper.make_cover(lens, 3, 0.3).members(lens)
+    for i, labels in engine.cluster_grid(points, [cover], epsilons, k):
+        for e, eps in enumerate(epsilons):
+            expected = DBSCAN(eps=eps, min_samples=k, algorithm="ball_tree").fit_predict(
+                points[cover[i]])
+            np.testing.assert_array_equal(labels[0][e], expected, err_msg=f"ε rank {ranks[e]}")
+
+
+def test_reduced_precision_matmul_elsewhere_in_the_process_does_not_change_labels():
+    """TF32 (CUDA) or bf16 (CPU) float32 matmuls switched on elsewhere: the engine runs its
+    distance tiles at full float32 precision meanwhile, and restores the setting."""
+    rng = np.random.default_rng(7)
+    points = rng.normal(0, 1, (500, 64)).astype(np.float32).astype(np.float64)
+    lens = mapper.l2_lens(points)
+    cover = mapper.make_cover(lens, 3, 0.3).members(lens)
+    matmul = torch.backends.cuda.matmul, torch.backends.mkldnn.matmul
+    before = [m.fp32_precision for m in matmul]
+    seen = []
+    torch.set_float32_matmul_precision("medium")  # TF32 on CUDA, bf16 through oneDNN
+    try:
+        reduced = [m.fp32_precision for m in matmul]
+        assert reduced == ["tf32", "bf16"]
+        for i, labels in engine.cluster_grid(
+                points, [cover], [9.0], 5,
+                cancel=lambda: seen.append(tuple(m.fp32_precision for m in matmul)) or False):
+            expected = DBSCAN(eps=9.0, min_samples=5).fit_predict(points[cover[i]])
+            np.testing.assert_array_equal(labels[0][0], expected)
+        assert set(seen) == {("ieee", "ieee")}
+        assert [m.fp32_precision for m in matmul] == reduced
+    finally:
+        for m, value in zip(matmul, before, strict=True):
+            m.fp32_precision = value
+
+
+def test_float64_squares_add_in_dimension_order():
+    """The exact recheck adds squares left to right, as scikit-learn's trees do."""
+    rng = np.random.default_rng(3)
+    differences = rng.normal(size=(64, 37))
+    expected = []
+    for row in differences:
+        total = 0.0
+        for value in row:
+            total += value * value
+        expected.append(total)
+    found = engine.tiles.pair_sqdist(torch.from_numpy(differences), torch.arange(64),
+                                     torch.zeros((1, 37), dtype=torch.float64),
+                                     torch.zeros(64, dtype=torch.long))
+    assert found.tolist() == expected

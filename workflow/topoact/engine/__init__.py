@@ -54,6 +54,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
@@ -69,8 +70,9 @@ from topoact.engine.tiles import EngineStats, Interval
 from topoact.graph import BuildCancelled
 
 __all__ = ["BuildCancelled", "Duplicates", "EngineStats", "bound_heap_growth", "cluster_grid",
-           "edges", "find_duplicates", "interval_labels", "memory", "one_torch_thread",
-           "recompute", "release_free_heap", "resolve_tile", "tiles", "tune_heap"]
+           "edges", "find_duplicates", "full_float32_precision", "interval_labels", "memory",
+           "one_torch_thread", "recompute", "release_free_heap", "resolve_tile", "tiles",
+           "tune_heap"]
 
 
 def interval_labels(cloud: torch.Tensor, sqnorm: torch.Tensor, rows: np.ndarray,
@@ -250,7 +252,7 @@ def cluster_grid(points: np.ndarray, covers: list[list[np.ndarray]], eps: list[f
     active = [i for i in range(len(covers[0]))
               if any(len(cover[i]) >= min_samples for cover in covers)]
     pool = ThreadPoolExecutor(workers, thread_name_prefix="mapper-interval")
-    with one_torch_thread(workers > 1 and threads > 1):
+    with one_torch_thread(workers > 1 and threads > 1), full_float32_precision():
         try:
             # One worker runs in this thread (plain tracebacks and profiles).
             results = (pool.map if workers > 1 else map)(cluster, active)
@@ -263,12 +265,55 @@ def cluster_grid(points: np.ndarray, covers: list[list[np.ndarray]], eps: list[f
             pool.shutdown(cancel_futures=True)
 
 
-_THREADS_LOCK = threading.Lock()
-_THREADS_HELD = {"passes": 0, "saved": 1}
+class _SharedSetting:
+    """A process-wide torch setting held while any engine pass needs it: the first pass
+    to need it saves the value and sets it, the last restores it, so passes overlapping
+    in time (the live server's builds) cannot leave the process changed. Where the value
+    is already what passes need, nothing is written."""
+
+    def __init__(self, read: Callable[[], Any], write: Callable[[Any], None],
+                 needed: Callable[[Any], bool], value: Any):
+        self.read, self.write, self.needed, self.value = read, write, needed, value
+        self.lock, self.passes, self.saved = threading.Lock(), 0, None
+
+    @contextmanager
+    def held(self, wanted: bool = True) -> Iterator[None]:
+        with self.lock:
+            wanted = wanted and (self.passes > 0 or self.needed(self.read()))
+            if wanted:
+                if self.passes == 0:
+                    self.saved = self.read()
+                    self.write(self.value)
+                self.passes += 1
+        try:
+            yield
+        finally:
+            if wanted:
+                with self.lock:
+                    self.passes -= 1
+                    if self.passes == 0:
+                        self.write(self.saved)
 
 
-@contextmanager
-def one_torch_thread(wanted: bool = True) -> Iterator[None]:
+def _read_precision() -> tuple[str, str]:
+    return (torch.backends.cuda.matmul.fp32_precision,
+            torch.backends.mkldnn.matmul.fp32_precision)
+
+
+def _write_precision(value: tuple[str, str]) -> None:
+    torch.backends.cuda.matmul.fp32_precision, torch.backends.mkldnn.matmul.fp32_precision = value
+
+
+_ONE_THREAD = _SharedSetting(torch.get_num_threads, torch.set_num_threads,
+                             lambda threads: threads > 1, 1)
+# The distance tiles are float32 products whose rounding band is recomputed in float64;
+# TF32 (CUDA) or bf16 (oneDNN) products round far outside that band.
+_FULL_PRECISION = _SharedSetting(_read_precision, _write_precision,
+                                 lambda value: any(v not in ("none", "ieee") for v in value),
+                                 ("ieee", "ieee"))
+
+
+def one_torch_thread(wanted: bool = True):
     """Torch on one thread per operation while any multi-worker pass runs.
 
     Torch's thread count is process-wide: the first of concurrent passes saves it and
@@ -276,18 +321,11 @@ def one_torch_thread(wanted: bool = True) -> Iterator[None]:
     builds) cannot leave the process on one thread. A process that runs torch on one
     thread already (``topoact serve`` sets it once at start-up) changes nothing.
     """
-    if not wanted:
-        yield
-        return
-    with _THREADS_LOCK:
-        if _THREADS_HELD["passes"] == 0:
-            _THREADS_HELD["saved"] = torch.get_num_threads()
-            torch.set_num_threads(1)
-        _THREADS_HELD["passes"] += 1
-    try:
-        yield
-    finally:
-        with _THREADS_LOCK:
-            _THREADS_HELD["passes"] -= 1
-            if _THREADS_HELD["passes"] == 0:
-                torch.set_num_threads(_THREADS_HELD["saved"])
+    return _ONE_THREAD.held(wanted)
+
+
+def full_float32_precision():
+    """Float32 matrix products at full precision while a pass runs: TF32 or bf16 switched
+    on elsewhere in the process (``torch.set_float32_matmul_precision("medium")``) is
+    switched off meanwhile, then back on."""
+    return _FULL_PRECISION.held()

@@ -200,12 +200,32 @@ def pair_sqdist(a: torch.Tensor, i: torch.Tensor, b: torch.Tensor, j: torch.Tens
                  ) -> torch.Tensor:
     """Float64 squared distances of the pairs (a[i[k]], b[j[k]]), a batch at a time so
     that the float64 copies stay small (in high dimensions the rounding band holds many
-    pairs, and 4,096 sampled pairs of 1,024-dimensional rows would be 64 MB at once)."""
+    pairs, and 4,096 sampled pairs of 1,024-dimensional rows would be 64 MB at once).
+
+    The squares are added in dimension order, one dimension at a time: the same float64
+    operations, in the same order, as scikit-learn's exact trees (and scipy's
+    ``sqeuclidean``) and on every device, so that a pair whose distance *is* ε (the
+    adaptive ε is one pair's k-distance) is a neighbour here exactly when it is there.
+    A vectorised ``sum`` rounds in another order and can put such a pair one ulp over."""
     batch = float64_batch(a.shape[1])
     if len(i) == 0:
         return torch.zeros(0, dtype=torch.float64, device=i.device)
-    return torch.cat([(a[i[s:s + batch]].double() - b[j[s:s + batch]].double())
-                      .pow(2).sum(dim=1) for s in range(0, len(i), batch)])
+    return torch.cat([_ordered_sum_of_squares(a[i[s:s + batch]].double()
+                                              - b[j[s:s + batch]].double())
+                      for s in range(0, len(i), batch)])
+
+
+def _ordered_sum_of_squares(differences: torch.Tensor) -> torch.Tensor:
+    """Row sums of squares, accumulated left to right over the columns: on the CPU a
+    ``cumsum`` (a sequential scan there), elsewhere a column at a time (a CUDA scan
+    adds in another order)."""
+    squares = differences * differences
+    if squares.device.type == "cpu":
+        return torch.cumsum(squares, dim=1)[:, -1]
+    total = torch.zeros(len(squares), dtype=torch.float64, device=squares.device)
+    for column in squares.T:
+        total += column
+    return total
 
 
 def float64_batch(dimensions: int, budget: int = 4 << 20) -> int:
