@@ -62,6 +62,8 @@ class SyncCounter(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         self.counts["torch operators"] += 1
         kind = SYNCING.get(func)
+        if func is aten.repeat_interleave.Tensor and (kwargs or {}).get("output_size"):
+            kind = None  # its length given: no synchronisation
         if func in (aten.index.Tensor, aten.index_put_.default, aten.index_put.default):
             indices = args[1]
             if any(i is not None and i.dtype == torch.bool for i in indices):

@@ -56,6 +56,9 @@ class Interval:
         # Rounding bound of ‖y‖² − 2x·y against ‖x‖² + ‖y‖² (|2x·y| ≤ ‖x‖² + ‖y‖²):
         # pairs this close to ε² are decided again in float64.
         self.tolerance = 2 * (cloud.shape[1] + 8) * _UNIT_ROUNDOFF
+        # The band's scale, once per interval (not a host read of every tile's norms):
+        # an l2-lens interval's norms differ little, so the band is hardly wider.
+        self.band = self.tolerance * 2 * float(self.sqnorm.max()) if n else 0.0
 
     def _projection(self, index: torch.Tensor) -> torch.Tensor:
         """Projection on the first principal direction (power iteration in float64, over
@@ -96,7 +99,7 @@ class Interval:
         na, nb = self.sqnorm[rows], self.sqnorm[cols]
         partial = torch.addmm(nb[None, :], a, b.T, alpha=-2)
         self.stats.pairs_computed += partial.numel()
-        return Tile(a, b, na, partial, self.tolerance * float(na.max() + nb.max()))
+        return Tile(a, b, na, partial, self.band)
 
     def close(self, tile: Tile, e: int) -> torch.Tensor:
         """Boolean mask of the tile's pairs within the e-th ε (d ≤ ε, ties decided in
@@ -105,8 +108,8 @@ class Interval:
         close = tile.partial <= (threshold - tile.band)[:, None]
         unsure = tile.partial <= (threshold + tile.band)[:, None]
         unsure ^= close
-        if unsure.any():
-            i, j = unsure.nonzero(as_tuple=True)
+        i, j = unsure.nonzero(as_tuple=True)
+        if len(i):
             exact = tile.exact_sqdist(i, j)
             close[i, j] = exact <= self.eps2[e]
             self.stats.pairs_rechecked += len(i)
@@ -122,14 +125,16 @@ class Interval:
         if upper:
             candidate.triu_(diagonal=1)
         i, j = candidate.nonzero(as_tuple=True)
-        unsure = tile.partial[i, j] > (threshold - tile.band)[i]
-        if unsure.any():
-            ui, uj = i[unsure], j[unsure]
-            exact = tile.exact_sqdist(ui, uj)
-            keep = ~unsure
+        # Indices, not masks, of the unsure pairs: one host wait (the count) instead of
+        # one per masked read and write.
+        unsure = (tile.partial[i, j] > (threshold - tile.band)[i]).nonzero().squeeze(1)
+        if len(unsure):
+            exact = tile.exact_sqdist(i[unsure], j[unsure])
+            keep = torch.ones(len(i), dtype=torch.bool, device=i.device)
             keep[unsure] = exact <= self.eps2[e]
-            self.stats.pairs_rechecked += len(ui)
-            i, j = i[keep], j[keep]
+            self.stats.pairs_rechecked += len(unsure)
+            kept = keep.nonzero().squeeze(1)
+            i, j = i[kept], j[kept]
         return i, j
 
     def close_levels(self, tile: Tile, diagonal: int | None = None
@@ -153,11 +158,11 @@ class Interval:
             threshold = eps2 - na
             level += value > threshold + tile.band
             unsure |= (value > threshold - tile.band) & (value <= threshold + tile.band)
-        if unsure.any():
-            ui, uj = i[unsure], j[unsure]
-            exact = tile.exact_sqdist(ui, uj)
+        unsure = unsure.nonzero().squeeze(1)  # indices: one host wait, not three
+        if len(unsure):
+            exact = tile.exact_sqdist(i[unsure], j[unsure])
             level[unsure] = sum((exact > eps2).to(torch.uint8) for eps2 in self.eps2)
-            self.stats.pairs_rechecked += len(ui)
+            self.stats.pairs_rechecked += len(unsure)
         keep = (level < len(self.eps2)).nonzero().squeeze(1)
         small = torch.int16 if max(tile.partial.shape) <= 1 << 15 else torch.int32
         return i[keep].to(small), j[keep].to(small), level[keep]
