@@ -711,7 +711,7 @@ def serve(results: str | Path = "results", host: str = "127.0.0.1", port: int = 
     torch.set_num_threads(1)
     limit_arenas(2)  # builds run on pool threads: without it, each keeps a heap's peak
     app = create_app(results, token, allowed, cache_mb, device, max_build_s, workers)
-    shown = allowed[0] if host in ("0.0.0.0", "::") else host
+    shown = hosts[0] if hosts and host in ("0.0.0.0", "::") else host
     print(f"open http://{shown}:{port}/?token={token}", flush=True)
     print(f"builds estimated over {max_build_s:g} s are refused (--max-build-s); "
           f"{workers} engine workers", flush=True)
