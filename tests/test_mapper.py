@@ -423,13 +423,13 @@ def test_thousands_of_clusters_in_one_interval_are_split_as_by_label_masks(rng):
     members = np.sort(rng.choice(100_000, 20_000, replace=False))
     labels = rng.integers(-1, 5000, len(members))
     found: tuple[list, list] = ([], [])
-    mapper._add_clusters(found, 3, members, labels)
+    mapper.add_clusters(found, 3, members, labels)
     expected = [members[labels == c] for c in range(labels.max() + 1)]
     assert len(found[0]) == len(expected) and set(found[1]) == {3}
     assert all(np.array_equal(a, b) for a, b in zip(found[0], expected, strict=True))
     # A resample's repeated members: each once.
     repeated, again = np.repeat(members[:10], 2), ([], [])
-    mapper._add_clusters(again, 0, repeated, np.repeat(np.arange(10) % 3, 2), distinct=True)
+    mapper.add_clusters(again, 0, repeated, np.repeat(np.arange(10) % 3, 2), distinct=True)
     assert [len(m) for m in again[0]] == [4, 3, 3]
 
 

@@ -334,12 +334,12 @@ def cluster_covers(points: np.ndarray, lens: np.ndarray, covers: list[Cover],
     for i, labels in cluster_grid(points, members, list(epsilons), min_samples, device, tile,
                                   progress, stats, workers=workers, cancel=cancel):
         for (p, e), nodes in found.items():
-            _add_clusters(nodes, i, members[p][i], labels[p][e])
-    return {(p, e): _assemble(node_members, node_interval, covers[p], lens)
+            add_clusters(nodes, i, members[p][i], labels[p][e])
+    return {(p, e): assemble(node_members, node_interval, covers[p], lens)
             for (p, e), (node_members, node_interval) in found.items()}
 
 
-def _add_clusters(nodes: tuple[list, list], interval: int, members: np.ndarray,
+def add_clusters(nodes: tuple[list, list], interval: int, members: np.ndarray,
                   labels: np.ndarray | None, distinct: bool = False) -> None:
     """Append interval ``interval``'s clusters to ``nodes`` (member lists, intervals):
     cluster c holds the members labelled c, in member order (each once where
@@ -356,7 +356,7 @@ def _add_clusters(nodes: tuple[list, list], interval: int, members: np.ndarray,
         nodes[1].append(interval)
 
 
-def _assemble(node_members: list[np.ndarray], node_interval: list[int], cover: Cover,
+def assemble(node_members: list[np.ndarray], node_interval: list[int], cover: Cover,
               lens: np.ndarray) -> MapperGraph:
     """A graph (without params) from its nodes' member points and intervals."""
     sizes = np.array([len(m) for m in node_members], dtype=np.int64)
@@ -406,13 +406,13 @@ def resampled_graphs(graph: MapperGraph, points: np.ndarray, samples: list[np.nd
                                   graph.params["min_samples"], device, tile, progress, stats):
         for b, nodes in enumerate(found):
             # Each drawn point once: its copies become positions in the sample below.
-            _add_clusters(nodes, i, covers[b][i], labels[b][0], distinct=True)
+            add_clusters(nodes, i, covers[b][i], labels[b][0], distinct=True)
     graphs = []
     for sample, counts, (node_members, node_interval) in zip(samples, drawn, found,
                                                                strict=True):
         first = np.searchsorted(sample, np.arange(graph.n_points))  # of each point's copies
         positions = [_ranges(first[rows], counts[rows]) for rows in node_members]
-        rebuilt = _assemble(positions, node_interval, graph.cover, graph.lens[sample])
+        rebuilt = assemble(positions, node_interval, graph.cover, graph.lens[sample])
         rebuilt.params = dict(graph.params)
         graphs.append(rebuilt)
     return graphs

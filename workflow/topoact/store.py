@@ -340,6 +340,17 @@ def read_activations(path: str | os.PathLike) -> ActivationCloud:
 # --------------------------------------------------------------------------- JSON
 
 
+def read_activation_rows(path: str | os.PathLike, rows: np.ndarray) -> np.ndarray:
+    """The points of some rows of an activations store (``rows`` ascending), read chunk
+    by chunk: a shard of a cloud larger than memory holds only its rows."""
+    points = open_store(path, "activations")["points"]
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) and (rows[0] < 0 or rows[-1] >= points.shape[0] or (np.diff(rows) <= 0).any()):
+        raise StoreError(f"{path}: rows must be ascending, distinct and in [0, "
+                         f"{points.shape[0]})")
+    return points.get_orthogonal_selection((rows, slice(None)))
+
+
 def check_finite(points: np.ndarray, name: str = "points", chunk: int = 65536) -> None:
     """Reject NaN/inf with a message saying how many and where.
 
