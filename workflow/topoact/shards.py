@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from topoact import mapper
+from topoact.engine import cluster_grid
 from topoact.graph import Cover, MapperGraph
 
 
@@ -70,8 +71,6 @@ def cluster_shard(points: np.ndarray, rows: np.ndarray, members: list[list[np.nd
     members
         Every cover's interval members as global rows (``Cover.members`` of the lens).
     """
-    from topoact.engine import cluster_grid  # here: it loads torch
-
     rows = np.asarray(rows)
     local = [[np.searchsorted(rows, cover[i]) for i in range(start, stop)]
              for cover in members]
