@@ -59,6 +59,8 @@ bench: $(BIN)/.installed-test
 	$(BIN)/python bench/weights.py
 	$(BIN)/python bench/profiles.py
 	$(BIN)/python bench/stability.py
+	$(BIN)/python bench/serve_load.py
+	$(BIN)/python bench/sync_count.py results/activations/digits/digits-cnn/seed-0/full/conv3.zarr
 	$(BIN)/python bench/stability.py --cloud results/activations/digits/digits-cnn/seed-0/full/conv3.zarr --bootstrap 20 --skip-single
 	$(BIN)/python bench/serve.py
 
