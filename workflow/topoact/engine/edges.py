@@ -77,7 +77,10 @@ class EdgeList:
         if self.used_codes + len(i) > len(self.codes):
             return False
         counts = self.row_counts[self.used_rows:self.used_rows + rows]
-        counts.copy_(torch.bincount(i.long(), minlength=rows))
+        # index_add_, not bincount: the same counts without a host read of the largest
+        # row (a device synchronisation per slab).
+        counts.zero_().index_add_(0, i.long(), torch.ones(len(i), dtype=counts.dtype,
+                                                          device=counts.device))
         codes = self.codes[self.used_codes:self.used_codes + len(i)]
         torch.bitwise_or(level.to(codes.dtype) << self.column_bits, j.to(codes.dtype),
                          out=codes)
@@ -212,7 +215,7 @@ def neighbour_counts(edges: EdgeList, multiplicity: torch.Tensor) -> torch.Tenso
                 gi, gj, level = gi[keep], gj[keep], level[keep]
             for point, neighbour in ((gi, gj), (gj, gi)):
                 key = (point * (last - first) + (level - first)) * m + code[neighbour]
-                histogram += torch.bincount(key, minlength=bins)
+                histogram.index_add_(0, key, torch.ones_like(key))  # no host read
         histogram = histogram.view(n, last - first, m)
         for level in range(first, last):
             below += histogram[:, level - first]
