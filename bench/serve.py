@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
+from serve_load import start_server  # bench/serve_load.py: the server, once it answers
 
 from topoact import mapper, store
 
@@ -29,17 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CLOUDS = ["activations/digits/digits-cnn/seed-0/random/conv3.zarr",
           "activations/digits/digits-cnn/seed-0/full/conv3.zarr"]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-def start_server(results: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([str(ROOT / ".venv/bin/topoact"), "serve", str(results),
-                                "--port", str(port)], stdout=subprocess.PIPE, text=True)
-    url = process.stdout.readline().split("open ")[1].strip()
-    time.sleep(2)
-    return process, url
 
 
 def keplermapper_seconds(points: np.ndarray, eps: float, intervals: int, overlap: float) -> float:
@@ -88,7 +76,8 @@ def main() -> None:
     parser.add_argument("--intervals", type=int, default=70)
     parser.add_argument("--skip-kmapper", action="store_true")
     args = parser.parse_args()
-    process, url = start_server(args.results)
+    process, base, token = start_server(args.results)
+    url = f"{base}/?token={token}"
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM,

@@ -83,9 +83,11 @@ def measure_pace(workers: int | None = None, seed: int = 0) -> Pace:
     wide = rng.normal(size=200_000)
     cover = mapper.make_cover(wide, 10, 0.5)
     per_member = 2 * _timed(lambda: cover.members(wide)) / float(cover.sizes(wide).sum())
-    per_pca = _timed(lambda: mapper.make_lens(dense, "pca2")) / (len(dense) * 32 ** 2)
+    dimensions = dense.shape[1]
+    per_pca = _timed(lambda: mapper.make_lens(dense, "pca2")) / (len(dense) * dimensions ** 2)
     few = dense[:1500]
-    per_knn = _timed(lambda: mapper.make_lens(few, "codensity")) / (len(few) ** 2 * 32)
+    per_knn = (_timed(lambda: mapper.make_lens(few, "codensity"))
+               / (len(few) ** 2 * dimensions))
     return Pace(per_term, per_interval, per_member, per_pca, per_knn)
 
 

@@ -322,6 +322,36 @@ def cluster_covers(points: np.ndarray, lens: np.ndarray, covers: list[Cover],
     ``points`` (N, C) and ``lens`` are checked by the caller. Graphs come without
     ``params``; keys are (cover number, ε number).
     """
+    members = [c.members(lens) for c in covers]
+    found = cluster_nodes(points, members, epsilons, min_samples, progress=progress,
+                          device=device, tile=tile, stats=stats, workers=workers,
+                          cancel=cancel)
+    return {(p, e): assemble(node_members, node_interval, covers[p], lens)
+            for (p, e), (node_members, node_interval) in found.items()}
+
+
+def cluster_nodes(points: np.ndarray, members: list[list[np.ndarray]], epsilons: list[float],
+                  min_samples: int, rows: np.ndarray | None = None, first: int = 0,
+                  **engine: Any) -> dict[tuple[int, int], tuple[list, list]]:
+    """The nodes (member rows, intervals) of every (cover, ε), DBSCAN per interval in one
+    engine pass.
+
+    Parameters
+    ----------
+    points
+        The coordinates of ``rows`` in their order (every row of the cloud when ``rows``
+        is None).
+    members
+        Each cover's intervals, as global rows; nodes keep global rows.
+    rows
+        Global row numbers of ``points``, ascending (a shard's rows:
+        :mod:`topoact.shards`).
+    first
+        The number of the first interval given (intervals are numbered from it).
+    engine
+        :func:`topoact.engine.cluster_grid`'s keywords (device, tile, progress, stats,
+        workers, cancel).
+    """
     from topoact.engine import cluster_grid  # here: it loads torch, which copying jobs skip
 
     for eps in epsilons:
@@ -329,18 +359,17 @@ def cluster_covers(points: np.ndarray, lens: np.ndarray, covers: list[Cover],
             raise ValueError(f"DBSCAN ε must be a positive number, got {eps!r}")
     if int(min_samples) != min_samples or min_samples < 1:
         raise ValueError(f"min_samples must be a positive integer, got {min_samples!r}")
-    members = [c.members(lens) for c in covers]
-    found = {(p, e): ([], []) for p in range(len(covers)) for e in range(len(epsilons))}
-    for i, labels in cluster_grid(points, members, list(epsilons), min_samples, device, tile,
-                                  progress, stats, workers=workers, cancel=cancel):
+    local = members if rows is None else [[np.searchsorted(rows, m) for m in cover]
+                                          for cover in members]
+    found = {(p, e): ([], []) for p in range(len(members)) for e in range(len(epsilons))}
+    for i, labels in cluster_grid(points, local, list(epsilons), min_samples, **engine):
         for (p, e), nodes in found.items():
-            add_clusters(nodes, i, members[p][i], labels[p][e])
-    return {(p, e): assemble(node_members, node_interval, covers[p], lens)
-            for (p, e), (node_members, node_interval) in found.items()}
+            add_clusters(nodes, first + i, members[p][i], labels[p][e])
+    return found
 
 
 def add_clusters(nodes: tuple[list, list], interval: int, members: np.ndarray,
-                  labels: np.ndarray | None, distinct: bool = False) -> None:
+                 labels: np.ndarray | None, distinct: bool = False) -> None:
     """Append interval ``interval``'s clusters to ``nodes`` (member lists, intervals):
     cluster c holds the members labelled c, in member order (each once where
     ``distinct``: a resample's members repeat). Labels of None (an interval too small to
@@ -357,7 +386,7 @@ def add_clusters(nodes: tuple[list, list], interval: int, members: np.ndarray,
 
 
 def assemble(node_members: list[np.ndarray], node_interval: list[int], cover: Cover,
-              lens: np.ndarray) -> MapperGraph:
+             lens: np.ndarray) -> MapperGraph:
     """A graph (without params) from its nodes' member points and intervals."""
     sizes = np.array([len(m) for m in node_members], dtype=np.int64)
     indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)

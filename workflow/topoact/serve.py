@@ -317,17 +317,6 @@ class LiveGraphs:
             self.graphs.put(("lens", key, name), found, found.nbytes)
         return found
 
-    def estimate(self, request: GraphRequest) -> buildcost.Estimate:
-        """The request's estimated build time (its lens computed, if need be)."""
-        cloud = self.cloud(request.cloud)
-        lens = self.lens(request.cloud, cloud, request.lens)
-        try:
-            return buildcost.estimate_build(self.pace, lens, cloud.points.shape[1],
-                                            request.intervals, request.overlap,
-                                            request.cover, request.min_samples)
-        except ValueError as error:
-            raise Problem(400, str(error)) from error
-
     def build(self, request: GraphRequest, stop: threading.Event | None = None
               ) -> tuple[Any, Any, Cloud]:
         """The graph of a request (cached), its node stats and its cloud."""
@@ -336,7 +325,13 @@ class LiveGraphs:
         if cached is not None:
             return cached
         cloud = self.cloud(request.cloud)
-        estimate = self.estimate(request)
+        lens = self.lens(request.cloud, cloud, request.lens)
+        try:
+            estimate = buildcost.estimate_build(self.pace, lens, cloud.points.shape[1],
+                                                request.intervals, request.overlap,
+                                                request.cover, request.min_samples)
+        except ValueError as error:
+            raise Problem(400, str(error)) from error
         if estimate.seconds > self.max_build_s:
             raise Problem(400, f"this graph would take {estimate.describe()}; the budget "
                                f"is {self.max_build_s:g} s (--max-build-s): fewer "
@@ -345,14 +340,14 @@ class LiveGraphs:
             cached = self.graphs.get(request)
             if cached is not None:
                 return cached
-            graph = self._run_build(request, cloud, estimate, stop)
+            graph = self._run_build(request, cloud, lens, estimate, stop)
             stats = mapper.node_stats(graph, cloud.points, cloud.labels, len(cloud.classes))
             found = (graph, stats, cloud)
             self.graphs.put(request, found, graph.indices.nbytes + stats.mean_activation.nbytes
                             + graph.lens.nbytes)
         return found
 
-    def _run_build(self, request: GraphRequest, cloud: Cloud,
+    def _run_build(self, request: GraphRequest, cloud: Cloud, lens: np.ndarray,
                    estimate: buildcost.Estimate, stop: threading.Event | None):
         """Build with the engine, stopping at its next interval when the client leaves
         or the build runs past the budget."""
@@ -361,7 +356,6 @@ class LiveGraphs:
         def cancel() -> bool:
             return (stop is not None and stop.is_set()) or time.monotonic() > deadline
 
-        lens = self.lens(request.cloud, cloud, request.lens)
         with self.guard:
             self.building += 1
         try:

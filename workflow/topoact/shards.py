@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from topoact import mapper
-from topoact.engine import cluster_grid
 from topoact.graph import Cover, MapperGraph
 
 
@@ -71,16 +70,10 @@ def cluster_shard(points: np.ndarray, rows: np.ndarray, members: list[list[np.nd
     members
         Every cover's interval members as global rows (``Cover.members`` of the lens).
     """
-    rows = np.asarray(rows)
-    local = [[np.searchsorted(rows, cover[i]) for i in range(start, stop)]
-             for cover in members]
-    partial = PartialGrid(start, stop, {(p, e): ([], []) for p in range(len(members))
-                                        for e in range(len(epsilons))})
-    for i, labels in cluster_grid(np.asarray(points), local, list(epsilons), min_samples,
-                                  device, tile, stats=stats):
-        for (p, e), nodes in partial.nodes.items():
-            mapper.add_clusters(nodes, start + i, members[p][start + i], labels[p][e])
-    return partial
+    nodes = mapper.cluster_nodes(np.asarray(points), [cover[start:stop] for cover in members],
+                                 epsilons, min_samples, rows=np.asarray(rows), first=start,
+                                 device=device, tile=tile, stats=stats)
+    return PartialGrid(start, stop, nodes)
 
 
 def join_shards(partials: list[PartialGrid], covers: list[Cover], lens: np.ndarray
