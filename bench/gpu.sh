@@ -12,7 +12,12 @@
 #      both on the device (bench/epsilon.py);
 #   5. where the engine's time goes on the device: the grid cold, warm with 1 and 4
 #      worker threads and with 8× larger slabs and chunks, under torch.profiler and
-#      cProfile (bench/engine_profile.py).
+#      cProfile (bench/engine_profile.py);
+#   6. the GPU anchor: cuML's DBSCAN per interval of the same cover against the engine's
+#      grid, node sets compared (bench/cuml_dbscan.py) -- where cuML imports. Its wheels
+#      do not fit the 64 MiB a lent machine receives (libcuml-cu12 26.10 alone is 99 MB,
+#      with librmm, libraft, rmm, pylibraft and cupy besides), so on those machines the
+#      step says it is skipped; on a machine with RAPIDS (pip install cuml-cu12) it runs.
 # First run on an H200 (2026-12-04, bench/RESULTS.md "GPU"): 496 s with 16 targets, the
 # one-at-a-time lucent side 240 s of it; 8 targets leave room for step 5 (~60 s).
 #
@@ -83,4 +88,10 @@ echo "== 4. ε of full/conv3: k-means cells vs the exact k-NN of every point ($D
 "$PYTHON" bench/epsilon.py "$CLOUD" --device "$DEVICE" --sizes
 echo "== 5. where the engine's time goes on full/conv3 ($DEVICE)"
 "$PYTHON" bench/engine_profile.py "$CLOUD" --device "$DEVICE" --workers 1 4 --slab-scales 8
+echo "== 6. the engine's grid vs cuML's DBSCAN per interval on full/conv3 ($DEVICE)"
+if "$PYTHON" -c "import cuml" 2>/dev/null; then
+    "$PYTHON" bench/cuml_dbscan.py "$CLOUD" --device "$DEVICE"
+else
+    echo "skipped: cuML does not import here (pip install cuml-cu12; see this script's header)"
+fi
 echo "== bench/gpu.sh done in $(( $(date +%s) - start )) s"

@@ -99,3 +99,30 @@ def test_sync_count_counts_each_kind_of_host_wait(tmp_path, rng):
                                      + rng.normal(size=(2000, 12))).astype(np.float32))
     out = _run("bench/sync_count.py", str(tmp_path / "cloud.npy"), "--intervals", "10")
     assert "| nonzero |" in out and "**synchronising in all**" in out
+
+
+def test_cuml_bench_runs_its_backend_per_interval_and_compares_every_partition(tmp_path, rng):
+    """bench/cuml_dbscan.py with scikit-learn in cuML's place (no cuML here): every
+    interval's partition equals the engine's, and the timing line is printed."""
+    centres = rng.normal(scale=5.0, size=(6, 10))
+    points = (centres[rng.integers(0, 6, 1500)] + rng.normal(size=(1500, 10))).astype(
+        np.float32)
+    np.save(tmp_path / "cloud.npy", points)
+    out = _run("bench/cuml_dbscan.py", str(tmp_path / "cloud.npy"), "--device", "cpu",
+               "--backend", "sklearn", "--intervals", "12", "--epsilons", "2.0", "3.0")
+    runs = int(out.split(": ")[1].split()[0])
+    assert runs > 40 and f"intervals: {runs} same, 0 differ only in border points" in out
+    assert "engine faster by" in out
+
+
+def test_cuml_bench_tells_border_points_from_other_differences():
+    import cuml_dbscan  # bench/cuml_dbscan.py
+
+    # Two clusters of five cores; the point at 0.52 is within ε of a core of each.
+    points = np.array([0.0, 0.01, 0.02, 0.03, 0.04, 0.52, 1.0, 1.01, 1.02, 1.03, 1.04])[:, None]
+    ours = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
+    theirs = np.array([1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0])  # renumbered, border to the other
+    assert cuml_dbscan.compare(ours, np.where(ours == 0, 1, 0), points, 0.49) == "same"
+    assert cuml_dbscan.compare(ours, theirs, points, 0.49) == "border"
+    split = np.array([0, 0, 2, 2, 2, 0, 1, 1, 1, 1, 1])
+    assert cuml_dbscan.compare(ours, split, points, 0.49) == "differs"

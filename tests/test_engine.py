@@ -185,7 +185,8 @@ def test_edge_list_chunks_cut_large_pieces_and_keep_every_pair_once(columns, lev
     want = []
     for k, size in enumerate([23, 2, 0, 9]):
         i = np.sort(rng.integers(0, 30, size))
-        j, level = rng.integers(0, columns, size), rng.integers(0, levels, size)
+        # level `levels`: beyond every ε (listed, in no graph)
+        j, level = rng.integers(0, columns, size), rng.integers(0, levels + 1, size)
         assert edges.add(torch.as_tensor(i, dtype=torch.int16),
                          torch.as_tensor(j, dtype=torch.int32),
                          torch.as_tensor(level, dtype=torch.uint8), 30, 1000 * k, 10 * k)

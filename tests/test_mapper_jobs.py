@@ -7,6 +7,7 @@ a time) share these runs out.
 
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 from test_workflow import GRAPH, STORE
@@ -94,3 +95,47 @@ def test_a_changed_fixed_epsilon_rebuilds_the_shared_pass_not_the_adaptive_graph
         assert ([built.members(i).tolist() for i in range(built.n_nodes)]
                 == [alone.members(i).tolist() for i in range(alone.n_nodes)])
     assert {path: path.with_suffix(".json").stat().st_mtime_ns for path in adaptive} == before
+
+
+def test_sharded_grids_gather_into_the_graphs_and_purity_of_one_job(tmp_path):
+    """mapper.shards: 4 — per cloud a plan job, four shard jobs and a gather job write
+    graphs, node-link files and purity tables equal to one grid job's, on four clouds
+    (two samplings × two layers) whose shards cut through overlapping intervals."""
+    config = tiny_config(samplings=["random", "top-l2"])
+    config["mapper"].update(overlaps=[20, 50], jobs="grid")
+    config["homology"]["seeds"] = []
+    config["featurevis"]["samplings"] = []
+    config["stability"]["samplings"] = []
+    target = "results/purity/digits/digits-cnn/seed-0/purity.tsv"
+    snakemake(tmp_path, write_config(tmp_path, config), target)
+    graphs = sorted((tmp_path / "results/mapper").rglob("*.zarr"))
+    assert len(graphs) == 2 * 2 * 4
+
+    def written() -> dict:
+        found = {}
+        for path in graphs:
+            found[path] = store.read_arrays(path, "mapper")[0]
+            for suffix in (".json", ".kmapper.json", ".purity.tsv"):
+                found[path, suffix] = path.with_suffix(suffix).read_text()
+        found[target] = (tmp_path / target).read_text()
+        return found
+
+    one_job = written()
+    config["mapper"]["shards"] = 4
+    sharded = write_config(tmp_path, config, "sharded.yaml")
+    plan = planned_outputs(tmp_path, sharded, target)
+    assert len(plan["plan_mapper_shards"]) == 4 and len(plan["build_mapper_shard"]) == 16
+    snakemake(tmp_path, sharded, target)
+    for path in (tmp_path / "results/mapper-shards").rglob("plan.zarr"):
+        arrays, attrs = store.read_arrays(path, "mapper-shard-plan", ("rows",))
+        assert len(attrs["ranges"]) == 4 and attrs["ranges"][-1][1] == 15
+        # rows of intervals that overlap across a cut are read by both shards
+        assert len(arrays["rows"]) > len(np.unique(arrays["rows"]))
+    again = written()
+    assert again.keys() == one_job.keys()
+    for key, value in one_job.items():
+        if isinstance(value, str):
+            assert again[key] == value, key
+        else:
+            for name in value:
+                np.testing.assert_array_equal(again[key][name], value[name], err_msg=name)

@@ -15,12 +15,13 @@ from topoact import store
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 
 
-def slurm_test_config() -> dict:
-    """Tiny, and with one job (3 training epochs) long enough to be cancelled mid-run."""
+def slurm_test_config(shards: int = 1) -> dict:
+    """Tiny, and with one job (3 training epochs) long enough to be cancelled mid-run;
+    ``shards``: mapper.shards."""
     config = tiny_config(samplings=["top-l2"])
     config["models"]["digits-cnn"]["epochs"] = 3
     config["analyses"][0]["layers"] = ["fc1"]
-    config["mapper"].update(samplings=["top-l2"], epsilons=["adaptive"])
+    config["mapper"].update(samplings=["top-l2"], epsilons=["adaptive"], shards=shards)
     config["homology"]["seeds"] = []
     return config
 
@@ -87,9 +88,11 @@ def test_cancelled_run_is_completed_by_the_same_command_and_equals_a_local_run(
         cluster, local_run, tmp_path):
     """One SLURM run whose training job is cancelled mid-run (scancel), then the same
     command again: it completes through SLURM, recomputes only what was not complete,
-    and its activations, graphs and purity equal a local run's. (One test for both: each
+    and its activations, graphs and purity equal a local run's. The SLURM run splits its
+    grid into three shards (mapper.shards: 3), sent as one array job; the local run does
+    not: the gathered graphs equal the unsharded ones. (One test for all of it: each
     SLURM run of the DAG costs minutes of job start-ups.)"""
-    configfile = write_config(tmp_path, slurm_test_config())
+    configfile = write_config(tmp_path, slurm_test_config(shards=3))
     process = subprocess.Popen(slurm_command(tmp_path, configfile), cwd=tmp_path,
                                env=cluster.env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
@@ -117,5 +120,9 @@ def test_cancelled_run_is_completed_by_the_same_command_and_equals_a_local_run(
     for path, mtime in done_before.items():  # what was complete is not recomputed
         assert path.stat().st_mtime == mtime, path
     assert list((tmp_path / ".snakemake/slurm_logs").rglob("*.log")), "no job went through SLURM"
+    shard_logs = list((tmp_path / ".snakemake/slurm_logs/rule_build_mapper_shard").rglob("*.log"))
+    assert len(shard_logs) == 3, shard_logs
+    # One array job: its tasks' logs are named by the array's job id and task number.
+    assert len({log.stem.split("_")[0] for log in shard_logs}) == 1, shard_logs
     assert not planned_outputs(tmp_path, configfile), "the second run left work undone"
     assert_same(outputs(local_run), outputs(tmp_path))

@@ -47,6 +47,7 @@ wildcard_constraints:
     k=r"\d+",
     keep=r"\d+(\.\d+)?",
     neuron="channel|element",
+    shard=r"\d+",
 
 
 RESULTS = "results"
@@ -69,6 +70,8 @@ GRAPH = f"{RESULTS}/mapper/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{PAR
 # mapper.jobs: shared — a layer's grid pass, built by the first of its graph jobs to run
 # and copied by the others (a cache, not a declared output).
 LAYER_PASS = f"{RESULTS}/mapper-pass/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}"
+# mapper.shards > 1: a cloud's shard plan and each shard's nodes (see topoact.shards).
+MAPPER_SHARDS = f"{RESULTS}/mapper-shards/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}"
 HOMOLOGY = f"{RESULTS}/homology/{{dataset}}/{{model}}"
 FEATUREVIS = f"{RESULTS}/featurevis/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}"
 NODE_IMAGES = f"{FEATUREVIS}/{PARAMETERS}/{{layer}}"
@@ -324,6 +327,21 @@ def grid_threads(wildcards):
     few points per image, whose jobs are mostly single-threaded start-up, layout and
     figures (measured: CPU time = wall time) and run two side by side instead."""
     return 2 if wildcards.sampling == "full" else 1
+
+
+def shard_nodes_input(wildcards):
+    """The shards' nodes a layer's grid job gathers (none unless mapper.shards > 1)."""
+    shards = config["mapper"]["shards"]
+    if shards == 1:
+        return []
+    return [f"{MAPPER_SHARDS}/shard-{shard}.zarr".format(**wildcards) for shard in range(shards)]
+
+
+def shard_plan_input(wildcards):
+    """A layer's shard plan, when mapper.shards > 1."""
+    if config["mapper"]["shards"] == 1:
+        return []
+    return f"{MAPPER_SHARDS}/plan.zarr".format(**wildcards)
 
 
 def layer_epsilon_input(wildcards):

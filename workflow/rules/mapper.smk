@@ -39,7 +39,7 @@ rule estimate_epsilon:
 # to run builds every graph of the layer's grid in one engine pass into a cache
 # (LAYER_PASS) and the layer's other jobs copy theirs from it (see
 # mapper.shared_grid_graph); with graph, each job runs the engine for its graph alone.
-if config["mapper"]["jobs"] in ("shared", "graph"):
+if config["mapper"]["jobs"] in ("shared", "graph") and config["mapper"]["shards"] == 1:
 
     rule build_mapper:
         input:
@@ -85,11 +85,14 @@ if config["mapper"]["jobs"] in ("shared", "graph"):
 
 else:
 
-    # One job per (sampling, layer): every overlap × ε of the grid in one engine pass.
+    # One job per (sampling, layer): every overlap × ε of the grid in one engine pass;
+    # with mapper.shards > 1, the job that gathers the shards' nodes into those graphs.
     rule build_mapper_grid:
         input:
             points=ACTIVATIONS,
             epsilon=layer_epsilon_input,
+            plan=shard_plan_input,
+            shards=shard_nodes_input,
         output:
             graphs=[directory(path) for path in layer_grid_graphs(".zarr")],
             nodelinks=layer_grid_graphs(".json"),
@@ -126,6 +129,62 @@ else:
             "../../envs/mapper.yaml"
         script:
             "../scripts/build_mapper_grid.py"
+
+
+if config["mapper"]["shards"] > 1:
+
+    # A cloud's grid split by cover intervals (topoact.shards): the plan, written once
+    # per cloud, then one job per shard reading only its rows.
+    rule plan_mapper_shards:
+        input:
+            points=ACTIVATIONS,
+        output:
+            plan=directory(f"{MAPPER_SHARDS}/plan.zarr"),
+        params:
+            intervals=config["mapper"]["intervals"],
+            overlaps=[overlap / 100 for overlap in config["mapper"]["overlaps"]],
+            cover=config["mapper"]["cover"],
+            shards=config["mapper"]["shards"],
+        threads: 1
+        resources:
+            mem_mb=lambda wildcards, attempt: 4000 * attempt,
+            runtime="60m",
+        benchmark:
+            f"{RESULTS}/benchmarks/mapper-shards/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}/plan.tsv"
+        log:
+            f"{RESULTS}/logs/mapper-shards/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}/plan.log",
+        conda:
+            "../../envs/mapper.yaml"
+        script:
+            "../scripts/plan_mapper_shards.py"
+
+    rule build_mapper_shard:
+        input:
+            points=ACTIVATIONS,
+            plan=f"{MAPPER_SHARDS}/plan.zarr",
+            epsilon=layer_epsilon_input,
+        output:
+            nodes=directory(f"{MAPPER_SHARDS}/shard-{{shard}}.zarr"),
+        params:
+            grid=layer_grid_parameters(),
+            fixed_epsilon=config["mapper"]["fixed_epsilon"],
+            min_samples=config["mapper"]["min_samples"],
+            cover=config["mapper"]["cover"],
+            tile=config["mapper"]["tile"],
+            device=config["device"],
+        threads: grid_threads
+        resources:
+            mem_mb=lambda wildcards, attempt: 8000 * attempt,
+            runtime="240m",
+            gpu=gpu_request,
+        benchmark:
+            f"{RESULTS}/benchmarks/mapper-shards/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}/shard-{{shard}}.tsv"
+        log:
+            f"{RESULTS}/logs/mapper-shards/{{dataset}}/{{model}}/seed-{{seed}}/{{sampling}}/{{layer}}/shard-{{shard}}.log",
+        conda:
+            "../../envs/mapper.yaml"
+        script:
+            "../scripts/build_mapper_shard.py"
 
 
 rule purity_summary:

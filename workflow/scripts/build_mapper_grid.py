@@ -1,9 +1,10 @@
-"""Every graph of one layer's grid in one engine pass, with each graph's purity table and
-figure (rule build_mapper_grid)."""
+"""Every graph of one layer's grid in one engine pass, or gathered from its shards'
+nodes (mapper.shards > 1), with each graph's purity table and figure (rule
+build_mapper_grid)."""
 
 from dataclasses import replace
 
-from topoact import engine, mapper, names, purity
+from topoact import engine, mapper, names, purity, shards
 from topoact.jobs import job_log
 
 with job_log(snakemake.log[0]) as log:
@@ -16,14 +17,20 @@ with job_log(snakemake.log[0]) as log:
     graphs = [replace(graph, graph_path=output.graphs[k], nodelink_path=output.nodelinks[k],
                       kmapper_path=output.kmappers[k]) for k, graph in enumerate(layer)]
     stats = engine.EngineStats()
-    built = mapper.mapper_grid_for_store(
-        snakemake.input.points, graphs, intervals=params.intervals,
-        min_samples=params.min_samples, cover=params.cover, device=params.device,
-        tile=params.tile, stats=stats, threads=snakemake.threads)
+    if snakemake.input.shards:
+        built = shards.gather_for_store(
+            snakemake.input.points, snakemake.input.plan, list(snakemake.input.shards), graphs,
+            min_samples=params.min_samples, threads=snakemake.threads)
+    else:
+        built = mapper.mapper_grid_for_store(
+            snakemake.input.points, graphs, intervals=params.intervals,
+            min_samples=params.min_samples, cover=params.cover, device=params.device,
+            tile=params.tile, stats=stats, threads=snakemake.threads)
     for output_k, graph in zip(graphs, built, strict=True):
         print(f"{output_k.attrs['name']}: {graph.n_nodes} nodes, {len(graph.edges)} edges, "
               f"ε = {output_k.eps:.6g}", file=log)
-    print(f"engine: {stats}", file=log)
+    print(f"gathered from {len(snakemake.input.shards)} shards" if snakemake.input.shards
+          else f"engine: {stats}", file=log)
     for k, (overlap, mode) in enumerate(params.grid):
         purity.write_graph_report(
             output.graphs[k], snakemake.input.points, output.purities[k], output.figures[k],

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
+from scipy.sparse import _sparsetools  # private, but see member_sums: the order of its sums
 from scipy.spatial import cKDTree
 
 from topoact import passes, store
@@ -306,10 +307,16 @@ def build_mapper_grid(points: np.ndarray, n_intervals: int, overlaps: list[float
     grid = cluster_covers(points, lens, covers, epsilons, min_samples, progress, device, tile,
                           stats, workers, cancel)
     for (p, e), graph in grid.items():
-        graph.params = {"intervals": int(n_intervals), "overlap": float(overlaps[p]),
-                        "eps": float(epsilons[e]), "min_samples": int(min_samples),
-                        "cover": cover, "lens": lens_name}
+        graph.params = graph_params(n_intervals, overlaps[p], epsilons[e], min_samples, cover,
+                                    lens_name)
     return {(overlaps[p], epsilons[e]): graph for (p, e), graph in grid.items()}
+
+
+def graph_params(n_intervals: int, overlap: float, eps: float, min_samples: int, cover: str,
+                 lens_name: str = "l2") -> dict[str, Any]:
+    """A graph's ``params``: what built it."""
+    return {"intervals": int(n_intervals), "overlap": float(overlap), "eps": float(eps),
+            "min_samples": int(min_samples), "cover": cover, "lens": lens_name}
 
 
 def cluster_covers(points: np.ndarray, lens: np.ndarray, covers: list[Cover],
@@ -453,12 +460,37 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.repeat(starts - ends + lengths, lengths) + np.arange(ends[-1] if len(ends) else 0)
 
 
-def node_stats(graph: MapperGraph, points: np.ndarray, labels: np.ndarray,
-               n_classes: int, position: np.ndarray | None = None) -> NodeStats:
+def member_sums(membership: sparse.csr_matrix, blocks) -> np.ndarray:
+    """Each node's members' activations summed in float32, from ``(first row, rows)``
+    blocks of the cloud in row order (one block: the whole cloud).
+
+    scipy's CSR × dense product adds each node's members' rows, ascending, into its
+    output row (``csr_matvecs``); feeding it one block of columns after another into the
+    same output adds in that very order, so the sums equal one product over the whole
+    cloud bit for bit while only one block is in memory (a cloud read from its store).
+    """
+    columns = membership.astype(np.float32).tocsc()
+    total = None
+    for first, rows in blocks:
+        rows = np.ascontiguousarray(rows, dtype=np.float32)
+        if total is None:
+            total = np.zeros((membership.shape[0], rows.shape[1]), dtype=np.float32)
+        block = columns[:, first:first + len(rows)].tocsr()
+        block.sort_indices()
+        _sparsetools.csr_matvecs(block.shape[0], block.shape[1], rows.shape[1], block.indptr,
+                                 block.indices, block.data, rows.ravel(), total.ravel())
+    return np.zeros((membership.shape[0], 0), np.float32) if total is None else total
+
+
+def node_stats(graph: MapperGraph, points: np.ndarray | None, labels: np.ndarray,
+               n_classes: int, position: np.ndarray | None = None,
+               summed: np.ndarray | None = None) -> NodeStats:
     """Size, mean lens, class counts, mean activation vector and layout of every node.
 
     ``position`` is the graph's :func:`~topoact.layout.graph_layout`, where already
     computed (:func:`~topoact.layout.graph_layouts` lays out several side by side).
+    ``summed``: the nodes' :func:`member_sums`, where computed from the store a block at
+    a time (``points`` is then not read).
     """
     membership = graph.membership_matrix()
     size = graph.sizes
@@ -473,7 +505,7 @@ def node_stats(graph: MapperGraph, points: np.ndarray, labels: np.ndarray,
         class_counts=np.asarray((membership @ onehot).todense(), dtype=np.int64),
         # Summed in float32 (the points' and the stored means' dtype; within ~1e-6 of
         # float64): a float64 copy of a 115k × 128 cloud took 20× as long.
-        mean_activation=(membership.astype(np.float32) @ np.asarray(points, dtype=np.float32)
+        mean_activation=((member_sums(membership, [(0, points)]) if summed is None else summed)
                          / safe).astype(np.float32),
         position=(graph_layout(graph.n_nodes, graph.edges, graph.jaccard)
                   if position is None else position),
@@ -632,19 +664,43 @@ def mapper_grid_for_store(points_path, outputs: list[GraphOutput], *, intervals:
         set_threads(threads)
     device = resolve_device(device)
     points, labels, classes = store.load_points(points_path)
-    if labels is None:
-        labels = np.zeros(len(points), dtype=np.int64)
-        classes = ["unlabelled"]
-    classes = classes or [str(k) for k in range(int(labels.max()) + 1)]
+    labels, classes = known_classes(labels, classes, len(points))
     overlaps = list(dict.fromkeys(o.overlap for o in outputs))
     epsilons = list(dict.fromkeys(o.eps for o in outputs))
     grid = build_mapper_grid(points, intervals, overlaps, epsilons, min_samples, cover,
                              progress=progress, device=device, tile=tile, stats=stats)
     graphs = [grid[output.overlap, output.eps] for output in outputs]
+    write_graphs(points_path, outputs, graphs, points, labels, classes, threads or 1)
+    return graphs
+
+
+def known_classes(labels: np.ndarray | None, classes: list[str] | None, n_points: int
+                  ) -> tuple[np.ndarray, list[str]]:
+    """A cloud's labels and class names, with names made up where the store has none
+    (``0``, ``1``, …; one class ``unlabelled`` for a cloud without labels)."""
+    if labels is None:
+        return np.zeros(n_points, dtype=np.int64), ["unlabelled"]
+    return labels, classes or [str(k) for k in range(int(labels.max(initial=0)) + 1)]
+
+
+def write_graphs(points_path, outputs: list[GraphOutput], graphs: list[MapperGraph],
+                 points: np.ndarray | None, labels: np.ndarray, classes: list[str],
+                 workers: int = 1) -> None:
+    """Write each graph to its output's three files, laid out in ``workers`` processes.
+
+    ``points`` None: the nodes' mean activations are summed from the store at
+    ``points_path`` a block of rows at a time, every graph in one pass (a cloud larger
+    than memory: :mod:`topoact.shards`), equal to the sums over the points in memory.
+    """
     positions = graph_layouts([g.n_nodes for g in graphs], [g.edges for g in graphs],
-                              [g.jaccard for g in graphs], workers=threads or 1)
-    for output, graph, position in zip(outputs, graphs, positions, strict=True):
-        stats_table = node_stats(graph, points, labels, len(classes), position)
+                              [g.jaccard for g in graphs], workers=workers)
+    sums = [None] * len(graphs)
+    if points is None and graphs:
+        stacked = sparse.vstack([g.membership_matrix() for g in graphs], format="csr")
+        sums = np.split(member_sums(stacked, store.activation_chunks(points_path)),
+                        np.cumsum([g.n_nodes for g in graphs])[:-1])
+    for output, graph, position, summed in zip(outputs, graphs, positions, sums, strict=True):
+        stats_table = node_stats(graph, points, labels, len(classes), position, summed)
         meta = {"source": str(points_path), **output.attrs}
         store.write_graph(output.graph_path, graph, stats_table, {**store.provenance(
             {**graph.params}, {"points": str(points_path)}, None), **meta,
@@ -652,7 +708,6 @@ def mapper_grid_for_store(points_path, outputs: list[GraphOutput], *, intervals:
             "points_in_no_node": int((~graph.covered()).sum())})
         store.write_json(output.nodelink_path, node_link(graph, stats_table, classes, meta))
         store.write_json(output.kmapper_path, kmapper_json(graph, meta))
-    return graphs
 
 
 # --------------------------------------------------------------------------- a layer's shared pass

@@ -10,17 +10,27 @@ numbered as scikit-learn numbers them), so the joined graphs equal
 included. Only the lens (one value per point) and the nodes' row numbers are ever held
 whole: the join needs O(memberships) memory, not the points.
 
-The Snakemake rules that run shards as jobs (``mapper.shards``) are not built yet.
+In the workflow (``mapper.shards: N``) three steps run as jobs:
+:func:`plan_for_store` (once per cloud: the lens, a pass over the store a block at a
+time, the covers, and each shard's intervals and rows, in a ``mapper-shard-plan``
+store), :func:`shard_for_store` (N jobs: one shard's nodes) and :func:`gather_for_store`
+(the graph files, with the nodes' mean activations summed a block of the store at a
+time, bit for bit those of one pass).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from topoact import mapper
+from topoact import mapper, store
+from topoact.devices import resolve_device, set_threads
 from topoact.graph import Cover, MapperGraph
+
+#: The kinds of store a sharded grid writes (see :data:`topoact.store.REQUIRED_ARRAYS`).
+PLAN, NODES = "mapper-shard-plan", "mapper-shard-nodes"
 
 
 @dataclass
@@ -37,17 +47,21 @@ class PartialGrid:
 def shard_ranges(sizes: np.ndarray, shards: int) -> list[tuple[int, int]]:
     """Contiguous interval ranges ``[start, stop)``, one per shard, holding about equal
     numbers of memberships (``sizes``: points per interval, e.g. of the widest cover).
-    Fewer ranges come back where there are fewer non-empty intervals than shards."""
+    Cuts fall on interval boundaries, so a heavy interval can fill two shares: the shards
+    left over come last, with empty ranges (a job that has nothing to do)."""
     if int(shards) != shards or shards < 1:
         raise ValueError(f"mapper.shards must be a positive integer, got {shards!r}")
     sizes = np.asarray(sizes, dtype=np.float64)
     total = np.cumsum(sizes)
     if len(sizes) == 0 or total[-1] == 0:
-        return [(0, len(sizes))]
-    # Cut where the running count passes each equal share (interval boundaries only).
-    cuts = np.searchsorted(total, total[-1] * np.arange(1, shards) / shards, side="left") + 1
-    bounds = np.unique(np.concatenate([[0], np.clip(cuts, 1, len(sizes)), [len(sizes)]]))
-    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        bounds = np.array([0, len(sizes)])
+    else:
+        # Cut where the running count passes each equal share.
+        cuts = np.searchsorted(total, total[-1] * np.arange(1, shards) / shards,
+                               side="left") + 1
+        bounds = np.unique(np.concatenate([[0], np.clip(cuts, 1, len(sizes)), [len(sizes)]]))
+    ranges = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return ranges + [(len(sizes), len(sizes))] * (shards - len(ranges))
 
 
 def shard_rows(members: list[list[np.ndarray]], start: int, stop: int) -> np.ndarray:
@@ -58,7 +72,7 @@ def shard_rows(members: list[list[np.ndarray]], start: int, stop: int) -> np.nda
 
 def cluster_shard(points: np.ndarray, rows: np.ndarray, members: list[list[np.ndarray]],
                   epsilons: list[float], min_samples: int, start: int, stop: int,
-                  device: str = "cpu", tile: int | None = None, stats=None) -> PartialGrid:
+                  **engine: Any) -> PartialGrid:
     """Cluster intervals ``[start, stop)`` of every cover.
 
     Parameters
@@ -68,11 +82,16 @@ def cluster_shard(points: np.ndarray, rows: np.ndarray, members: list[list[np.nd
     rows
         Global row numbers, ascending (:func:`shard_rows`).
     members
-        Every cover's interval members as global rows (``Cover.members`` of the lens).
+        Each cover's members of intervals ``start`` to ``stop`` − 1, as global rows
+        (``Cover.members`` of the lens, sliced).
+    engine
+        :func:`topoact.engine.cluster_grid`'s keywords (device, tile, stats, progress).
     """
-    nodes = mapper.cluster_nodes(np.asarray(points), [cover[start:stop] for cover in members],
-                                 epsilons, min_samples, rows=np.asarray(rows), first=start,
-                                 device=device, tile=tile, stats=stats)
+    if start == stop:  # a shard left over (see shard_ranges): no nodes
+        return PartialGrid(start, stop, {(p, e): ([], []) for p in range(len(members))
+                                         for e in range(len(epsilons))})
+    nodes = mapper.cluster_nodes(np.asarray(points), members, epsilons, min_samples,
+                                 rows=np.asarray(rows), first=start, **engine)
     return PartialGrid(start, stop, nodes)
 
 
@@ -95,4 +114,137 @@ def join_shards(partials: list[PartialGrid], covers: list[Cover], lens: np.ndarr
         node_members = [m for part in partials for m in part.nodes[key][0]]
         node_interval = [i for part in partials for i in part.nodes[key][1]]
         graphs[key] = mapper.assemble(node_members, node_interval, covers[key[0]], lens)
+    return graphs
+
+
+# --------------------------------------------------------------------------- store to store
+
+def plan_for_store(points_path, plan_path, *, intervals: int, overlaps: list[float],
+                   cover: str, shards: int) -> list[tuple[int, int]]:
+    """Plan the shards of a cloud's grid and write the plan store.
+
+    The ℓ2 lens is computed a stored block of rows at a time (equal to the lens of the
+    cloud in memory); the covers are the grid's (one per overlap); the shards' interval
+    ranges hold about equal numbers of memberships of the widest cover. The store holds
+    the lens, each cover's bounds, and each shard's rows (:func:`shard_rows`).
+
+    Returns
+    -------
+    list of (start, stop)
+        Each shard's intervals.
+    """
+    lens = np.concatenate([mapper.l2_lens(block)
+                           for _, block in store.activation_chunks(points_path)])
+    store.check_finite(lens, f"{points_path}: the points' ℓ2 norms (the lens)")
+    if len(lens) == 0:
+        raise ValueError(f"{points_path}: the point cloud is empty")
+    covers = [mapper.make_cover(lens, intervals, overlap, cover) for overlap in overlaps]
+    members = [c.members(lens) for c in covers]
+    widest = max(range(len(covers)), key=lambda p: sum(map(len, members[p])))
+    ranges = shard_ranges(np.array([len(m) for m in members[widest]]), shards)
+    rows = [shard_rows(members, start, stop) for start, stop in ranges]
+    store.write_arrays(plan_path, PLAN, {
+        "lens": lens, "rows": np.concatenate(rows).astype(np.int64),
+        "rows_indptr": np.cumsum([0, *map(len, rows)]).astype(np.int64),
+        "cover_lower": np.stack([c.lower for c in covers]),
+        "cover_upper": np.stack([c.upper for c in covers]),
+    }, {**store.provenance({"intervals": int(intervals), "cover": cover,
+                            "shards": int(shards)}, {"points": str(points_path)}, None),
+        "intervals": int(intervals), "overlaps": [float(o) for o in overlaps], "cover": cover,
+        "ranges": [list(r) for r in ranges], "n_points": len(lens)})
+    return ranges
+
+
+def shard_for_store(points_path, plan_path, shard: int, nodes_path, *, epsilons: list[float],
+                    min_samples: int, device: str = "cpu", tile: int | None = None,
+                    stats=None, threads: int | None = None) -> PartialGrid:
+    """Cluster shard ``shard`` of a plan (every cover × ε) and write its nodes.
+
+    Reads only the shard's rows of the cloud and of the lens: its memory is bounded by
+    its rows, not the cloud.
+    """
+    if threads is not None:
+        set_threads(threads)
+    arrays, attrs = store.read_arrays(plan_path, PLAN,
+                                      ("rows_indptr", "cover_lower", "cover_upper"))
+    if not 0 <= shard < len(attrs["ranges"]):
+        raise ValueError(f"{plan_path}: no shard {shard}; the plan has "
+                         f"{len(attrs['ranges'])} (0 to {len(attrs['ranges']) - 1})")
+    start, stop = attrs["ranges"][shard]
+    first, last = arrays["rows_indptr"][shard:shard + 2]
+    rows = store.read_rows(plan_path, PLAN, "rows", np.arange(first, last))
+    lens = store.read_rows(plan_path, PLAN, "lens", rows)
+    members = []
+    for lower, upper in zip(arrays["cover_lower"], arrays["cover_upper"], strict=True):
+        cover = Cover(lower[start:stop], upper[start:stop], attrs["cover"])
+        members.append([rows[local] for local in cover.members(lens)])
+    partial = cluster_shard(store.read_activation_rows(points_path, rows), rows, members,
+                            epsilons, min_samples, start, stop, device=resolve_device(device),
+                            tile=tile, stats=stats)
+    keys = list(partial.nodes)
+    node_members = [m for key in keys for m in partial.nodes[key][0]]
+    store.write_arrays(nodes_path, NODES, {
+        "indptr": np.cumsum([0, *map(len, node_members)]).astype(np.int64),
+        "indices": (np.concatenate(node_members) if node_members else np.zeros(0)
+                    ).astype(np.int64),
+        "interval": np.array([i for key in keys for i in partial.nodes[key][1]], np.int64),
+        "key_indptr": np.cumsum([0, *(len(partial.nodes[key][1]) for key in keys)]),
+    }, {"shard": int(shard), "start": start, "stop": stop, "keys": [list(k) for k in keys],
+        "epsilons": [float(e) for e in epsilons], "min_samples": int(min_samples),
+        "plan": str(plan_path)})
+    return partial
+
+
+def read_shard_nodes(path) -> tuple[PartialGrid, dict[str, Any]]:
+    """A shard's nodes (:func:`shard_for_store`'s store) and the store's attributes."""
+    arrays, attrs = store.read_arrays(path, NODES)
+    members = np.split(arrays["indices"], arrays["indptr"][1:-1])
+    partial = PartialGrid(attrs["start"], attrs["stop"])
+    bounds = arrays["key_indptr"]
+    for k, key in enumerate(attrs["keys"]):
+        chosen = slice(bounds[k], bounds[k + 1])
+        partial.nodes[tuple(key)] = (members[chosen], arrays["interval"][chosen].tolist())
+    return partial, attrs
+
+
+def gather_for_store(points_path, plan_path, nodes_paths: list, outputs: list, *,
+                     min_samples: int, threads: int | None = None) -> list[MapperGraph]:
+    """Join a plan's shards into the grid's graphs and write each to its
+    :class:`~topoact.mapper.GraphOutput`'s files, as one pass would write them
+    (``threads``: processes laying the graphs out; the gather loads no torch).
+
+    Returns
+    -------
+    list of MapperGraph
+        In the order of ``outputs``.
+
+    Raises
+    ------
+    ValueError
+        When a shard was clustered with other ε or min_samples than the outputs ask for.
+    """
+    arrays, plan = store.read_arrays(plan_path, PLAN, ("lens",))
+    lens = arrays["lens"]
+    covers = [mapper.make_cover(lens, plan["intervals"], overlap, plan["cover"])
+              for overlap in plan["overlaps"]]
+    read = [read_shard_nodes(path) for path in nodes_paths]
+    epsilons = read[0][1]["epsilons"]
+    for path, (_, attrs) in zip(nodes_paths, read, strict=True):
+        if attrs["epsilons"] != epsilons or attrs["min_samples"] != min_samples:
+            raise ValueError(f"{path}: clustered with ε {attrs['epsilons']} and min_samples "
+                             f"{attrs['min_samples']}; the gather expects ε {epsilons} and "
+                             f"min_samples {min_samples} (rerun the shard)")
+    grid = join_shards([partial for partial, _ in read], covers, lens)
+    graphs = []
+    for output in outputs:
+        if output.overlap not in plan["overlaps"] or output.eps not in epsilons:
+            raise ValueError(f"graph {output.attrs.get('name')} (overlap {output.overlap}, "
+                             f"ε {output.eps}) is not in the shards' grid (overlaps "
+                             f"{plan['overlaps']}, ε {epsilons})")
+        graph = grid[plan["overlaps"].index(output.overlap), epsilons.index(output.eps)]
+        graph.params = mapper.graph_params(plan["intervals"], output.overlap, output.eps,
+                                           min_samples, plan["cover"])
+        graphs.append(graph)
+    labels, classes = mapper.known_classes(*store.load_labels(points_path), len(lens))
+    mapper.write_graphs(points_path, outputs, graphs, None, labels, classes, threads or 1)
     return graphs

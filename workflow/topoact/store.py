@@ -47,6 +47,10 @@ REQUIRED_ARRAYS = {
                  "synapses_weight"),
     "mapper": ("indptr", "indices", "interval", "lens", "cover_lower", "cover_upper", "edges",
                "intersection", "jaccard", "size", "mean_lens", "class_counts", "mean_activation"),
+    # A grid split by intervals (topoact.shards): the plan of a cloud's shards, and one
+    # shard's nodes.
+    "mapper-shard-plan": ("lens", "rows", "rows_indptr", "cover_lower", "cover_upper"),
+    "mapper-shard-nodes": ("indptr", "indices", "interval", "key_indptr"),
 }
 
 
@@ -343,12 +347,49 @@ def read_activations(path: str | os.PathLike) -> ActivationCloud:
 def read_activation_rows(path: str | os.PathLike, rows: np.ndarray) -> np.ndarray:
     """The points of some rows of an activations store (``rows`` ascending), read chunk
     by chunk: a shard of a cloud larger than memory holds only its rows."""
-    points = open_store(path, "activations")["points"]
+    return read_rows(path, "activations", "points", rows)
+
+
+def read_rows(path: str | os.PathLike, kind: str, name: str, rows: np.ndarray) -> np.ndarray:
+    """Rows ``rows`` (ascending, distinct) of array ``name`` of a ``kind`` store."""
+    array = open_store(path, kind)[name]
     rows = np.asarray(rows, dtype=np.int64)
-    if len(rows) and (rows[0] < 0 or rows[-1] >= points.shape[0] or (np.diff(rows) <= 0).any()):
+    if len(rows) and (rows[0] < 0 or rows[-1] >= array.shape[0] or (np.diff(rows) <= 0).any()):
         raise StoreError(f"{path}: rows must be ascending, distinct and in [0, "
-                         f"{points.shape[0]})")
-    return points.get_orthogonal_selection((rows, slice(None)))
+                         f"{array.shape[0]})")
+    return array.get_orthogonal_selection((rows, *(slice(None),) * (array.ndim - 1)))
+
+
+def activation_chunks(path: str | os.PathLike, name: str = "points"
+                      ) -> Iterator[tuple[int, np.ndarray]]:
+    """``(first row, rows)`` of an activations store's array, one stored chunk at a time:
+    a pass over a cloud larger than memory."""
+    array = open_store(path, "activations")[name]
+    step = array.chunks[0]
+    for start in range(0, array.shape[0], step):
+        yield start, array[start:start + step]
+
+
+def write_arrays(path: str | os.PathLike, kind: str, arrays: dict[str, np.ndarray],
+                 attrs: dict[str, Any], private: bool = False) -> None:
+    """A store of ``kind`` holding ``arrays`` (chunks of about 4 MB) and ``attrs``
+    (``private``: see :func:`atomic_group`)."""
+    with atomic_group(path, kind, attrs, private) as group:
+        for name, values in arrays.items():
+            values = np.asarray(values)
+            row_bytes = max(values.itemsize * int(np.prod(values.shape[1:])), 1)
+            chunks = (min(max(len(values), 1), rows_per_chunk(row_bytes, 4 << 20)),
+                      *values.shape[1:])
+            group.create_array(name, shape=values.shape, dtype=values.dtype,
+                               chunks=chunks)[...] = values
+
+
+def read_arrays(path: str | os.PathLike, kind: str, names: tuple[str, ...] | None = None
+                ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Arrays ``names`` (default: every array) of a ``kind`` store, and its attributes."""
+    group = open_store(path, kind)
+    names = tuple(group.array_keys()) if names is None else names
+    return {name: group[name][...] for name in names}, dict(group.attrs)
 
 
 def check_finite(points: np.ndarray, name: str = "points", chunk: int = 65536) -> None:
@@ -399,16 +440,8 @@ def write_graph(path: str | os.PathLike, graph, stats, attrs: dict[str, Any],
     # A product cover's shape (a 2-D lens's) is kept, so that its cubes' members are
     # found from the coordinates again when the graph is read (stability's rebuild).
     shape = {"cover_shape": list(graph.cover.shape)} if graph.cover.shape else {}
-    with atomic_group(path, "mapper", {**attrs, "graph_params": graph.params,
-                                       "cover_mode": graph.cover.mode, **shape},
-                      private) as group:
-        for name, values in arrays.items():
-            values = np.asarray(values)
-            row_bytes = max(values.itemsize * int(np.prod(values.shape[1:])), 1)
-            chunks = (min(max(len(values), 1), rows_per_chunk(row_bytes, 4 << 20)),
-                      *values.shape[1:])
-            group.create_array(name, shape=values.shape, dtype=values.dtype,
-                               chunks=chunks)[...] = values
+    write_arrays(path, "mapper", arrays, {**attrs, "graph_params": graph.params,
+                                          "cover_mode": graph.cover.mode, **shape}, private)
 
 
 def read_graph(path: str | os.PathLike):
@@ -528,5 +561,10 @@ def load_points(path: str | os.PathLike
         return points, None, None
     if store_kind(path) == "weights":
         return read_weight_points(path)[0], None, None
+    return (open_store(path, "activations")["points"][:], *load_labels(path))
+
+
+def load_labels(path: str | os.PathLike) -> tuple[np.ndarray, list[str] | None]:
+    """An activations store's labels, and its class names when known."""
     group = open_store(path, "activations")
-    return group["points"][:], group["label"][:], list(group.attrs.get("classes", [])) or None
+    return group["label"][:], list(group.attrs.get("classes", [])) or None

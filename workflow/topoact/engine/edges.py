@@ -52,8 +52,9 @@ class EdgeList:
 
     @staticmethod
     def code_dtype(levels: int, columns: int) -> torch.dtype:
-        """The code's dtype for ``levels`` ε and slabs of at most ``columns`` columns."""
-        bits = max(1, (columns - 1).bit_length()) + (levels - 1).bit_length()
+        """The code's dtype for ``levels`` ε (levels 0 to ``levels``: the last one is
+        beyond every ε) and slabs of at most ``columns`` columns."""
+        bits = max(1, (columns - 1).bit_length()) + levels.bit_length()
         return torch.int16 if bits <= 15 else torch.int32
 
     @classmethod
@@ -207,16 +208,18 @@ def neighbour_counts(edges: EdgeList, multiplicity: torch.Tensor) -> torch.Tenso
     group = max(1, tiles.HISTOGRAM_BINS // (n * m))  # levels counted per read of the list
     for first in range(0, k, group):
         last = min(k, first + group)
-        bins = n * (last - first) * m
-        histogram = torch.zeros(bins, dtype=torch.int64, device=multiplicity.device)
+        # Levels first to last − 1, and one more bin for the pairs beyond every ε (level
+        # k, listed but in no graph) where the group is the last.
+        span = last - first + (last == k)
+        histogram = torch.zeros(n * span * m, dtype=torch.int64, device=multiplicity.device)
         for gi, gj, level in edges.chunks():
             if first > 0 or last < k:
                 keep = ((level >= first) & (level < last)).nonzero().squeeze(1)
                 gi, gj, level = gi[keep], gj[keep], level[keep]
             for point, neighbour in ((gi, gj), (gj, gi)):
-                key = (point * (last - first) + (level - first)) * m + code[neighbour]
+                key = (point * span + (level - first)) * m + code[neighbour]
                 histogram.index_add_(0, key, torch.ones_like(key))  # no host read
-        histogram = histogram.view(n, last - first, m)
+        histogram = histogram.view(n, span, m)
         for level in range(first, last):
             below += histogram[:, level - first]
             for e in (e for e, smaller in enumerate(edges.smaller) if smaller == level):

@@ -142,9 +142,12 @@ class Interval:
         """The tile's pairs within the widest ε, from one comparison, each with its
         *level*: the number of the ε it is farther than (so it belongs to the graph of
         ε_e exactly when its level ≤ the number of ε smaller than ε_e). Pairs inside
-        the rounding band of some ε are decided in float64. ``diagonal`` keeps only the
-        pairs with column − row ≥ ``diagonal`` (a slab of a diagonal tile: each pair
-        once). Tile positions come back as int16 where they fit (a quarter of int64)."""
+        the rounding band of some ε are decided in float64; those of the widest ε's
+        band found farther keep level ``len(eps)`` (in no graph: every pass skips
+        them) rather than being filtered out, which would cost a device
+        synchronisation per slab. ``diagonal`` keeps only the pairs with column − row
+        ≥ ``diagonal`` (a slab of a diagonal tile: each pair once). Tile positions come
+        back as int16 where they fit (a quarter of int64)."""
         widest = max(self.eps2)
         candidate = tile.partial <= (widest - tile.na + tile.band)[:, None]
         if diagonal is not None:
@@ -163,9 +166,8 @@ class Interval:
             exact = tile.exact_sqdist(i[unsure], j[unsure])
             level[unsure] = sum((exact > eps2).to(torch.uint8) for eps2 in self.eps2)
             self.stats.pairs_rechecked += len(unsure)
-        keep = (level < len(self.eps2)).nonzero().squeeze(1)
         small = torch.int16 if max(tile.partial.shape) <= 1 << 15 else torch.int32
-        return i[keep].to(small), j[keep].to(small), level[keep]
+        return i.to(small), j.to(small), level
 
     def sampled_density(self, pairs: list[tuple[int, int]], samples: int = 4096) -> float:
         """Expected number of pairs within the widest ε among the tile pairs, from the
