@@ -155,6 +155,97 @@ def test_a_tiny_network_profile_by_hand():
             assert found[key][0] == count and found[key][1] == pytest.approx(weight)
 
 
+class InceptionBlock(nn.Module):
+    """Three branches joined along the channels, as GoogLeNet's blocks join four:
+    a = 0.5·x (1×1 conv), b = (2x, −x) (1×1 conv), c = 3×3 average pool (stride 1,
+    padding 1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Conv2d(1, 1, 1, bias=False), nn.Conv2d(1, 2, 1, bias=False)
+        self.pool = nn.AvgPool2d(3, 1, 1)
+        with torch.no_grad():
+            self.a.weight[:] = 0.5
+            self.b.weight[:] = torch.tensor([2.0, -1.0]).view(2, 1, 1, 1)
+
+    def forward(self, x):
+        return torch.cat([self.a(x), self.b(x), self.pool(x)], dim=1)
+
+
+NINE = torch.arange(1.0, 10.0).view(1, 1, 3, 3)  # x = 1 … 9, row by row
+
+
+def test_a_concatenation_passes_each_neuron_to_its_branch_by_hand():
+    """The block on x = 1 … 9, threshold 0.9. The joined channels are 0.5x, 2x, −x and
+    the pool (means over 3×3 windows with zero padding: 5 at the centre, the largest).
+    Channel maxima 4.5, 18, −1 → 0, 5; shares of 27.5 in descending order: 18 (0.65), 5
+    (0.84) kept, plus one more (4.5): channels 1, 3, 0 with weights 18, 5, 4.5 / 27.5.
+    Each comes from the same channel of its branch (offsets 0, 1, 3), weight 1."""
+    (profile,), layers = profile_images(InceptionBlock(), NINE, threshold=0.9)
+    assert [(layer.kind, layer.preds) for layer in layers] == [
+        ("input", ()), ("conv", (0,)), ("conv", (0,)), ("avgpool", (0,)), ("concat", (1, 2, 3))]
+    neurons, synapses = as_dicts(profile)
+    joined = {key: value for key, value in neurons.items() if key[0] == 4}
+    assert joined.keys() == {(4, 0), (4, 1), (4, 3)}
+    for channel, weight in ((1, 18 / 27.5), (3, 5 / 27.5), (0, 4.5 / 27.5)):
+        assert joined[4, channel] == (1, pytest.approx(weight))
+    into = {key: value for key, value in synapses.items() if key[2] == 4}
+    assert into == {(2, 0, 4, 1): (1, 1.0), (3, 0, 4, 3): (1, 1.0), (1, 0, 4, 0): (1, 1.0)}
+
+
+def test_a_concatenation_of_elements_and_the_average_pool_by_hand():
+    """Elements: each chosen channel's maximum — 2x and 0.5x at (2, 2), the pool at
+    (1, 1) — from the same element of its branch: flat 1·9 + 8 = 17 ← b's 8, 3·9 + 4 = 31
+    ← the pool's 4, 8 ← a's 8. The pool's element (1, 1) sees all of x over 9 (its 3×3
+    window): 9, 8, … / 9 in descending order; shares of 45 pass 0.9 after 9 + … + 4 = 39
+    (0.87), plus one more (3): sources 8 … 2, weights 9 … 3 / 42."""
+    (profile,), _ = profile_images(InceptionBlock(), NINE, threshold=0.9, neuron="element")
+    neurons, synapses = as_dicts(profile)
+    assert {key: value for key, value in synapses.items() if key[2] == 4} == {
+        (2, 8, 4, 17): (1, 1.0), (3, 4, 4, 31): (1, 1.0), (1, 8, 4, 8): (1, 1.0)}
+    pooled = {key: value[1] for key, value in synapses.items() if key[2] == 3}
+    assert pooled == {(0, v - 1, 3, 4): pytest.approx(v / 42) for v in range(3, 10)}
+
+
+def test_a_ceil_mode_pool_and_a_rectangular_kernel_by_hand():
+    """A 2×2 max pool with ceil_mode on 3×3 (its last window holds one element) and a
+    1×3 convolution (weights 1, padding (0, 1)), elements, on x = 1 … 9."""
+    (profile,), _ = profile_images(nn.Sequential(nn.MaxPool2d(2, 2, ceil_mode=True)),
+                                   NINE, threshold=0.5, neuron="element")
+    # pool output [[5, 6], [8, 9]]: its maximum 9 at (1, 1) from x's 9 (flat 8), weighted
+    # by the maximum itself (DDP's element max pool)
+    assert as_dicts(profile)[1] == {(0, 8, 1, 3): (1, 9.0)}
+    conv = nn.Conv2d(1, 1, (1, 3), padding=(0, 1), bias=False)
+    with torch.no_grad():
+        conv.weight[:] = 1.0
+    (profile,), _ = profile_images(nn.Sequential(conv), NINE, threshold=0.5, neuron="element")
+    # output row 2 is 15, 24, 17: the maximum 24 at (2, 1) = 7 + 8 + 9; shares of 24 in
+    # descending order 9 (0.375) kept, plus one more (8), normalised by 17
+    synapses = as_dicts(profile)[1]
+    assert synapses.keys() == {(0, 8, 1, 7), (0, 7, 1, 7)}
+    assert synapses[0, 8, 1, 7][1] == pytest.approx(9 / 17)
+    assert synapses[0, 7, 1, 7][1] == pytest.approx(8 / 17)
+
+
+@pytest.mark.parametrize("arch, size", [("googlenet", 224), ("inception_v3", 299)])
+def test_googlenet_and_inception_v3_profile_through_their_concatenations(arch, size):
+    """Random weights; their input transform (transform_input) joins the input layer, the
+    model keeps its own method afterwards, and every mixed block is a concatenation."""
+    torch.manual_seed(0)
+    model = models.get_architecture(arch).build(10).eval()
+    x = torch.rand(1, 3, size, size)
+    before = model(x)
+    for neuron in ("channel", "element"):
+        (profile,), layers = profile_images(model, x, neuron=neuron)
+        joins = [layer for layer in layers if layer.kind == "concat"]
+        assert len(joins) == {"googlenet": 9, "inception_v3": 15}[arch]
+        assert all(len(layer.preds) >= 2 for layer in joins)
+        assert set(profile.synapses["target_layer"]) >= {layer.index for layer in joins}
+    assert not any(name.endswith("transform_input_") for name, _ in model.named_modules())
+    assert "_transform_input" not in model.net.__dict__  # its own method again
+    torch.testing.assert_close(model(x), before)
+
+
 def test_the_embedded_model_profiles_in_batches_as_one_by_one():
     torch.manual_seed(0)
     model, x = SmallCNN().eval(), torch.rand(5, 3, 32, 32, generator=torch.Generator()
@@ -296,9 +387,11 @@ def test_a_class_with_fewer_images_uses_what_it_has_and_says_so():
 
 
 def test_unsupported_modules_and_operations_are_named_with_their_path():
-    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sequential(nn.ReLU(), nn.AvgPool2d(2)))
-    with pytest.raises(ProfileError, match=r"AvgPool2d at '1\.1'"):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sequential(nn.ReLU(), nn.Upsample(2)))
+    with pytest.raises(ProfileError, match=r"Upsample at '1\.1'"):
         layer_plan(model)
+    with pytest.raises(ProfileError, match=r"AvgPool2d at '0'.*count_include_pad=True"):
+        layer_plan(nn.Sequential(nn.AvgPool2d(2, count_include_pad=False)))
 
     class Concat(nn.Module):
         def __init__(self):
@@ -306,9 +399,9 @@ def test_unsupported_modules_and_operations_are_named_with_their_path():
             self.a, self.b = nn.Conv2d(3, 2, 1), nn.Conv2d(3, 2, 1)
 
         def forward(self, x):
-            return torch.cat([self.a(x), self.b(x)], dim=1)
+            return torch.cat([self.a(x), self.b(x)], dim=2)
 
-    with pytest.raises(ProfileError, match="unsupported operation 'cat'"):
+    with pytest.raises(ProfileError, match=r"concatenation .* channel axis \(dim=1\)"):
         layer_plan(Concat())
     with pytest.raises(ProfileError, match="groups=1"):
         layer_plan(nn.Sequential(nn.Conv2d(4, 4, 3, groups=2)))

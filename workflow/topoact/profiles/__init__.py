@@ -2,12 +2,12 @@
 
 A *profile* of an image is the sub-network it most activates, with DDP's definitions:
 
-1. *Layers* — a layer starts at a ``Conv2d``, ``Linear``, ``MaxPool2d``,
-   ``AdaptiveAvgPool2d`` or a residual add, and folds in the BatchNorm / activation /
-   Dropout modules that follow it. Layer 0 is the input (after the model's own input
-   normalization). The layers come from a ``torch.fx`` trace, so any model built of these
-   pieces works (``nn.Flatten`` and ``torch.flatten`` pass through); anything else is
-   refused by name and module path.
+1. *Layers* — a layer starts at a ``Conv2d``, ``Linear``, ``MaxPool2d``, ``AvgPool2d``,
+   ``AdaptiveAvgPool2d``, a residual add or a channel concatenation, and folds in the
+   BatchNorm / activation / Dropout modules that follow it. Layer 0 is the input (after
+   the model's own input normalization). The layers come from a ``torch.fx`` trace, so
+   any model built of these pieces works (``nn.Flatten`` and ``torch.flatten`` pass
+   through); anything else is refused by name and module path.
 2. *Influential neurons* — each layer picks its own from its own activations: the tail
    (after the folded modules) where head and tail agree in sign; for channels, each
    channel's maximum over space (elements: that maximum's position); clipped at 0,
@@ -21,6 +21,11 @@ A *profile* of an image is the sub-network it most activates, with DDP's definit
 4. *Counts* — a neuron's count is 1 if it is influential plus the number of synapses it
    is the source of; class profiles add counts, and weights become count-weighted means
    (DDP's ``Profile.__add__``).
+
+Beyond DDP (which has no rule for them): a concatenation passes each influential neuron
+to the same neuron of the branch it came from, weight 1, as pooling does; fixed-window
+average pooling, ``ceil_mode`` pooling and rectangular kernels follow DDP's rules with
+their own windows (GoogLeNet and Inception-v3 are built of these).
 
 Differences from DDP, deliberate: images are profiled in batches (one forward pass for
 the batch instead of two per image); a module applied twice is read at each call (DDP's

@@ -181,33 +181,65 @@ def _channel_add(xs: list[torch.Tensor], infl: torch.Tensor) -> Synapses:
     return Synapses.join([_identity(infl[first], 0), _identity(infl[~first], 1)])
 
 
+def _concat(xs: list[torch.Tensor], infl: torch.Tensor, neuron: str) -> Synapses:
+    """A channel concatenation (this package's rule; DDP has none): channel c of the
+    output is channel c − offset_b of the branch b it comes from, so each influential
+    neuron comes from that same neuron of its branch with weight 1, as a pooling layer
+    passes its neurons on. Elements likewise: (c, i, j) from (c − offset_b, i, j)."""
+    channels = torch.tensor([0, *(x.shape[0] for x in xs)], device=infl.device).cumsum(0)
+    per_channel = 1 if neuron == "channel" or xs[0].dim() == 1 else \
+        int(np.prod(xs[0].shape[1:]))
+    channel = infl // per_channel
+    branch = torch.searchsorted(channels, channel, right=True) - 1
+    source = infl - channels[branch] * per_channel
+    return Synapses.join([Synapses.of(infl[branch == b], source[branch == b],
+                                      torch.ones(int((branch == b).sum())), b)
+                          for b in range(len(xs))])
+
+
 def _spatial(infl: torch.Tensor, shape: Sequence[int]) -> tuple[torch.Tensor, ...]:
     """Flat element indices of a (C, H, W) activation as channel, row, column."""
     h, w = shape[-2], shape[-1]
     return infl // (h * w), (infl % (h * w)) // w, infl % w
 
 
-def _windows(x: torch.Tensor, i: torch.Tensor, j: torch.Tensor, stride: int, size: int
+def _windows(x: torch.Tensor, i: torch.Tensor, j: torch.Tensor, stride, size
              ) -> torch.Tensor:
-    """The size × size window at output position (i, j) of every channel: (n, C, k, k)."""
-    steps = torch.arange(size, device=x.device)
-    rows = (stride * i).unsqueeze(1) + steps
-    cols = (stride * j).unsqueeze(1) + steps
+    """The window at output position (i, j) of every channel: (n, C, kh, kw); ``stride``
+    and ``size`` are ints or (rows, columns) pairs."""
+    (sh, sw), (kh, kw) = _pair(stride), _pair(size)
+    rows = (sh * i).unsqueeze(1) + torch.arange(kh, device=x.device)
+    cols = (sw * j).unsqueeze(1) + torch.arange(kw, device=x.device)
     return x[:, rows[:, :, None], cols[:, None, :]].permute(1, 0, 2, 3)
+
+
+def _pair(value) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def _padded(x: torch.Tensor, y_shape, stride: int, size: int, pad: int) -> torch.Tensor:
+    """``x`` zero-padded by ``pad`` on every side, and on the right and bottom as far as
+    the last window of a ``ceil_mode`` pooling reaches (positions there are dropped as
+    padding)."""
+    h, w = x.shape[-2:]
+    extra_h = max(0, (y_shape[-2] - 1) * stride + size - (h + 2 * pad))
+    extra_w = max(0, (y_shape[-1] - 1) * stride + size - (w + 2 * pad))
+    return F.pad(x, (pad, pad + extra_w, pad, pad + extra_h))
 
 
 def _element_conv(x: torch.Tensor, y_shape, infl: torch.Tensor, conv: nn.Conv2d,
                   threshold: float) -> Synapses:
     """Receptive-field products W·x (not clipped), DDP's share of them; contributors in
-    the zero padding are dropped after the share is taken (as DDP does)."""
-    k, stride, pad = conv.kernel_size[0], conv.stride[0], conv.padding[0]
+    the zero padding are dropped after the share is taken (as DDP does). A kh × kw
+    kernel (Inception-v3's 1 × 7) caps the share at kh·kw, as DDP's k × k caps at k²."""
+    (kh, kw), (sh, sw), (ph, pw) = conv.kernel_size, conv.stride, conv.padding
     c_in, h, w = x.shape
     ch, i, j = _spatial(infl, y_shape)
-    field = _windows(F.pad(x, (pad, pad, pad, pad)), i, j, stride, k)
-    z = (conv.weight[ch] * field).reshape(len(infl), c_in * k * k)
-    rows, order, weights = _sorted_keep(z, threshold, cap=k * k)  # DDP caps at k², not C·k²
-    src_c, src_i = order // (k * k), (order % (k * k)) // k + stride * i[rows] - pad
-    src_j = order % k + stride * j[rows] - pad
+    field = _windows(F.pad(x, (pw, pw, ph, ph)), i, j, (sh, sw), (kh, kw))
+    z = (conv.weight[ch] * field).reshape(len(infl), c_in * kh * kw)
+    rows, order, weights = _sorted_keep(z, threshold, cap=kh * kw)  # DDP: k², not C·k²
+    src_c, src_i = order // (kh * kw), (order % (kh * kw)) // kw + sh * i[rows] - ph
+    src_j = order % kw + sw * j[rows] - pw
     valid = (src_i >= 0) & (src_i < h) & (src_j >= 0) & (src_j < w)
     sources = (src_c * h + src_i) * w + src_j
     return Synapses.of(infl[rows][valid], sources[valid], weights[valid])
@@ -219,7 +251,7 @@ def _element_maxpool(x: torch.Tensor, y_shape, infl: torch.Tensor, pool: nn.MaxP
     k, stride, pad = pool.kernel_size, pool.stride, pool.padding
     _, h, w = x.shape
     ch, i, j = _spatial(infl, y_shape)
-    field = _windows(F.pad(x, (pad, pad, pad, pad)), i, j, stride, k)
+    field = _windows(_padded(x, y_shape, stride, k, pad), i, j, stride, k)
     field = field[torch.arange(len(infl)), ch].reshape(len(infl), k * k)
     value, where = torch.max(field, dim=1)
     src_i, src_j = where // k + stride * i - pad, where % k + stride * j - pad
@@ -244,6 +276,24 @@ def _element_avgpool(x: torch.Tensor, y_shape, infl: torch.Tensor,
     return Synapses.of(infl[rows], (ch[rows] * h + src_i) * w + src_j, weights)
 
 
+def _element_fixed_avgpool(x: torch.Tensor, y_shape, infl: torch.Tensor,
+                           pool: nn.AvgPool2d, threshold: float) -> Synapses:
+    """An ``AvgPool2d`` (a fixed k × k window, count_include_pad): DDP's rule for
+    adaptive average pooling with that window — the window's elements clipped at 0 over
+    k², DDP's share of them; contributors in the padding are dropped."""
+    k, stride, pad = pool.kernel_size, pool.stride, pool.padding
+    _, h, w = x.shape
+    ch, i, j = _spatial(infl, y_shape)
+    field = _windows(_padded(x, y_shape, stride, k, pad), i, j, stride, k)
+    field = field[torch.arange(len(infl)), ch]
+    field = torch.where(field > 0, field, torch.zeros_like(field)).reshape(len(infl), k * k)
+    rows, order, weights = _sorted_keep(field / k**2, threshold, cap=k * k)
+    src_i, src_j = order // k + stride * i[rows] - pad, order % k + stride * j[rows] - pad
+    valid = (src_i >= 0) & (src_i < h) & (src_j >= 0) & (src_j < w)
+    sources = (ch[rows] * h + src_i) * w + src_j
+    return Synapses.of(infl[rows][valid], sources[valid], weights[valid])
+
+
 def _element_add(xs: list[torch.Tensor], infl: torch.Tensor) -> Synapses:
     """A residual add: each element from the branch where it is larger (the second on
     ties)."""
@@ -260,6 +310,12 @@ def layer_synapses(layer: ProfileLayer, xs: list[torch.Tensor], y: torch.Tensor,
     kind, module = layer.kind, layer.module
     if kind == "linear":
         return _linear(xs[0], y, infl, module, threshold, neuron)
+    if kind == "concat":
+        if sum(x.shape[0] for x in xs) != y.shape[0] or any(x.shape[1:] != y.shape[1:]
+                                                             for x in xs):
+            raise ProfileError(f"concatenation {layer.name!r} joins shapes "
+                               f"{[tuple(x.shape) for x in xs]} into {tuple(y.shape)}")
+        return _concat(xs, infl, neuron)
     if kind == "add":
         for x in xs[1:]:
             if x.shape != xs[0].shape:
@@ -276,4 +332,6 @@ def layer_synapses(layer: ProfileLayer, xs: list[torch.Tensor], y: torch.Tensor,
         return _element_conv(xs[0], y.shape, infl, module, threshold)
     if kind == "maxpool":
         return _element_maxpool(xs[0], y.shape, infl, module)
+    if isinstance(module, nn.AvgPool2d):
+        return _element_fixed_avgpool(xs[0], y.shape, infl, module, threshold)
     return _element_avgpool(xs[0], y.shape, infl, module, threshold)
