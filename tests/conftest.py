@@ -20,12 +20,13 @@ from topoact import data, models, store
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
-#: The files that take longest (``--durations``): the SLURM test first (it mostly waits
-#: on the cluster), then the longest first. ``make test`` hands whole files to its workers
-#: (pytest-xdist ``--dist loadfile``) in collection order, so these go first: started
-#: last, one of them would end the run alone.
-LONGEST_FILES = ("test_slurm.py", "test_workflow_own_runs.py", "test_workflow.py",
-                 "test_user_models.py", "test_weights.py", "test_mapper_jobs.py",
+#: The files that take longest (``--durations``): the presets' rehearsals first, then the
+#: SLURM test (it mostly waits on the cluster), then the longest first. ``make test``
+#: hands whole files to its workers (pytest-xdist ``--dist loadfile``) in collection
+#: order, so these go first: started last, one of them would end the run alone.
+LONGEST_FILES = ("test_rehearsal.py", "test_slurm.py", "test_workflow_own_runs.py",
+                 "test_workflow.py", "test_user_models.py", "test_weights.py",
+                 "test_mapper_jobs.py",
                  "test_profiles.py", "test_bench.py",
                  "test_epsilon.py", "test_module.py", "test_serve.py", "test_presets.py",
                  "test_install.py", "test_featurevis.py")

@@ -246,6 +246,25 @@ def test_googlenet_and_inception_v3_profile_through_their_concatenations(arch, s
     torch.testing.assert_close(model(x), before)
 
 
+def test_a_dropout_after_a_flatten_keeps_the_pools_channels():
+    """AlexNet's head: average pool, flatten, Dropout (folded into the pool's layer),
+    Linear. The pool's neurons are its 4 channels and the linear layer's sources are
+    channels too, as without the Dropout (a transposed copy of the input makes the pool's
+    output and the flattened tail different tensors, as in a real batch)."""
+    def head(dropout: bool) -> nn.Sequential:
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+                             *([nn.Dropout()] if dropout else []), nn.Linear(16, 3)).eval()
+    x = torch.rand(2, 3, 8, 8).transpose(2, 3)
+    with_dropout, layers = profile_images(head(True), x)
+    without, _ = profile_images(head(False), x)
+    assert [layer.kind for layer in layers] == ["input", "conv", "avgpool", "linear"]
+    for mine, plain in zip(with_dropout, without, strict=True):
+        np.testing.assert_equal(as_dicts(mine), as_dicts(plain))  # NaN == NaN here
+        pool = mine.neurons["neuron"][mine.neurons["layer"] == 2]
+        assert len(pool) and pool.max() < 4
+
+
 def test_the_embedded_model_profiles_in_batches_as_one_by_one():
     torch.manual_seed(0)
     model, x = SmallCNN().eval(), torch.rand(5, 3, 32, 32, generator=torch.Generator()

@@ -15,7 +15,7 @@ import numpy as np
 import yaml
 import zarr
 
-from topoact import __version__, data, epsilon, homology, mapper, plots
+from topoact import __version__, data, epsilon, homology, mapper, plots, rehearsal
 from topoact.config import SCHEMA, ConfigError, validate_config
 from topoact.store import load_points, write_json
 from topoact.weights import topology
@@ -85,6 +85,26 @@ def _check_config(args: argparse.Namespace) -> int:
     if args.show:
         print(yaml.safe_dump(config, sort_keys=False))
     return 0
+
+
+def _rehearse(args: argparse.Namespace) -> int:
+    for path in rehearsal.prepare(args.preset, args.root):
+        print(path)
+    print(f"now: snakemake --configfile config/{args.preset}.yaml "
+          f"config/rehearsal/{args.preset}.yaml --cores all")
+    return 0
+
+
+def _add_rehearse_parser(commands) -> None:
+    rehearse = commands.add_parser(
+        "rehearse", help="write a preset's rehearsal inputs (generated data, random weights)",
+        description="Write what config/rehearsal/PRESET.yaml reads (kept where it exists), "
+                    "then run: snakemake --configfile config/PRESET.yaml "
+                    "config/rehearsal/PRESET.yaml --cores all")
+    rehearse.add_argument("preset", help="topoact or generalization")
+    rehearse.add_argument("--root", default="rehearsal",
+                          help="where to write (default: %(default)s)")
+    rehearse.set_defaults(run=_rehearse)
 
 
 def _epsilon(args: argparse.Namespace) -> int:
@@ -384,6 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_profile_parser(commands)
     _add_stability_parser(commands)
     _add_serve_parser(commands)
+
+    _add_rehearse_parser(commands)
 
     check = commands.add_parser("check-config", help="validate a workflow config file")
     check.add_argument("config", help="path of a config YAML")

@@ -317,6 +317,13 @@ def capture(traced: fx.GraphModule, layers: list[ProfileLayer], x: torch.Tensor,
 
     with torch.no_grad():
         Keeper(traced).run(x)
+    for layer in layers:
+        head, tail = kept[layer.head], kept[layer.tail]
+        if tail.shape != head.shape and tail.numel() == head.numel():
+            # A module folded in after a reshape (AlexNet's Dropout after torch.flatten):
+            # the layer's neurons keep its head's shape (channels of a 4-D tensor), and
+            # the layers after it read that shape, as DDP reads a Linear's 4-D input.
+            kept[layer.tail] = tail.reshape(head.shape)
     return kept
 
 
