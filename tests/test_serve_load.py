@@ -53,7 +53,11 @@ def building(base: str, token: str) -> int:
 
 
 def test_an_over_budget_request_is_refused_at_once_with_its_estimate(tight_server):
+    """Refused from the estimate alone: no build starts (the server's count of builds
+    started does not move); the time each refusal took is printed, not asserted (on a
+    busy machine it varies; bench/serve_load.py measures it)."""
     base, token = tight_server
+    started = call(base, token, "/api/status")[1]["builds_started"]
     for body in ({"cloud": LARGE, "intervals": 1000, "overlap": 0.3, "eps": 4.0,
                   "min_samples": 5, "lens": "pca2"},      # 10⁶ cubes
                  {"cloud": LARGE, "intervals": 1, "overlap": 0.3, "eps": 4.0,
@@ -66,8 +70,8 @@ def test_an_over_budget_request_is_refused_at_once_with_its_estimate(tight_serve
         print(f"{body.get('lens', 'l2')} × {body['intervals']}: {status} in {took:.2f} s: "
               f"{answer['error']}")
         assert status == 400 and "the budget is 2 s (--max-build-s)" in answer["error"]
-        assert took < 1.0
     assert building(base, token) == 0
+    assert call(base, token, "/api/status")[1]["builds_started"] == started
 
 
 def test_a_build_whose_client_leaves_stops_within_an_interval(server):

@@ -243,6 +243,7 @@ class LiveGraphs:
         self.locks: dict[str, threading.Lock] = {}
         self.guard = threading.Lock()
         self.building = 0
+        self.builds_started = 0  # every engine build since start-up (refusals start none)
 
     def canonical(self, relative: str) -> str:
         """The cloud's path relative to the results folder, symlinks and ``.`` resolved:
@@ -358,6 +359,7 @@ class LiveGraphs:
 
         with self.guard:
             self.building += 1
+            self.builds_started += 1
         try:
             return mapper.build_mapper(
                 cloud.points, request.intervals, request.overlap, request.eps,
@@ -458,9 +460,10 @@ class LiveGraphs:
     def status(self) -> dict[str, Any]:
         """What an operator (and the load test) reads of the server's state."""
         with self.guard:
-            building = self.building
+            building, started = self.building, self.builds_started
         return {"torch_threads": torch.get_num_threads(), "workers": self.workers,
-                "building": building, "max_build_s": self.max_build_s,
+                "building": building, "builds_started": started,
+                "max_build_s": self.max_build_s,
                 "cache_bytes": self.clouds.total() + self.graphs.total(),
                 "rss_mb": _rss_mb(), "peak_rss_mb": _peak_rss_mb(),
                 "threads": threading.active_count()}
