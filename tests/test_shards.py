@@ -30,11 +30,7 @@ def test_sharded_grids_equal_one_pass(seed, count, cover, tmp_path):
     # Shards read only their rows from the store; overlapping intervals on either side
     # of a cut share rows, which both shards read.
     path = tmp_path / "cloud.zarr"
-    with store.atomic_group(path, "activations", {}) as group:
-        writer = store.ActivationWriter(group, len(points), points.shape[1])
-        writer.append(points, np.arange(len(points)), np.zeros((len(points), 2)),
-                      np.zeros(len(points), np.int16))
-        writer.close()
+    _write_cloud(path, points, np.zeros(len(points), np.int16), chunk_bytes=4 << 20)
     partials, read = [], 0
     for start, stop in reversed(ranges):  # any order
         rows = shards.shard_rows(members, start, stop)
@@ -68,11 +64,8 @@ def test_shards_must_tile_the_cover(tmp_path):
     with pytest.raises(ValueError, match="mapper.shards must be a positive integer"):
         shards.shard_ranges(np.ones(4), 0)
     path = tmp_path / "cloud.zarr"
-    with store.atomic_group(path, "activations", {}) as group:
-        writer = store.ActivationWriter(group, 10, 2)
-        writer.append(np.arange(20.0).reshape(10, 2), np.arange(10), np.zeros((10, 2)),
-                      np.zeros(10, np.int16))
-        writer.close()
+    _write_cloud(path, np.arange(20.0).reshape(10, 2), np.zeros(10, np.int16),
+                 chunk_bytes=4 << 20)
     np.testing.assert_array_equal(store.read_activation_rows(path, np.array([1, 7])),
                                   [[2.0, 3.0], [14.0, 15.0]])
     for rows in ([7, 1], [3, 3], [10]):
