@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, SNAKEMAKE, planned_outputs, snakemake
-from topoact import cli, rehearsal, store
+from topoact import cli, data, rehearsal, store
 
 pytestmark = [pytest.mark.workflow, pytest.mark.rehearsal]
 
@@ -23,12 +23,12 @@ RUN = "results/{kind}/imagenet-300/inception-v1/seed-0"
 NO_CIRCLE = 4
 
 
-def rehearse(directory, preset: str) -> list[str]:
+def rehearse(directory, preset: str, *more: str) -> list[str]:
     """Write the preset's rehearsal inputs into ``directory`` and run the preset there
-    with its overlay; returns the config files."""
+    with its overlay (and ``more`` config files after it); returns the config files."""
     rehearsal.prepare(preset, directory / "rehearsal")
     configs = [str(ROOT / "config" / f"{preset}.yaml"),
-               str(ROOT / "config" / "rehearsal" / f"{preset}.yaml")]
+               str(ROOT / "config" / "rehearsal" / f"{preset}.yaml"), *more]
     snakemake(directory, configs[0], "--configfile", *configs, timeout=1800)
     return configs
 
@@ -148,6 +148,78 @@ def test_the_generalization_rehearsal_runs_all_four_networks(generalization_run)
             assert json.loads(path.read_text())["h1"]["ratio"] < NO_CIRCLE, path
 
 
+#: The Purvine rehearsal's cut for CI: its 2,801 jobs (17 layers × 7 samplings × 4 noise
+#: levels, 5 seeds) take about 5 s each here, mostly torch's import: ~2 h on 2 cores
+#: (bench/RESULTS.md). CI keeps every sampling, stage and test of the preset on three of
+#: its layers (the first, a middle and the last), one noise level, one mapper job per
+#: (sampling, layer) (the same graphs, fewer processes), one profiled image per class.
+PURVINE_LAYERS = ["conv1", "conv9", "conv17"]
+PURVINE_CI = f"""
+analyses:
+  - {{dataset: cifar10, model: resnet18-cifar10, seeds: [0], layers: {PURVINE_LAYERS}}}
+activations: {{noise_sigmas: [1.0]}}
+mapper: {{jobs: grid}}
+profiles: {{images_per_class: 1}}
+"""
+PURVINE_SAMPLINGS = ["random", "full", "top-l2", "foreground-top1", "foreground-top5",
+                     "background-top1", "background-top5"]
+
+
+@pytest.fixture(scope="module")
+def purvine_run(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("purvine")
+    cut = directory / "ci-cut.yaml"
+    cut.write_text(PURVINE_CI)
+    return directory, rehearse(directory, "purvine", str(cut))
+
+
+def test_the_purvine_rehearsal_runs_every_sampling_stage_and_test(purvine_run):
+    """Nothing is left to do. On CIFAR-10's python batches: five ResNet-18s trained;
+    clouds of the seven samplings (grabCut foreground and background) clean and noisy;
+    the mapper grid of the six mapper samplings with purity, stability (B = 100) and the
+    noise purity; persistence diagrams of the five seeds, their sliced Wasserstein
+    distances, the specificity and sensitivity tests; the profiles."""
+    directory, configs = purvine_run
+    assert planned_outputs(directory, configs[0], "--configfile", *configs) == {}
+    results = directory / "results"
+    assert len(list((results / "models/resnet18-cifar10").glob("seed-*.pt"))) == 5
+    for dataset, samplings in (("cifar10", PURVINE_SAMPLINGS),
+                               ("cifar10-noise-1", PURVINE_SAMPLINGS[:1] + PURVINE_SAMPLINGS[2:])):
+        # The noisy inputs go through the mapper samplings (all but full).
+        run = results / f"activations/{dataset}/resnet18-cifar10/seed-0"
+        for sampling in samplings:
+            for layer in PURVINE_LAYERS:
+                points = store.read_activations(run / sampling / f"{layer}.zarr").points
+                # 100 test images: one point each or more (top-5, every position of full)
+                assert points.shape[0] >= (101 if sampling == "full" else 100)
+    graphs = list((results / "mapper/cifar10/resnet18-cifar10/seed-0").glob("*/*/*.zarr"))
+    assert len(graphs) == 6 * 3 * 3  # samplings × overlaps × layers
+    nodes: dict[str, int] = {}
+    for graph in graphs:
+        built = store.read_graph(graph)[0]
+        sampling = graph.parent.parent.name
+        # A graph of every cloud: 100 test images, five points each for the top-5 samplings.
+        assert built.n_points == (500 if sampling.endswith("top5") else 100), graph
+        assert graph.with_suffix(".purity.tsv").stat().st_size > 0
+        nodes[sampling] = nodes.get(sampling, 0) + built.n_nodes
+    # 100 points over 70 intervals leave some graphs empty (the preset has 10,000), but
+    # every sampling has nodes.
+    assert len(nodes) == 6 and min(nodes.values()) > 0, nodes
+    purity = results / "purity/cifar10/resnet18-cifar10/seed-0"
+    assert (purity / "noise-purity.tsv").read_text().count("\n") > 1
+    homology = results / "homology/cifar10/resnet18-cifar10"
+    for seed in range(5):
+        for layer in PURVINE_LAYERS:
+            with np.load(homology / f"seed-{seed}/diagrams/{layer}.npz") as diagrams:
+                assert len(diagrams.files) > 0
+    rows = (homology / "specificity.tsv").read_text().splitlines()
+    assert len(rows) == 1 + 4 * 2 * 3  # seed pairs (0, b) × dimensions × layers
+    assert (homology / "sensitivity.tsv").read_text().count("\n") > 1
+    tables, _ = store.read_profiles(results / "profiles/cifar10/resnet18-cifar10/seed-0"
+                                    / "channel/profiles.zarr")
+    assert len(tables["image"]) == 10  # one held-out image per class
+
+
 def test_rehearsal_inputs_are_written_once_in_the_presets_formats(tmp_path):
     made = rehearsal.prepare("generalization", tmp_path)
     assert (tmp_path / "imagenette/imagenette2-320/val/n03888257").is_dir()
@@ -156,9 +228,16 @@ def test_rehearsal_inputs_are_written_once_in_the_presets_formats(tmp_path):
     before = {p: p.stat().st_mtime_ns for p in made if p.is_file()}
     rehearsal.prepare("generalization", tmp_path)
     assert {p: p.stat().st_mtime_ns for p in before} == before
-    with pytest.raises(ValueError, match="no rehearsal for preset 'purvine'"):
-        rehearsal.prepare("purvine", tmp_path)
-    assert cli.main(["rehearse", "purvine", "--root", str(tmp_path)]) == 2
+    with pytest.raises(ValueError, match="no rehearsal for preset 'full'"):
+        rehearsal.prepare("full", tmp_path)
+    assert cli.main(["rehearse", "full", "--root", str(tmp_path)]) == 2
     assert cli.main(["rehearse", "generalization", "--root", str(tmp_path)]) == 0
     assert np.asarray(rehearsal.smooth_image(np.random.default_rng(0), 32)).std() > 10
+    # CIFAR-10's python batches, read by the loader the preset uses: 10 classes in turn.
+    rehearsal.prepare("purvine", tmp_path)
+    cifar = data.load_dataset("cifar10", root=str(tmp_path / "cifar10"))
+    assert cifar.splits == {"train": (0, 500), "test": (500, 600)}
+    assert cifar.classes == list(rehearsal.CIFAR10_CLASSES)
+    images, labels = next(cifar.batches(600))
+    assert images.shape == (600, 32, 32, 3) and np.bincount(labels).tolist() == [60] * 10
     assert SNAKEMAKE  # the runs above use the checkout's Snakemake

@@ -101,7 +101,7 @@ def _add_rehearse_parser(commands) -> None:
         description="Write what config/rehearsal/PRESET.yaml reads (kept where it exists), "
                     "then run: snakemake --configfile config/PRESET.yaml "
                     "config/rehearsal/PRESET.yaml --cores all")
-    rehearse.add_argument("preset", help="topoact or generalization")
+    rehearse.add_argument("preset", help="topoact, purvine or generalization")
     rehearse.add_argument("--root", default="rehearsal",
                           help="where to write (default: %(default)s)")
     rehearse.set_defaults(run=_rehearse)

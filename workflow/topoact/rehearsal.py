@@ -9,6 +9,8 @@ stages, and points its datasets and weights at what :func:`prepare` writes:
 - ImageNet-shaped folders (``ROOT/CLASS/IMAGE.JPEG``, the preset's class count, a few
   JPEGs per class of smooth random colour fields) for ``imagefolder`` datasets;
 - Imagenette's extracted archive (``imagenette2-320/{train,val}/WNID/*.JPEG``);
+- CIFAR-10's python batches (``cifar-10-batches-py/``: ``data_batch_1`` … ``_5``,
+  ``test_batch``, ``batches.meta``, pickled as the real archive has them);
 - random weights of each torchvision architecture saved as a ``state_dict`` checkpoint,
   which the workflow loads through a model's ``weights: PATH`` (the route a user with
   their own checkpoint takes).
@@ -18,10 +20,13 @@ What is made is fixed by the seed, so two rehearsals see the same inputs.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from topoact import data
 
 #: Imagenette's ten ImageNet WordNet ids (torchvision's names them).
 IMAGENETTE_WNIDS = ("n01440764", "n02102040", "n02979186", "n03000684", "n03028079",
@@ -44,7 +49,16 @@ PRESETS = {
         "checkpoints": [("resnet18", 1000), ("googlenet", 1000), ("inception_v3", 1000),
                         ("alexnet", 1000)],
     },
+    "purvine": {
+        # CIFAR-10's five training batches and test batch, 100 images each (10 per class);
+        # the preset trains its own ResNet-18s, so no checkpoint.
+        "cifar10": [("cifar10", 100)],
+    },
 }
+
+#: CIFAR-10's class names, in its label order (``batches.meta``).
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                   "ship", "truck")
 
 
 def smooth_image(rng: np.random.Generator, size: int) -> Image.Image:
@@ -81,6 +95,27 @@ def write_imagenette(root: Path, train: int, val: int, size: int = 320, seed: in
                 smooth_image(rng, size).save(folder / split / wnid / f"{wnid}_{k}.JPEG")
                 written += 1
     return written
+
+
+def write_cifar10(root: Path, per_batch: int, seed: int = 0) -> int:
+    """CIFAR-10's python batches under ``root/cifar-10-batches-py``: five training batches
+    and a test batch of ``per_batch`` 32 px images each, classes in turn (so every batch
+    holds each class equally), rows of channel planes (R, G, B) as the real files store
+    them. Returns the number of images written."""
+    rng = np.random.default_rng(seed)
+    folder = root / data.CIFAR10_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]
+    for name in names:
+        images = np.stack([np.asarray(smooth_image(rng, 32)) for _ in range(per_batch)])
+        labels = [k % len(CIFAR10_CLASSES) for k in range(per_batch)]
+        flat = images.transpose(0, 3, 1, 2).reshape(per_batch, 3072)
+        with open(folder / name, "wb") as handle:
+            pickle.dump({"batch_label": name, "labels": labels, "data": flat}, handle)
+    with open(folder / "batches.meta", "wb") as handle:
+        pickle.dump({"label_names": list(CIFAR10_CLASSES), "num_vis": 3072,
+                     "num_cases_per_batch": per_batch}, handle)
+    return per_batch * len(names)
 
 
 def write_checkpoint(path: Path, architecture: str, num_classes: int, seed: int = 0) -> None:
@@ -126,6 +161,10 @@ def prepare(preset: str, root: str | Path = "rehearsal") -> list[Path]:
     for folder, train, val in needs.get("imagenette", []):
         if not (root / folder / "imagenette2-320").is_dir():
             write_imagenette(root / folder, train, val)
+        made.append(root / folder)
+    for folder, per_batch in needs.get("cifar10", []):
+        if not (root / folder / "cifar-10-batches-py" / "batches.meta").exists():
+            write_cifar10(root / folder, per_batch)
         made.append(root / folder)
     for architecture, classes in needs.get("checkpoints", []):
         path = root / "weights" / f"{architecture}-{classes}.pt"
