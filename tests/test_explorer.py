@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from scipy import sparse
 
 from conftest import ROOT
 from topoact import (
@@ -156,11 +157,44 @@ def wait_drawn(page, layer: str, parameters: str, panels: int = 1) -> None:
         f"'{layer}|{parameters}|{panels}'")
 
 
+def mutual_best(links: list, budget: int = 100) -> list:
+    """The links that are the strongest (by Jaccard, the first of equals) of both their
+    nodes, the ``budget`` strongest of them: what the page draws across layers by default."""
+    best_a: dict = {}
+    best_b: dict = {}
+    for k, (s, t, _, j) in enumerate(links):
+        if s not in best_a or j > links[best_a[s]][3]:
+            best_a[s] = k
+        if t not in best_b or j > links[best_b[t]][3]:
+            best_b[t] = k
+    best = [link for k, link in enumerate(links) if best_a[link[0]] == k and best_b[link[1]] == k]
+    return sorted(best, key=lambda link: (-link[3], -link[2]))[:budget]
+
+
+def strong_count(page, pair: int | None = None) -> int:
+    where = "" if pair is None else f"[data-pair='{pair}']"
+    return page.locator(f"#viewport .crosslink{where}").count()
+
+
+def faded_count(page) -> int:
+    return page.evaluate("[...document.querySelectorAll('#viewport .crosslinks-faded')]"
+                         ".reduce((n, p) => n + Number(p.getAttribute('data-links')), 0)")
+
+
+def set_input(page, selector: str, value: str) -> None:
+    page.locator(selector).fill(value)
+    page.locator(selector).dispatch_event("change")
+    page.wait_for_timeout(150)
+
+
 def test_page_loads_offline_and_redraws_on_layer_and_parameter_change(built, browser):
     page, problems, requests = open_page(browser, built)
     wait_drawn(page, "conv1", "overlap-30-epsilon-fixed")
     first = graph_data(page, "conv1", "overlap-30-epsilon-fixed")
     assert page.locator("#viewport .glyph").count() == len(first["nodes"]) > 0
+    # Lazy: of the graphs' data files, only the shown graph's has been loaded, and no image.
+    loaded = [url for url in requests if "/data/graph-" in url or "/images/" in url]
+    assert len(loaded) == 1 and loaded[0].endswith(".js"), loaded
     page.select_option("#layer-select", "fc1")
     wait_drawn(page, "fc1", "overlap-30-epsilon-fixed")
     fc1 = graph_data(page, "fc1", "overlap-30-epsilon-fixed")
@@ -288,6 +322,30 @@ def test_significant_features_line_and_their_nodes_on_demand(built, browser):
     assert problems == []
 
 
+def test_dragging_moves_the_picture_as_one_layer_then_the_view(built, browser):
+    """While dragging, the svg element is translated (no redraw of its shapes); on
+    release the view takes the move: a node ends where the pointer took it."""
+    page, problems, _ = open_page(browser, built)
+    wait_drawn(page, "conv1", "overlap-30-epsilon-fixed")
+    glyph = page.locator("#viewport .glyph").first
+    before = glyph.bounding_box()
+    area = page.locator("#graph-area").bounding_box()
+    # The frame's corner is empty: the drag starts on the background, not on a node.
+    x, y = area["x"] + 8, area["y"] + area["height"] - 8
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 60, y - 40, steps=5)
+    assert page.evaluate("document.getElementById('graph').style.transform") == \
+        "translate(60px, -40px)"
+    assert page.evaluate("window.explorer.state.view") == {"x": 0, "y": 0, "k": 1}
+    page.mouse.up()
+    assert page.evaluate("document.getElementById('graph').style.transform") == ""
+    after = glyph.bounding_box()
+    assert after["x"] - before["x"] == pytest.approx(60, abs=1)
+    assert after["y"] - before["y"] == pytest.approx(-40, abs=1)
+    assert problems == []
+
+
 def test_multilayer_mode_shows_three_layers_with_links(built, browser):
     page, problems, _ = open_page(browser, built)
     page.select_option("#layer-select", "conv3")
@@ -306,24 +364,33 @@ def test_multilayer_mode_shows_three_layers_with_links(built, browser):
     page.wait_for_timeout(150)
     conv1 = graph_data(page, "conv1", "overlap-30-epsilon-fixed")
     conv3 = graph_data(page, "conv3", "overlap-30-epsilon-fixed")
-    links = conv1["next_layer_links"] + conv3["next_layer_links"]
+    pairs = [conv1["next_layer_links"], conv3["next_layer_links"]]
+    links = pairs[0] + pairs[1]
     assert len(links) > 0
-    assert page.locator("#viewport .crosslink").count() == len(links)
-    # Filtered by shared images, then to the selected node's links only.
-    least = sorted(shared for _, _, shared in links)[len(links) // 2]
-    page.locator("#crosslinks-min").fill(str(least))
-    page.locator("#crosslinks-min").dispatch_event("change")
-    page.wait_for_timeout(150)
-    assert page.locator("#viewport .crosslink").count() == sum(s >= least for *_, s in links)
-    page.locator("#crosslinks-min").fill("1")
-    page.locator("#crosslinks-min").dispatch_event("change")
+    # By default: each node's strongest link where it is also its partner's, the rest
+    # faded into one path per pair of layers.
+    best = [mutual_best(pair) for pair in pairs]
+    assert 0 < strong_count(page) == sum(len(b) for b in best) < len(links)
+    assert faded_count(page) == len(links) - strong_count(page)
+    # Every link at Jaccard ≥ 0; then those sharing at least the median count.
+    set_input(page, "#crosslinks-jaccard", "0")
+    assert strong_count(page) == len(links) and faded_count(page) == 0
+    least = sorted(shared for _, _, shared, _ in links)[len(links) // 2]
+    set_input(page, "#crosslinks-min", str(least))
+    assert strong_count(page) == sum(s >= least for _, _, s, _ in links)
+    set_input(page, "#crosslinks-min", "1")
+    set_input(page, "#crosslinks-jaccard", "")
+    # A selected node's links, traced through the next layer; only them when asked.
     page.check("#crosslinks-selected")
-    chosen = conv1["next_layer_links"][0][0]
+    assert strong_count(page) == 0 == faded_count(page)
+    chosen = pairs[0][0][0]
     page.locator(f"#viewport .glyph[data-layer='conv1'][data-node='{chosen}'] .node").click(
         force=True)
     page.wait_for_timeout(150)
-    mine = sum(s == chosen for s, _, _ in conv1["next_layer_links"])
-    assert page.locator("#viewport .crosslink").count() == mine > 0
+    reached = {t for s, t, _, _ in pairs[0] if s == chosen}
+    onward = sum(s in reached for s, _, _, _ in pairs[1])
+    assert strong_count(page, pair=0) == len(reached) > 0
+    assert strong_count(page, pair=1) == onward
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "explorer-multilayer.png"))
     assert problems == []
@@ -368,6 +435,74 @@ def synthetic_graph(path: Path, n_nodes: int, classes: list[str], seed: int = 0)
                       np.zeros((n_points, 2)), labels)
         writer.close()
     return cloud
+
+
+def write_layout_graph(path: Path, position: np.ndarray, classes: list[str]) -> Path:
+    """A graph store whose node k holds points 2k and 2k + 1 (images 2k and 2k + 1) in a
+    chain, drawn at ``position``, and its activations store; returns the latter."""
+    n_nodes, n_points = len(position), 2 * len(position)
+    labels = np.arange(n_points) % len(classes)
+    counts = np.zeros((n_nodes, len(classes)), np.int64)
+    np.add.at(counts, (np.repeat(np.arange(n_nodes), 2), labels), 1)
+    edges = np.stack([np.arange(n_nodes - 1), np.arange(1, n_nodes)], 1)
+    graph = MapperGraph(indptr=np.arange(0, n_points + 1, 2), indices=np.arange(n_points),
+                        interval=np.zeros(n_nodes, np.int64),
+                        cover=mapper.Cover(np.zeros(1), np.ones(1), "exact"),
+                        lens=np.zeros(n_points, np.float32), edges=edges,
+                        intersection=np.zeros(len(edges), np.int64),
+                        jaccard=np.zeros(len(edges)), params={"eps": 1.0})
+    stats = NodeStats(size=np.full(n_nodes, 2), mean_lens=np.zeros(n_nodes),
+                      class_counts=counts, mean_activation=np.zeros((n_nodes, 2), np.float32),
+                      position=position)
+    store.write_graph(path, graph, stats, {"classes": classes})
+    cloud = path.with_name(path.stem + "-points.zarr")
+    with store.atomic_group(cloud, "activations", {"classes": classes}) as group:
+        writer = store.ActivationWriter(group, n_points, 2)
+        writer.append(np.zeros((n_points, 2), np.float32), np.arange(n_points),
+                      np.zeros((n_points, 2)), labels)
+        writer.close()
+    return cloud
+
+
+def test_multilayer_columns_are_turned_to_match_through_their_links(tmp_path, browser):
+    """Three layers with the same nodes (each node's images the same in every layer): the
+    second's stored layout is the first's turned by 180°, the third's the second's
+    mirrored. Aligned, every link runs level (equal heights at both ends); not aligned,
+    they cross."""
+    rng = np.random.default_rng(3)
+    first = np.vstack([[0, 0], [1, 1], rng.random((38, 2))])  # spans [0, 1] on both axes
+    layouts = {"l1": first, "l2": 1 - first, "l3": np.c_[first[:, 0], 1 - first[:, 1]]}
+    sources = []
+    for layer, position in layouts.items():
+        graph = tmp_path / f"{layer}.zarr"
+        points = write_layout_graph(graph, position, ["a", "b"])
+        sources.append(explorer.GraphSource(
+            dataset="x", model="m", seed=0, sampling="random", layer=layer,
+            parameters="overlap-30-epsilon-fixed", graph=str(graph), points=str(points)))
+    site = tmp_path / "site"
+    explorer.build_explorer(sources, site, layer_order={"m": list(layouts)}, progress=False)
+    page, problems, _ = open_page(browser, site)
+    page.check("#multilayer-toggle")
+    wait_drawn(page, "l1", "overlap-30-epsilon-fixed", panels=3)
+    page.check("#crosslinks-toggle")
+    set_input(page, "#crosslinks-jaccard", "0")
+    heights = "[...document.querySelectorAll('#viewport .crosslink')].map(l => " \
+              "[Number(l.getAttribute('y1')), Number(l.getAttribute('y2'))])"
+    aligned = np.array(page.evaluate(heights))
+    assert len(aligned) == 2 * 40  # node k to node k, twice
+    # By default the mutual-best links, at most linkBudget of them per pair of layers.
+    set_input(page, "#crosslinks-jaccard", "")
+    assert strong_count(page, pair=0) == 40 == strong_count(page, pair=1)
+    page.evaluate("window.explorer.state.linkBudget = 7; window.explorer.draw()")
+    page.wait_for_timeout(150)
+    assert strong_count(page, pair=0) == 7 and faded_count(page) == 2 * 33
+    np.testing.assert_allclose(aligned[:, 0], aligned[:, 1], atol=1e-6)
+    set_input(page, "#crosslinks-jaccard", "0")
+    page.uncheck("#align-toggle")
+    page.wait_for_timeout(150)
+    stored = np.array(page.evaluate(heights))
+    assert np.abs(stored[:, 0] - stored[:, 1]).mean() > 100
+    assert problems == []
 
 
 def test_page_opens_on_the_graphs_with_images_and_says_which_key_renders_the_others(
@@ -515,6 +650,23 @@ def test_profiles_page_shows_each_example_with_its_sizes_and_persistence_image(
     assert page.locator("figure img").count() == 4
     page.screenshot(path=str(ARTIFACTS / "explorer-profiles.png"), full_page=False)
     assert problems == []
+
+
+def test_links_across_layers_carry_shared_images_and_jaccard():
+    """Known answer: node sets {0,1,2}, {3} in one layer and {1,2}, {2,3,4} in the next."""
+    a = sparse.csr_matrix(np.array([[1, 1, 1, 0, 0], [0, 0, 0, 1, 0]]))
+    b = sparse.csr_matrix(np.array([[0, 1, 1, 0, 0], [0, 0, 1, 1, 1]]))
+    links = explorer.shared_image_links(a, b)
+    assert links == [[0, 0, 2, round(2 / 3, 4)], [0, 1, 1, 0.2], [1, 1, 1, round(1 / 3, 4)]]
+
+
+def test_site_sizes_count_the_graph_files_and_images(built):
+    sizes = explorer.site_sizes(built)
+    files = list((built / "data").glob("graph-*.js"))
+    assert sizes["graph_files"] == len(files) > 0
+    assert sizes["graphs"] == sum(f.stat().st_size for f in files)
+    assert sizes["largest_graph"] == max(f.stat().st_size for f in files)
+    assert 0 < sizes["images"] < sizes["total"]
 
 
 def test_the_page_shows_the_purity_the_purity_stage_wrote(tmp_path):

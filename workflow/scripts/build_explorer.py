@@ -19,5 +19,9 @@ with job_log(snakemake.log[0]) as log:
                                        layer_order=snakemake.params.layer_order,
                                        profile_sources=profile_sources,
                                        opening=settings["opening"], note=note)
+    sizes = explorer.site_sizes(snakemake.output[0])
     print(f"{len(manifest['graphs'])} graphs, {len(profile_sources)} profile analyses; "
-          f"open {snakemake.output[0]}/index.html", file=log)
+          f"{sizes['total'] / 1e6:.1f} MB in all: graph data {sizes['graphs'] / 1e6:.1f} MB "
+          f"in {sizes['graph_files']} files (largest {sizes['largest_graph'] / 1e6:.2f} MB, "
+          f"each loaded when its graph is first shown), images {sizes['images'] / 1e6:.1f} "
+          f"MB (loaded when drawn); open {snakemake.output[0]}/index.html", file=log)

@@ -105,11 +105,13 @@ def node_image_sets(graph, image_of_point: np.ndarray) -> sparse.csr_matrix:
 
 
 def shared_image_links(a: sparse.csr_matrix, b: sparse.csr_matrix, per_node: int = 5
-                       ) -> list[list[int]]:
-    """``[node in a, node in b, shared images]`` for node pairs of adjacent layers.
+                       ) -> list[list]:
+    """``[node in a, node in b, shared images, Jaccard]`` for node pairs of adjacent layers.
 
-    Keeps each node's ``per_node`` strongest links (by shared count) on either side, so
-    the view stays readable and the file small.
+    The Jaccard index is of the two nodes' image sets (shared / union), so that a link of
+    two large nodes is not stronger for their size alone; the page draws by default each
+    node's strongest link where it is also its partner's. Keeps each node's ``per_node``
+    strongest links (by shared count) on either side, so the file stays small.
     """
     width = max(a.shape[1], b.shape[1])
     a = sparse.csr_matrix(a, shape=(a.shape[0], width)) if a.shape[1] < width else a
@@ -127,8 +129,11 @@ def shared_image_links(a: sparse.csr_matrix, b: sparse.csr_matrix, per_node: int
             keep[k] = True
             seen_a[r] = seen_a.get(r, 0) + 1
             seen_b[c] = seen_b.get(c, 0) + 1
-    return [[int(r), int(c), int(n)] for r, c, n in zip(rows[keep], cols[keep], counts[keep],
-                                                          strict=True)]
+    rows, cols, counts = rows[keep], cols[keep], counts[keep]
+    sizes_a, sizes_b = np.asarray(a.sum(axis=1)).ravel(), np.asarray(b.sum(axis=1)).ravel()
+    jaccard = counts / (sizes_a[rows] + sizes_b[cols] - counts)
+    return [[int(r), int(c), int(n), round(float(j), 4)]
+            for r, c, n, j in zip(rows, cols, counts, jaccard, strict=True)]
 
 
 def graph_view(graph, stats, classes: list[str], purity: dict[str, Any],
@@ -279,6 +284,19 @@ def images_note(samplings: Sequence[str], graphs: str, opening: str | None) -> s
     return (f"Activation images are rendered for the {opening} graphs of the {which} "
             "sampling (featurevis.graphs: opening); featurevis.graphs: all renders every "
             "graph's, and featurevis.samplings chooses the samplings.")
+
+
+def site_sizes(site: str | os.PathLike) -> dict[str, int]:
+    """Bytes of an explorer folder: in all, its graph data files (each loaded only when its
+    graph is first shown), the largest of them, and its images (loaded when drawn)."""
+    site = Path(site)
+    graphs = [p.stat().st_size for p in (site / "data").glob("graph-*.js")]
+    images = site / "images"
+    return {"total": sum(p.stat().st_size for p in site.rglob("*") if p.is_file()),
+            "graphs": sum(graphs), "graph_files": len(graphs),
+            "largest_graph": max(graphs, default=0),
+            "images": sum(p.stat().st_size for p in images.rglob("*") if p.is_file())
+            if images.is_dir() else 0}
 
 
 def build_explorer(sources: Sequence[GraphSource], out_dir: str | os.PathLike,

@@ -20,6 +20,9 @@
     parameters: (manifest && manifest.opening) || null,
     colour: "lens", glyph: "circle", jaccard: 0, multilayer: false, crosslinks: false,
     minShared: 1, selectedLinksOnly: false,
+    // Links across layers drawn strong: null = each node's strongest where it is also its
+    // partner's (the rest faded); a number = those of at least that Jaccard.
+    linkJaccard: null, align: true, linkBudget: 100,
     chosen: new Set(), selected: null, view: { x: 0, y: 0, k: 1 },
     feature: null,  // index of the significant feature whose nodes are highlighted
   };
@@ -141,14 +144,15 @@
     group.appendChild(svg("circle", { cx: x, cy: y, r: r, class: "node", fill: "none",
       "pointer-events": "all", "data-node": node.id }));
   }
-  function drawPanel(root, graph, offsetX, width) {
+  function drawPanel(root, graph, offsetX, width, pos) {
     const panel = svg("g", { class: "layer-panel", "data-layer": graph.layer,
       transform: `translate(${offsetX},0)` });
     panel.appendChild(svg("rect", { class: "panel-frame", x: 5, y: 5, width: width - 10, height: 990 }));
-    const label = svg("text", { class: "panel-label", x: 20, y: 36 });
+    // At the panel's foot, right: the graph's title and the legend keep the other corners.
+    const label = svg("text", { class: "panel-label", x: width - 20, y: 980, "text-anchor": "end" });
     label.textContent = graph.layer;
     if (state.multilayer) panel.appendChild(label);
-    const px = (n) => 50 + n.x * (width - 100), py = (n) => 60 + n.y * 890;
+    const px = (n) => 50 + pos[n.id][0] * (width - 100), py = (n) => 60 + pos[n.id][1] * 890;
     const edges = svg("g", { class: "edges" });
     for (const [s, t, j] of graph.links) {
       if (j < state.jaccard) continue;
@@ -187,6 +191,114 @@
     root.appendChild(panel);
     return { panel, px: (n) => offsetX + px(n), py };
   }
+  // ------------------------------------------------------------------ links across layers
+  function passingLinks(graph) {
+    return (graph.next_layer_links || []).filter((l) => l[2] >= state.minShared);
+  }
+  // Each node's strongest link (by Jaccard) where it is also its partner's strongest: a
+  // matching of two layers' nodes, readable where all their links are a hairball. Of
+  // thousands of nodes, a matching is a hairball too: the linkBudget strongest of it.
+  function mutualBest(links) {
+    const bestA = new Map(), bestB = new Map();
+    for (const l of links) {
+      if (!bestA.has(l[0]) || l[3] > bestA.get(l[0])[3]) bestA.set(l[0], l);
+      if (!bestB.has(l[1]) || l[3] > bestB.get(l[1])[3]) bestB.set(l[1], l);
+    }
+    const best = links.filter((l) => bestA.get(l[0]) === l && bestB.get(l[1]) === l);
+    best.sort((x, y) => y[3] - x[3] || y[2] - x[2]);
+    return new Set(best.slice(0, state.linkBudget));
+  }
+  // Per shown layer, the nodes the selected node reaches through links (forward and back,
+  // layer by layer), or null where nothing is selected in the shown layers.
+  function tracedNodes(loaded) {
+    const chosen = state.selected;
+    const start = chosen ? loaded.findIndex((g) => g.layer === chosen.layer) : -1;
+    const reach = loaded.map(() => null);
+    if (start < 0) return reach;
+    reach[start] = new Set([chosen.id]);
+    for (let i = start; i + 1 < loaded.length; i++) {
+      reach[i + 1] = new Set(passingLinks(loaded[i]).filter((l) => reach[i].has(l[0])).map((l) => l[1]));
+    }
+    for (let i = start; i > 0; i--) {
+      reach[i - 1] = new Set(passingLinks(loaded[i - 1]).filter((l) => reach[i].has(l[1])).map((l) => l[0]));
+    }
+    return reach;
+  }
+  // The links drawn strong between layers i and i + 1: those the selected node reaches,
+  // else the mutual-best ones or those above the chosen Jaccard (none when only the
+  // selected node's are asked for).
+  function strongLinks(links, reach, i) {
+    if (reach[i]) return new Set(links.filter((l) => reach[i].has(l[0]) && reach[i + 1].has(l[1])));
+    if (state.selectedLinksOnly) return new Set();
+    if (state.linkJaccard === null) return mutualBest(links);
+    return new Set(links.filter((l) => l[3] >= state.linkJaccard));
+  }
+  // Strong links are lines of their own (their width by shared images); the others are
+  // faded into one path per pair of layers (one element, whatever their number).
+  function drawCrosslinks(root, loaded, placed) {
+    const reach = tracedNodes(loaded);
+    for (let i = 0; i + 1 < loaded.length; i++) {
+      const a = loaded[i], b = loaded[i + 1], links = passingLinks(a);
+      const most = Math.max(1, ...links.map((l) => l[2]));
+      const strong = strongLinks(links, reach, i);
+      const end = (l) => [placed[i].px(a.nodes[l[0]]), placed[i].py(a.nodes[l[0]]),
+        placed[i + 1].px(b.nodes[l[1]]), placed[i + 1].py(b.nodes[l[1]])];
+      if (!state.selectedLinksOnly) {
+        const faded = links.filter((l) => !strong.has(l)).map((l) => {
+          const [x1, y1, x2, y2] = end(l);
+          return `M${x1.toFixed(1)},${y1.toFixed(1)}L${x2.toFixed(1)},${y2.toFixed(1)}`;
+        });
+        if (faded.length) root.appendChild(svg("path", { class: "crosslinks-faded",
+          d: faded.join(""), "data-links": faded.length, "data-pair": i }));
+      }
+      for (const l of strong) {
+        const [x1, y1, x2, y2] = end(l);
+        root.appendChild(svg("line", { class: "crosslink", x1, y1, x2, y2,
+          "stroke-width": 0.5 + 4 * Math.sqrt(l[2] / most), "data-shared": l[2],
+          "data-jaccard": l[3], "data-pair": i }));
+      }
+    }
+  }
+  // Each column's stored layout turned (a rotation or a reflection about its centre) to
+  // best match the previous column through their links, weighted by Jaccard (orthogonal
+  // Procrustes in the drawn units sx × sy), then fitted back into its panel: linked nodes
+  // sit at similar heights and the links run across rather than criss-cross.
+  function alignLayouts(loaded, sx, sy) {
+    const pos = loaded.map((g) => g.nodes.map((n) => [n.x * sx, n.y * sy]));
+    for (let i = 1; state.align && i < loaded.length; i++) {
+      const links = loaded[i - 1].next_layer_links || [];
+      const p = pos[i - 1], q = pos[i];
+      let w = 0, pc = [0, 0], qc = [0, 0];
+      for (const [s, t, , j] of links) {
+        w += j; pc = [pc[0] + j * p[s][0], pc[1] + j * p[s][1]];
+        qc = [qc[0] + j * q[t][0], qc[1] + j * q[t][1]];
+      }
+      if (!(w > 0)) continue;
+      pc = [pc[0] / w, pc[1] / w]; qc = [qc[0] / w, qc[1] / w];
+      const m = [0, 0, 0, 0];  // Σ j (p − p̄)(q − q̄)ᵀ, row-major
+      for (const [s, t, , j] of links) {
+        const dp = [p[s][0] - pc[0], p[s][1] - pc[1]], dq = [q[t][0] - qc[0], q[t][1] - qc[1]];
+        m[0] += j * dp[0] * dq[0]; m[1] += j * dp[0] * dq[1];
+        m[2] += j * dp[1] * dq[0]; m[3] += j * dp[1] * dq[1];
+      }
+      // The best rotation [[c, −s], [s, c]] and reflection [[c, s], [s, −c]], and their fit.
+      const rot = Math.atan2(m[2] - m[1], m[0] + m[3]), rotFit = Math.hypot(m[0] + m[3], m[2] - m[1]);
+      const ref = Math.atan2(m[1] + m[2], m[0] - m[3]), refFit = Math.hypot(m[0] - m[3], m[1] + m[2]);
+      const reflect = refFit > rotFit, angle = reflect ? ref : rot;
+      const c = Math.cos(angle), sn = Math.sin(angle);
+      pos[i] = q.map(([x, y]) => {
+        const dx = x - qc[0], dy = y - qc[1];
+        return reflect ? [c * dx + sn * dy, sn * dx - c * dy] : [c * dx - sn * dy, sn * dx + c * dy];
+      });
+    }
+    return pos.map((layer, i) => (i === 0 || !state.align
+      ? loaded[i].nodes.map((n) => [n.x, n.y]) : fitUnit(layer)));
+  }
+  function fitUnit(points) {  // into [0, 1] on each axis, as the stored layouts are
+    const lo = [0, 1].map((k) => Math.min(...points.map((pt) => pt[k])));
+    const hi = [0, 1].map((k) => Math.max(...points.map((pt) => pt[k])));
+    return points.map((pt) => [0, 1].map((k) => (hi[k] > lo[k] ? (pt[k] - lo[k]) / (hi[k] - lo[k]) : 0.5)));
+  }
   function isSelected(graph, node) {
     return state.selected && state.selected.layer === graph.layer && state.selected.id === node.id;
   }
@@ -216,24 +328,11 @@
     const viewport = svg("g", { id: "viewport" });
     const cross = svg("g", { class: "crosslinks" });
     viewport.appendChild(cross);
-    const placed = loaded.map((graph, i) => drawPanel(viewport, graph, i * width, width));
-    if (state.multilayer && state.crosslinks) {
-      for (let i = 0; i + 1 < loaded.length; i++) {
-        const a = loaded[i], b = loaded[i + 1];
-        const most = Math.max(1, ...(a.next_layer_links || []).map((l) => l[2]));
-        const chosen = state.selected;
-        for (const [s, t, shared] of a.next_layer_links || []) {
-          if (shared < state.minShared) continue;
-          // Only the links of the selected node, when asked (else the view is a hairball).
-          if (state.selectedLinksOnly && !(chosen && ((chosen.layer === a.layer && chosen.id === s)
-            || (chosen.layer === b.layer && chosen.id === t)))) continue;
-          const na = a.nodes[s], nb = b.nodes[t];
-          cross.appendChild(svg("line", { class: "crosslink", x1: placed[i].px(na),
-            y1: placed[i].py(na), x2: placed[i + 1].px(nb), y2: placed[i + 1].py(nb),
-            "stroke-width": 0.5 + 4 * Math.sqrt(shared / most), "data-shared": shared }));
-        }
-      }
-    }
+    const positions = state.multilayer ? alignLayouts(loaded, width - 100, 890)
+      : loaded.map((g) => g.nodes.map((n) => [n.x, n.y]));
+    const placed = loaded.map((graph, i) => drawPanel(viewport, graph, i * width, width,
+      positions[i]));
+    if (state.multilayer && state.crosslinks) drawCrosslinks(cross, loaded, placed);
     svgRoot.replaceChild(viewport, $("viewport"));
     applyView();
     const main = loaded[layers.indexOf(state.layer)] || loaded[0];
@@ -431,19 +530,28 @@
       state.view = { k, x: p.x - (p.x - state.view.x) * ratio, y: p.y - (p.y - state.view.y) * ratio };
       applyView();
     }, { passive: false });
+    // While dragging, the drawn picture moves as one composited layer (a CSS translate of
+    // the svg element, no repaint of its thousands of shapes); the view's transform takes
+    // the move on release.
     let drag = null;
     root.addEventListener("pointerdown", (event) => {
       if (event.target.closest(".glyph")) return;
-      drag = { p: svgPoint(event), view: { ...state.view } };
+      drag = { p: svgPoint(event), x: event.clientX, y: event.clientY };
       root.classList.add("panning");
     });
     window.addEventListener("pointermove", (event) => {
       if (!drag) return;
-      const p = svgPoint(event);
-      state.view = { ...drag.view, x: drag.view.x + p.x - drag.p.x, y: drag.view.y + p.y - drag.p.y };
-      applyView();
+      root.style.transform = `translate(${event.clientX - drag.x}px,${event.clientY - drag.y}px)`;
     });
-    window.addEventListener("pointerup", () => { drag = null; root.classList.remove("panning"); });
+    window.addEventListener("pointerup", (event) => {
+      if (!drag) return;
+      root.style.transform = "";
+      const p = svgPoint(event);
+      state.view = { ...state.view, x: state.view.x + p.x - drag.p.x, y: state.view.y + p.y - drag.p.y };
+      applyView();
+      drag = null;
+      root.classList.remove("panning");
+    });
     $("reset-view").addEventListener("click", () => { state.view = { x: 0, y: 0, k: 1 }; applyView(); });
   }
 
@@ -484,7 +592,7 @@
       if (!hit) return;
       state.selected = { layer: hit.graph.layer, id: hit.node.id };
       showNode(hit.graph, hit.node);
-      if (state.multilayer && state.crosslinks && state.selectedLinksOnly) draw();
+      if (state.multilayer && state.crosslinks) draw();
       for (const g of root.querySelectorAll(".glyph.selected")) g.classList.remove("selected");
       event.target.closest(".glyph").classList.add("selected");
     });
@@ -514,6 +622,12 @@
       state.minShared = Math.max(1, Number($("crosslinks-min").value) || 1); draw(); });
     $("crosslinks-selected").addEventListener("change", () => {
       state.selectedLinksOnly = $("crosslinks-selected").checked; draw(); });
+    $("crosslinks-jaccard").addEventListener("change", () => {
+      const text = $("crosslinks-jaccard").value.trim();
+      state.linkJaccard = text === "" || Number.isNaN(Number(text)) ? null : Number(text);
+      draw(); });
+    $("align-toggle").addEventListener("change", () => {
+      state.align = $("align-toggle").checked; draw(); });
     $("class-search").addEventListener("input", suggest);
     $("class-search").addEventListener("keydown", (event) => {
       if (event.key !== "Enter") return;
