@@ -29,7 +29,7 @@ def rehearse(directory, preset: str, *more: str) -> list[str]:
     rehearsal.prepare(preset, directory / "rehearsal")
     configs = [str(ROOT / "config" / f"{preset}.yaml"),
                str(ROOT / "config" / "rehearsal" / f"{preset}.yaml"), *more]
-    snakemake(directory, configs[0], "--configfile", *configs, timeout=1800)
+    snakemake(directory, configs[0], "--configfile", *configs, timeout=3600)
     return configs
 
 
