@@ -24,9 +24,9 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 #: SLURM test (it mostly waits on the cluster), then the longest first. ``make test``
 #: hands whole files to its workers (pytest-xdist ``--dist loadfile``) in collection
 #: order, so these go first: started last, one of them would end the run alone.
-LONGEST_FILES = ("test_rehearsal.py", "test_slurm.py", "test_workflow_own_runs.py",
-                 "test_workflow.py", "test_user_models.py", "test_weights.py",
-                 "test_mapper_jobs.py",
+LONGEST_FILES = ("test_rehearsal.py", "test_rehearsal_purvine.py", "test_slurm.py",
+                 "test_workflow_own_runs.py", "test_workflow.py", "test_user_models.py",
+                 "test_weights.py", "test_mapper_jobs.py",
                  "test_profiles.py", "test_bench.py",
                  "test_epsilon.py", "test_module.py", "test_serve.py", "test_presets.py",
                  "test_install.py", "test_featurevis.py")
