@@ -408,6 +408,18 @@ def synthetic_site(directory: Path, n_nodes: int, classes: list[str], layer: str
     return site
 
 
+def write_points(cloud: Path, labels: np.ndarray, classes: list[str]) -> Path:
+    """An all-zero activations store of one point per image (point k from image k) with
+    ``labels``; returns its path."""
+    n_points = len(labels)
+    with store.atomic_group(cloud, "activations", {"classes": classes}) as group:
+        writer = store.ActivationWriter(group, n_points, 2)
+        writer.append(np.zeros((n_points, 2), np.float32), np.arange(n_points),
+                      np.zeros((n_points, 2)), labels)
+        writer.close()
+    return cloud
+
+
 def synthetic_graph(path: Path, n_nodes: int, classes: list[str], seed: int = 0) -> Path:
     """A graph store of ``n_nodes`` two-point nodes in a long chain, and its (all-zero)
     activations store with random labels; returns the activations store."""
@@ -428,13 +440,7 @@ def synthetic_graph(path: Path, n_nodes: int, classes: list[str], seed: int = 0)
                       class_counts=counts, mean_activation=np.zeros((n_nodes, 2), np.float32),
                       position=rng.random((n_nodes, 2)))
     store.write_graph(path, graph, stats, {"classes": classes})
-    cloud = path.with_name(path.stem + "-points.zarr")
-    with store.atomic_group(cloud, "activations", {"classes": classes}) as group:
-        writer = store.ActivationWriter(group, n_points, 2)
-        writer.append(np.zeros((n_points, 2), np.float32), np.arange(n_points),
-                      np.zeros((n_points, 2)), labels)
-        writer.close()
-    return cloud
+    return write_points(path.with_name(path.stem + "-points.zarr"), labels, classes)
 
 
 def write_layout_graph(path: Path, position: np.ndarray, classes: list[str]) -> Path:
@@ -455,13 +461,7 @@ def write_layout_graph(path: Path, position: np.ndarray, classes: list[str]) -> 
                       class_counts=counts, mean_activation=np.zeros((n_nodes, 2), np.float32),
                       position=position)
     store.write_graph(path, graph, stats, {"classes": classes})
-    cloud = path.with_name(path.stem + "-points.zarr")
-    with store.atomic_group(cloud, "activations", {"classes": classes}) as group:
-        writer = store.ActivationWriter(group, n_points, 2)
-        writer.append(np.zeros((n_points, 2), np.float32), np.arange(n_points),
-                      np.zeros((n_points, 2)), labels)
-        writer.close()
-    return cloud
+    return write_points(path.with_name(path.stem + "-points.zarr"), labels, classes)
 
 
 def test_multilayer_columns_are_turned_to_match_through_their_links(tmp_path, browser):
