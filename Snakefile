@@ -38,14 +38,5 @@ include: "workflow/rules/explorer.smk"
 
 rule all:
     input:
-        trained_models(),
-        activation_stores(),
-        all_mapper_outputs(),
-        stability_outputs(),
-        homology_outputs(),
-        featurevis_outputs(),
-        explorer_outputs(),
-        noise_outputs(),
-        weights_outputs(),
-        profiles_outputs(),
+        PLAN.targets(),
     default_target: True

@@ -1,13 +1,13 @@
 rule extract_activations:
     input:
-        images=dataset_images,
-        weights=f"{RESULTS}/models/{{model}}/seed-{{seed}}.pt",
-        sidecar=f"{RESULTS}/models/{{model}}/seed-{{seed}}.json",
-        foreground=foreground_inputs,
+        images=PLAN.dataset_images,
+        weights=MODEL_WEIGHTS,
+        sidecar=MODEL_SIDECAR,
+        foreground=PLAN.foreground_inputs,
     output:
         directory(ACTIVATIONS),
     params:
-        module=layer_module_path,
+        module=PLAN.layer_module_path,
         split=config["activations"]["split"],
         border=config["activations"]["border"],
         batch_size=config["activations"]["batch_size"],
@@ -17,7 +17,7 @@ rule extract_activations:
         skip_tokens=config["activations"]["skip_tokens"],
         device=config["device"],
     priority: TWO_THREAD_PRIORITY
-    threads: cloud_threads
+    threads: PLAN.cloud_threads
     resources:
         mem_mb=4000,
         runtime="60m",

@@ -6,7 +6,7 @@ rule download_dataset:
     output:
         touch(f"{RESULTS}/downloads/{{dataset}}.done"),
     params:
-        options=dataset_options,
+        options=PLAN.dataset_options,
     benchmark:
         f"{RESULTS}/benchmarks/data/{{dataset}}.download.tsv",
     log:
@@ -19,13 +19,13 @@ rule download_dataset:
 
 rule dataset:
     input:
-        download_marker,
+        PLAN.download_marker,
     output:
-        directory(f"{RESULTS}/data/{{dataset}}.zarr"),
+        directory(DATA),
     wildcard_constraints:
         dataset=choices(config["datasets"]),  # noisy variants read their base's images
     params:
-        options=dataset_options,
+        options=PLAN.dataset_options,
     threads: 1
     resources:
         mem_mb=4000,
@@ -42,7 +42,7 @@ rule dataset:
 
 rule noise_examples:
     input:
-        f"{RESULTS}/data/{{dataset}}.zarr",
+        DATA,
     output:
         report(
             f"{RESULTS}/noise/{{dataset}}-examples.png",

@@ -3,14 +3,14 @@
 
 rule build_explorer:
     input:
-        explorer_inputs,
+        PLAN.explorer_inputs,
     output:
         directory(f"{RESULTS}/explorer"),
     params:
-        sources=explorer_sources,
-        layer_order=model_layer_orders,
-        profile_sources=profile_explorer_sources,
-        settings=explorer_settings,
+        sources=PLAN.explorer_sources,
+        layer_order=PLAN.model_layer_orders,
+        profile_sources=PLAN.profile_explorer_sources,
+        settings=PLAN.explorer_settings,
     threads: 1
     resources:
         mem_mb=4000,

@@ -4,7 +4,7 @@
 rule render_node_images:
     input:
         graph=f"{GRAPH}.zarr",
-        weights=model_weights,
+        weights=PLAN.model_weights,
     output:
         images=directory(NODE_IMAGES),
         contact=report(
@@ -15,8 +15,8 @@ rule render_node_images:
             labels={"layer": "{layer}", "seed": "{seed}", "model": "{model}"},
         ),
     params:
-        module=layer_module_path,
-        settings=render_settings,
+        module=PLAN.layer_module_path,
+        settings=PLAN.render_settings,
         device=config["device"],
     # One thread: a grid has many such jobs, and they run side by side.
     threads: 1
@@ -36,7 +36,7 @@ rule render_node_images:
 
 rule select_data_examples:
     input:
-        unpack(rendered_layer_graphs),
+        unpack(PLAN.rendered_layer_graphs),
         points=ACTIVATIONS,
     output:
         f"{EXAMPLES}.json",
@@ -60,14 +60,14 @@ rule select_data_examples:
 rule render_data_examples:
     input:
         points=ACTIVATIONS,
-        images=dataset_images,
-        weights=model_weights,
-        selection=example_selection,
+        images=PLAN.dataset_images,
+        weights=PLAN.model_weights,
+        selection=PLAN.example_selection,
     output:
         directory(EXAMPLES),
     params:
-        module=layer_module_path,
-        settings=render_settings,
+        module=PLAN.layer_module_path,
+        settings=PLAN.render_settings,
         thumbnail_size=config["featurevis"]["thumbnail_size"],
         device=config["device"],
     # One thread: one job per layer, run side by side with the node images; the longest

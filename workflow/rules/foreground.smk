@@ -17,8 +17,8 @@ rule download_segmentation_weights:
 
 rule foreground_masks:
     input:
-        images=f"{RESULTS}/data/{{dataset}}.zarr",
-        weights=segmentation_weights,
+        images=DATA,
+        weights=PLAN.segmentation_weights,
     output:
         masks=directory(MASKS),
         examples=report(
@@ -37,7 +37,7 @@ rule foreground_masks:
     resources:
         mem_mb=4000,
         runtime="60m",
-        gpu=lambda wildcards: gpu_request() if segmentation(wildcards) == "deeplabv3" else 0,
+        gpu=lambda wildcards: gpu_request() if PLAN.segmentation(wildcards) == "deeplabv3" else 0,
     benchmark:
         f"{RESULTS}/benchmarks/masks/{{dataset}}.tsv",
     log:
@@ -50,9 +50,9 @@ rule foreground_masks:
 
 rule receptive_fields:
     input:
-        images=f"{RESULTS}/data/{{dataset}}.zarr",
-        weights=f"{RESULTS}/models/{{model}}/seed-{{seed}}.pt",
-        sidecar=f"{RESULTS}/models/{{model}}/seed-{{seed}}.json",
+        images=DATA,
+        weights=MODEL_WEIGHTS,
+        sidecar=MODEL_SIDECAR,
     output:
         fields=RECEPTIVE_FIELDS,
         figure=report(
@@ -63,7 +63,7 @@ rule receptive_fields:
     wildcard_constraints:
         dataset=choices(config["datasets"]),
     params:
-        module=layer_module_path,
+        module=PLAN.layer_module_path,
         images=config["activations"]["foreground"]["erf_images"],
         mass=config["activations"]["foreground"]["erf_mass"],
         device=config["device"],

@@ -1,7 +1,7 @@
 rule persistence_diagrams:
     input:
         points=ACTIVATIONS.replace("{sampling}", "top-l2"),
-        images=f"{RESULTS}/data/{{dataset}}.zarr",
+        images=DATA,
     output:
         diagrams=f"{HOMOLOGY}/seed-{{seed}}/diagrams/{{layer}}.npz",
         plot=report(
@@ -33,7 +33,7 @@ rule persistence_diagrams:
 
 rule sw_distances:
     input:
-        model_diagrams,
+        PLAN.model_diagrams,
     output:
         table=f"{HOMOLOGY}/seed-{{seed}}/sw-distances.tsv",
         heatmap=report(
@@ -61,7 +61,7 @@ rule sw_distances:
 
 rule specificity:
     input:
-        unpack(diagrams_by_seed),
+        unpack(PLAN.diagrams_by_seed),
     output:
         table=f"{HOMOLOGY}/specificity.tsv",
         plot=report(
@@ -90,8 +90,8 @@ rule specificity:
 
 rule sensitivity:
     input:
-        unpack(diagrams_by_seed),
-        points=reference_top_l2_stores,
+        unpack(PLAN.diagrams_by_seed),
+        points=PLAN.reference_top_l2_stores,
     output:
         table=f"{HOMOLOGY}/sensitivity.tsv",
         plot=report(
@@ -103,7 +103,7 @@ rule sensitivity:
         ),
     params:
         seeds=config["homology"]["seeds"],
-        layers=ordered_layers,
+        layers=PLAN.ordered_layers,
         maxdim=config["homology"]["maxdim"],
         directions=config["homology"]["directions"],
         max_components=config["homology"]["max_removed_components"],

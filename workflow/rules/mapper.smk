@@ -20,7 +20,7 @@ rule estimate_epsilon:
     # mapper.jobs: shared, a graph job that runs first (a fixed-ε one) cannot build the
     # layer's pass.
     priority: TWO_THREAD_PRIORITY
-    threads: cloud_threads
+    threads: PLAN.cloud_threads
     resources:
         mem_mb=8000,
         runtime="60m",
@@ -44,7 +44,7 @@ if config["mapper"]["jobs"] in ("shared", "graph") and config["mapper"]["shards"
     rule build_mapper:
         input:
             points=ACTIVATIONS,
-            epsilon=graph_epsilon_input,
+            epsilon=PLAN.graph_epsilon_input,
         output:
             graph=directory(f"{GRAPH}.zarr"),
             nodelink=f"{GRAPH}.json",
@@ -60,7 +60,7 @@ if config["mapper"]["jobs"] in ("shared", "graph") and config["mapper"]["shards"
         params:
             intervals=config["mapper"]["intervals"],
             overlap=lambda wildcards: float(wildcards.overlap) / 100,
-            fixed_epsilon=graph_fixed_epsilon,
+            fixed_epsilon=PLAN.graph_fixed_epsilon,
             min_samples=config["mapper"]["min_samples"],
             cover=config["mapper"]["cover"],
             tile=config["mapper"]["tile"],
@@ -68,7 +68,7 @@ if config["mapper"]["jobs"] in ("shared", "graph") and config["mapper"]["shards"
             layer_pass=lambda wildcards: LAYER_PASS.format(**wildcards),
             layer_epsilon=lambda wildcards: EPSILON.format(**wildcards) + ".json",
         priority: GRAPH_PRIORITY
-        threads: graph_threads
+        threads: PLAN.graph_threads
         resources:
             mem_mb=lambda wildcards, attempt: 8000 * attempt,
             runtime="120m",
@@ -90,14 +90,14 @@ else:
     rule build_mapper_grid:
         input:
             points=ACTIVATIONS,
-            epsilon=layer_epsilon_input,
-            plan=shard_plan_input,
-            shards=shard_nodes_input,
+            epsilon=PLAN.layer_epsilon_input,
+            plan=PLAN.shard_plan_input,
+            shards=PLAN.shard_nodes_input,
         output:
-            graphs=[directory(path) for path in layer_grid_graphs(".zarr")],
-            nodelinks=layer_grid_graphs(".json"),
-            kmappers=layer_grid_graphs(".kmapper.json"),
-            purities=layer_grid_graphs(".purity.tsv"),
+            graphs=[directory(path) for path in PLAN.layer_grid_graphs(".zarr")],
+            nodelinks=PLAN.layer_grid_graphs(".json"),
+            kmappers=PLAN.layer_grid_graphs(".kmapper.json"),
+            purities=PLAN.layer_grid_graphs(".purity.tsv"),
             figures=[
                 report(
                     path,
@@ -106,17 +106,17 @@ else:
                     subcategory="{sampling} grid",
                     labels={"layer": "{layer}", "seed": "{seed}", "model": "{model}"},
                 )
-                for path in layer_grid_graphs(".png")
+                for path in PLAN.layer_grid_graphs(".png")
             ],
         params:
-            grid=layer_grid_parameters(),
+            grid=PLAN.grid(),
             intervals=config["mapper"]["intervals"],
             fixed_epsilon=config["mapper"]["fixed_epsilon"],
             min_samples=config["mapper"]["min_samples"],
             cover=config["mapper"]["cover"],
             tile=config["mapper"]["tile"],
             device=config["device"],
-        threads: grid_threads
+        threads: PLAN.cloud_threads
         resources:
             mem_mb=lambda wildcards, attempt: 8000 * attempt,
             runtime="240m",
@@ -162,17 +162,17 @@ if config["mapper"]["shards"] > 1:
         input:
             points=ACTIVATIONS,
             plan=f"{MAPPER_SHARDS}/plan.zarr",
-            epsilon=layer_epsilon_input,
+            epsilon=PLAN.layer_epsilon_input,
         output:
             nodes=directory(f"{MAPPER_SHARDS}/shard-{{shard}}.zarr"),
         params:
-            grid=layer_grid_parameters(),
+            grid=PLAN.grid(),
             fixed_epsilon=config["mapper"]["fixed_epsilon"],
             min_samples=config["mapper"]["min_samples"],
             cover=config["mapper"]["cover"],
             tile=config["mapper"]["tile"],
             device=config["device"],
-        threads: grid_threads
+        threads: PLAN.cloud_threads
         resources:
             mem_mb=lambda wildcards, attempt: 8000 * attempt,
             runtime="240m",
@@ -189,25 +189,23 @@ if config["mapper"]["shards"] > 1:
 
 rule purity_summary:
     input:
-        lambda wildcards: mapper_graphs(
-            wildcards.dataset, wildcards.model, wildcards.seed, ".purity.tsv"
-        ),
+        PLAN.purity_tables,
     output:
-        table=f"{RESULTS}/purity/{{dataset}}/{{model}}/seed-{{seed}}/purity.tsv",
+        table=f"{PURITY}/purity.tsv",
         node_plot=report(
-            f"{RESULTS}/purity/{{dataset}}/{{model}}/seed-{{seed}}/node-purity.png",
+            f"{PURITY}/node-purity.png",
             caption="../report/purity.rst",
             category="Purity",
             labels={"measure": "node-wise", "model": "{model}", "seed": "{seed}"},
         ),
         class_plot=report(
-            f"{RESULTS}/purity/{{dataset}}/{{model}}/seed-{{seed}}/class-purity.png",
+            f"{PURITY}/class-purity.png",
             caption="../report/purity.rst",
             category="Purity",
             labels={"measure": "class-wise", "model": "{model}", "seed": "{seed}"},
         ),
     params:
-        layer_order=layer_order,
+        layer_order=PLAN.layer_order,
     threads: 1
     resources:
         mem_mb=2000,
@@ -224,18 +222,18 @@ rule purity_summary:
 
 rule noise_purity:
     input:
-        tables=purity_tables_by_noise,
+        tables=PLAN.purity_tables_by_noise,
     output:
-        table=f"{RESULTS}/purity/{{dataset}}/{{model}}/seed-{{seed}}/noise-purity.tsv",
+        table=f"{PURITY}/noise-purity.tsv",
         plot=report(
-            f"{RESULTS}/purity/{{dataset}}/{{model}}/seed-{{seed}}/noise-purity.png",
+            f"{PURITY}/noise-purity.png",
             caption="../report/noise_purity.rst",
             category="Input noise",
             labels={"model": "{model}", "seed": "{seed}"},
         ),
     params:
-        layer_order=layer_order,
-        sigmas=noise_sigmas,
+        layer_order=PLAN.layer_order,
+        sigmas=PLAN.noise_sigmas,
     threads: 1
     resources:
         mem_mb=2000,

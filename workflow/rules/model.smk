@@ -18,17 +18,17 @@ rule download_weights:
 
 rule train_model:
     input:
-        unpack(model_inputs),
+        unpack(PLAN.model_inputs),
     output:
-        weights=f"{RESULTS}/models/{{model}}/seed-{{seed}}.pt",
-        sidecar=f"{RESULTS}/models/{{model}}/seed-{{seed}}.json",
+        weights=MODEL_WEIGHTS,
+        sidecar=MODEL_SIDECAR,
     params:
-        architecture=model_spec,
-        weights=lambda wildcards: model_config(wildcards)["weights"],
-        epochs=lambda wildcards: model_config(wildcards)["epochs"],
-        batch_size=lambda wildcards: model_config(wildcards)["batch_size"],
-        learning_rate=lambda wildcards: model_config(wildcards)["learning_rate"],
-        weight_decay=lambda wildcards: model_config(wildcards)["weight_decay"],
+        architecture=PLAN.model_spec,
+        weights=lambda wildcards: config["models"][wildcards.model]["weights"],
+        epochs=lambda wildcards: config["models"][wildcards.model]["epochs"],
+        batch_size=lambda wildcards: config["models"][wildcards.model]["batch_size"],
+        learning_rate=lambda wildcards: config["models"][wildcards.model]["learning_rate"],
+        weight_decay=lambda wildcards: config["models"][wildcards.model]["weight_decay"],
         device=config["device"],
     priority: TWO_THREAD_PRIORITY
     threads: 2

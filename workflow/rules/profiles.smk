@@ -4,9 +4,9 @@
 
 rule profile_images:
     input:
-        images=f"{RESULTS}/data/{{dataset}}.zarr",
-        weights=f"{RESULTS}/models/{{model}}/seed-{{seed}}.pt",
-        sidecar=f"{RESULTS}/models/{{model}}/seed-{{seed}}.json",
+        images=DATA,
+        weights=MODEL_WEIGHTS,
+        sidecar=MODEL_SIDECAR,
     output:
         directory(f"{PROFILES}/profiles.zarr"),
     params:
@@ -45,7 +45,7 @@ rule profile_topology:
             labels={"seed": "{seed}", "neurons": "{neuron}"},
         ),
     params:
-        **profile_settings(),
+        **PLAN.profile_settings(),
     threads: 1
     resources:
         mem_mb=4000,

@@ -19,7 +19,7 @@ rule graph_stability:
                     "model": "{model}"},
         ),
     params:
-        parameters=graph_parameters,
+        parameters=PLAN.graph_parameters,
         bootstrap=config["stability"]["bootstrap"],
         confidence=config["stability"]["confidence"],
         resample_seed=config["stability"]["seed"],
@@ -46,7 +46,7 @@ rule graph_stability:
 
 rule grid_distances:
     input:
-        unpack(layer_graphs),
+        unpack(PLAN.layer_graphs),
     output:
         table=f"{GRID_DISTANCES}.tsv",
         plot=report(
@@ -73,7 +73,7 @@ rule grid_distances:
 
 rule stability_summary:
     input:
-        unpack(stability_summary_inputs),
+        unpack(PLAN.stability_summary_inputs),
     output:
         table=f"{STABILITY_RUN}/summary.tsv",
         distances=f"{STABILITY_RUN}/grid-distances.tsv",
@@ -85,7 +85,7 @@ rule stability_summary:
             labels={"dataset": "{dataset}", "model": "{model}", "seed": "{seed}"},
         ),
     params:
-        layer_order=layer_order,
+        layer_order=PLAN.layer_order,
     threads: 1
     resources:
         mem_mb=2000,
@@ -102,7 +102,7 @@ rule stability_summary:
 
 rule noise_distances:
     input:
-        noise_graph_inputs,
+        PLAN.noise_graph_inputs,
     output:
         table=f"{STABILITY_RUN}/noise-distances.tsv",
         plot=report(
@@ -113,8 +113,8 @@ rule noise_distances:
             labels={"dataset": "{dataset}", "model": "{model}", "seed": "{seed}"},
         ),
     params:
-        pairs=noise_graph_pairs,
-        layer_order=layer_order,
+        pairs=PLAN.noise_graph_pairs,
+        layer_order=PLAN.layer_order,
     threads: 1
     resources:
         mem_mb=4000,

@@ -5,18 +5,18 @@
 
 rule train_weight_snapshots:
     input:
-        images=training_images,
+        images=PLAN.weight_training_images,
     output:
-        [directory(path) for path in trained_snapshot_stores()],
+        [directory(path) for path in PLAN.trained_snapshot_stores()],
     params:
-        architecture=model_spec,
-        layers=weight_layer_paths,
-        seeds=weight_seeds(),
+        architecture=PLAN.model_spec,
+        layers=PLAN.weight_layer_paths,
+        seeds=PLAN.weight_seeds(),
         snapshots=sorted(config["weights"]["snapshots"]),
-        training=weight_training,
+        training=PLAN.weight_training,
         device=config["device"],
     wildcard_constraints:
-        model=weight_model_constraint(trainable=True),
+        model=choices(PLAN.weight_models(trainable=True)) or NEVER,
     priority: TWO_THREAD_PRIORITY
     threads: 2
     resources:
@@ -39,14 +39,14 @@ rule given_weight_snapshot:
     output:
         directory(SNAPSHOT_STORE.replace("{snapshot}", "final")),
     params:
-        architecture=model_spec,
-        layers=weight_layer_paths,
+        architecture=PLAN.model_spec,
+        layers=PLAN.weight_layer_paths,
         seeds=[0],
         snapshots=[],
         training=None,
         device="cpu",
     wildcard_constraints:
-        model=weight_model_constraint(trainable=False),
+        model=choices(PLAN.weight_models(trainable=False)) or NEVER,
     threads: 1
     resources:
         mem_mb=4000,
@@ -63,12 +63,13 @@ rule given_weight_snapshot:
 
 rule weight_points:
     input:
-        unpack(weight_point_inputs),
+        unpack(lambda wildcards: {name: ancient(path) for name, path
+                              in PLAN.weight_point_inputs(wildcards).items()}),
     output:
         directory(WEIGHT_POINTS),
     params:
-        source=weight_source,
-        slice=weight_slice,
+        source=PLAN.weight_source,
+        slice=PLAN.weight_slice,
         contrast_drop=config["weights"]["contrast_drop"] / 100,
         contrast_norm=config["weights"]["contrast_norm"],
     threads: 1
@@ -128,8 +129,8 @@ rule weight_core:
 
 rule weight_sweep:
     input:
-        unpack(weight_sweep_barcodes),
-        summaries=lambda wildcards: weight_core_files(wildcards, "summary.json"),
+        unpack(PLAN.weight_sweep_barcodes),
+        summaries=PLAN.weight_summaries,
     output:
         table=f"{RESULTS}/weights/{{model}}/{{layer}}/h1-bars.tsv",
         plot=report(
@@ -154,7 +155,7 @@ rule weight_sweep:
 
 rule weight_dynamics:
     input:
-        unpack(weight_dynamics_inputs),
+        unpack(PLAN.weight_dynamics_inputs),
     output:
         report(
             f"{RESULTS}/weights/{{model}}/{{layer}}/dynamics.png",
@@ -163,7 +164,7 @@ rule weight_dynamics:
             subcategory="{model} {layer}: learning dynamics",
         ),
     params:
-        snapshots=lambda wildcards: weight_snapshots(wildcards.model),
+        snapshots=PLAN.weight_snapshot_labels,
     threads: 1
     resources:
         mem_mb=2000,
