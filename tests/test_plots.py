@@ -1,5 +1,9 @@
 """Layout and figures: deterministic positions, figures that are real PNGs."""
 
+import os
+import subprocess
+import sys
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -56,3 +60,20 @@ def test_an_empty_figure_fails_the_figure_check(tmp_path):
     figure.savefig(tmp_path / "line.png")
     plt.close(figure)
     assert_drawn(tmp_path / "line.png")
+
+
+def test_importing_the_figures_chooses_no_backend(tmp_path):
+    """A notebook that imports the library keeps its own matplotlib backend: no module
+    loads pyplot or sets one, and the figures still render (through Agg, by savefig)."""
+    script = ("import sys, matplotlib\n"
+              "import topoact.stability, topoact.epsilon, topoact.purity, topoact.plots\n"
+              "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
+              "assert matplotlib.rcParams._get_backend_or_none() is None, 'backend set'\n"
+              "import numpy as np\n"
+              "topoact.plots.plot_diagrams([np.array([[0.0, 1.0]]), np.zeros((0, 2))],"
+              " sys.argv[1])\n")
+    env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "p.png")],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG")

@@ -9,29 +9,34 @@ import os
 
 import matplotlib
 import numpy as np
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.collections import LineCollection, PatchCollection  # noqa: E402
-from matplotlib.patches import Wedge  # noqa: E402
+from matplotlib.collections import LineCollection, PatchCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle, Wedge
 
 from topoact import store
-from topoact.layout import graph_layout  # noqa: E402
+from topoact.layout import graph_layout
 
 #: Class colours (tab10, then tab20b/c for more classes).
-CLASS_COLOURS = [*plt.get_cmap("tab10").colors, *plt.get_cmap("tab20b").colors,
-                 *plt.get_cmap("tab20c").colors]
+CLASS_COLOURS = [*matplotlib.colormaps["tab10"].colors, *matplotlib.colormaps["tab20b"].colors,
+                 *matplotlib.colormaps["tab20c"].colors]
+
+
+def subplots(*grid, figsize=None, dpi=None, **kwargs) -> tuple[Figure, object]:
+    """``pyplot.subplots`` without pyplot: a Figure that no backend or pyplot state holds
+    (importing this module chooses no backend for a notebook; savefig renders with Agg)."""
+    figure = Figure(figsize=figsize, dpi=dpi)
+    return figure, figure.subplots(*grid, **kwargs)
 
 
 def _save(fig, path: str | os.PathLike) -> None:
     fig.savefig(path)
-    plt.close(fig)
 
 
 def plot_k_distance(curve: np.ndarray, estimate, path: str | os.PathLike,
                     title: str = "") -> None:
     """The sorted k-distance curve with the chosen ε marked."""
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
+    fig, ax = subplots(figsize=(6, 4), dpi=110)
     ax.plot(np.arange(len(curve)), curve, lw=1.5, color="#3366aa",
             label=f"{estimate.k}-distance")
     ax.axhline(estimate.epsilon, color="#cc3311", lw=1, ls="--")
@@ -52,7 +57,7 @@ def plot_mapper_graph(positions: np.ndarray, sizes: np.ndarray, class_counts: np
                       path: str | os.PathLike, title: str = "") -> None:
     """A mapper graph: pie-chart nodes (class composition) sized by cluster size,
     edges with width by Jaccard index."""
-    fig, ax = plt.subplots(figsize=(8, 8), dpi=110)
+    fig, ax = subplots(figsize=(8, 8), dpi=110)
     n = len(sizes)
     radius = np.zeros(0)
     if n:
@@ -75,7 +80,7 @@ def plot_mapper_graph(positions: np.ndarray, sizes: np.ndarray, class_counts: np
         ax.add_collection(PatchCollection(wedges, facecolors=colours, edgecolors="white",
                                           linewidths=0.2, zorder=2))
     present = np.flatnonzero(class_counts.sum(0)) if n else []
-    handles = [plt.Line2D([], [], marker="o", ls="", color=CLASS_COLOURS[k % len(CLASS_COLOURS)],
+    handles = [Line2D([], [], marker="o", ls="", color=CLASS_COLOURS[k % len(CLASS_COLOURS)],
                           label=classes[k]) for k in present[:30]]
     if handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
@@ -104,8 +109,8 @@ def plot_purity_by_layer(table, value: str, path: str | os.PathLike, layer_order
     layer_order = [layer for layer in layer_order if layer in set(table["layer"])]
     columns = min(len(grids), 2)
     rows = -(-len(grids) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.4 * rows), dpi=110,
-                             sharey=True, squeeze=False)
+    fig, axes = subplots(rows, columns, figsize=(4.6 * columns, 3.4 * rows), dpi=110,
+                         sharey=True, squeeze=False)
     depth = {layer: i for i, layer in enumerate(layer_order)}
     for ax in axes.flat[len(grids):]:
         ax.set_visible(False)
@@ -145,7 +150,7 @@ def draw_graph_store(graph_path, png_path, title: str = "", seed: int = 0) -> No
 
 def plot_diagrams(diagrams: list[np.ndarray], path: str | os.PathLike, title: str = "") -> None:
     """Persistence diagrams of one cloud, every dimension on one plot (death = ∞ on top)."""
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=110)
+    fig, ax = subplots(figsize=(5, 5), dpi=110)
     finite_values = np.concatenate([d[np.isfinite(d)] for d in diagrams if len(d)] or [[0, 1]])
     top = float(finite_values.max()) * 1.05 if len(finite_values) else 1.0
     for dim, diagram in enumerate(diagrams):
@@ -168,8 +173,8 @@ def plot_distance_heatmaps(matrices: dict[int, tuple[np.ndarray, np.ndarray]], l
     """SW distance between layers, one heatmap per homology dimension (Purvine Fig. 5);
     the maximum coefficient of variation over batches is given under each."""
     dims = sorted(matrices)
-    fig, axes = plt.subplots(1, len(dims), figsize=(4.8 * len(dims), 4.4), dpi=110,
-                             squeeze=False)
+    fig, axes = subplots(1, len(dims), figsize=(4.8 * len(dims), 4.4), dpi=110,
+                         squeeze=False)
     for ax, dim in zip(axes[0], dims, strict=True):
         mean, cv = matrices[dim]
         image = ax.imshow(mean, cmap="viridis")
@@ -189,8 +194,8 @@ def plot_specificity(shown: dict[int, tuple[np.ndarray, np.ndarray]], table, lay
     """Specificity test (Purvine Fig. 6): within-model A and cross-model A–B distances, and
     the correlation ρ of their rows for each layer, per dimension."""
     dims = sorted(shown)
-    fig, axes = plt.subplots(len(dims), 3, figsize=(14, 4.2 * len(dims)), dpi=100,
-                             squeeze=False)
+    fig, axes = subplots(len(dims), 3, figsize=(14, 4.2 * len(dims)), dpi=100,
+                         squeeze=False)
     for row, dim in zip(axes, dims, strict=True):
         within, cross = shown[dim]
         for ax, matrix, name in ((row[0], within, f"model A (seed {seeds[0]}) × A"),
@@ -222,8 +227,8 @@ def plot_sensitivity(table, path: str | os.PathLike, title: str = "") -> None:
     """Sensitivity test (Purvine Fig. 7): SW distance to the layer itself as top principal
     components are deleted, with the cross-seed baseline of the layer dashed."""
     dims = sorted(table["dim"].unique())
-    fig, axes = plt.subplots(1, len(dims), figsize=(5.5 * len(dims), 4), dpi=110,
-                             squeeze=False)
+    fig, axes = subplots(1, len(dims), figsize=(5.5 * len(dims), 4), dpi=110,
+                         squeeze=False)
     for ax, dim in zip(axes[0], dims, strict=True):
         part = table[table["dim"] == dim]
         for j, (layer, rows) in enumerate(part.groupby("layer", sort=False)):
@@ -249,8 +254,8 @@ def plot_contact_sheet(sheet: np.ndarray | None, path: str | os.PathLike, title:
     """A contact sheet of rendered images (or a note that there are none) as PNG."""
     height, width = (sheet.shape[:2] if sheet is not None else (100, 300))
     scale = max(1.0, 480 / max(height, width))
-    fig, ax = plt.subplots(figsize=(width * scale / 100 + 0.4, height * scale / 100 + 0.6),
-                           dpi=100)
+    fig, ax = subplots(figsize=(width * scale / 100 + 0.4, height * scale / 100 + 0.6),
+                       dpi=100)
     if sheet is None:
         ax.text(0.5, 0.5, "graph has no nodes", ha="center", va="center")
     else:
@@ -258,7 +263,6 @@ def plot_contact_sheet(sheet: np.ndarray | None, path: str | os.PathLike, title:
     ax.set_axis_off()
     ax.set_title(f"{title} ({count} images)" if title else f"{count} images", fontsize=8)
     fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
 
 
 def plot_noise_examples(rows: list[tuple[float, np.ndarray]], path: str | os.PathLike) -> None:
@@ -268,8 +272,8 @@ def plot_noise_examples(rows: list[tuple[float, np.ndarray]], path: str | os.Pat
     (:func:`topoact.activations.noisy_examples` makes them).
     """
     n_images = len(rows[0][1])
-    fig, axes = plt.subplots(len(rows), n_images, figsize=(1.3 * n_images, 1.4 * len(rows)),
-                             dpi=110, squeeze=False)
+    fig, axes = subplots(len(rows), n_images, figsize=(1.3 * n_images, 1.4 * len(rows)),
+                         dpi=110, squeeze=False)
     for r, (sigma, images) in enumerate(rows):
         for c, image in enumerate(images):
             ax = axes[r, c]
@@ -284,8 +288,8 @@ def plot_noise_examples(rows: list[tuple[float, np.ndarray]], path: str | os.Pat
 
 def plot_masks(images: np.ndarray, masks: np.ndarray, method: str, path: str | os.PathLike) -> None:
     """Example images (top row) and their foreground masks shown on them (bottom row)."""
-    fig, axes = plt.subplots(2, len(images), figsize=(1.3 * len(images), 2.9), dpi=110,
-                             squeeze=False)
+    fig, axes = subplots(2, len(images), figsize=(1.3 * len(images), 2.9), dpi=110,
+                         squeeze=False)
     for c, (image, mask) in enumerate(zip(images, masks, strict=True)):
         axes[0, c].imshow(image, interpolation="nearest")
         shaded = image.astype(np.float32) / 255
@@ -307,7 +311,7 @@ def plot_receptive_fields(fields, path: str | os.PathLike, title: str = "") -> N
     height, width = fields.layer_shape
     shown = {"corner (0, 0)": 0, f"edge (0, {width // 2})": width // 2,
              f"centre ({height // 2}, {width // 2})": (height // 2) * width + width // 2}
-    fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.8), dpi=110)
+    fig, axes = subplots(1, 3, figsize=(7.5, 2.8), dpi=110)
     for ax, (label, position) in zip(axes, shown.items(), strict=True):
         ax.imshow(fields.dense(position), cmap="magma", interpolation="nearest")
         size = fields.indptr[position + 1] - fields.indptr[position]
@@ -350,8 +354,8 @@ def plot_barcode_grid(panels: dict[str, list[np.ndarray]], path: str | os.PathLi
     """Barcodes side by side, one panel each (e.g. a density filter sweep X(k, p))."""
     rows = max(1, -(-len(panels) // columns))
     width = min(columns, max(len(panels), 1))
-    fig, axes = plt.subplots(rows, width, figsize=(4 * width, 3.2 * rows), dpi=110,
-                             squeeze=False)
+    fig, axes = subplots(rows, width, figsize=(4 * width, 3.2 * rows), dpi=110,
+                         squeeze=False)
     for ax, (name, diagrams) in zip(axes.ravel(), panels.items(), strict=False):
         draw_barcode(ax, diagrams)
         ax.set_title(name, fontsize=9)
@@ -374,7 +378,7 @@ def draw_filter_graph(ax, graph, mean_filters: np.ndarray, density: np.ndarray,
         ax.add_collection(LineCollection(segments, colors="#999999",
                                          linewidths=0.5 + 2.5 * np.asarray(graph.jaccard),
                                          zorder=1))
-    colours = plt.get_cmap("inferno_r")
+    colours = matplotlib.colormaps["inferno_r"]
     low, high = (float(density.min()), float(density.max())) if len(density) else (0, 1)
     half = 0.3 / max(np.sqrt(max(graph.n_nodes, 1)), 3.0)
     for node, (x, y) in enumerate(positions):
@@ -382,7 +386,7 @@ def draw_filter_graph(ax, graph, mean_filters: np.ndarray, density: np.ndarray,
         shade = (density[node] - low) / (high - low) if high > low else 0.5
         ax.imshow(grid, cmap="gray", extent=(x - half, x + half, y - half, y + half),
                   interpolation="nearest", zorder=3)
-        ax.add_patch(plt.Rectangle((x - half, y - half), 2 * half, 2 * half, fill=False,
+        ax.add_patch(Rectangle((x - half, y - half), 2 * half, 2 * half, fill=False,
                                    edgecolor=colours(0.15 + 0.7 * (1 - shade)), lw=2, zorder=4))
     ax.set_xlim(-2 * half, 1 + 2 * half)
     ax.set_ylim(-2 * half, 1 + 2 * half)
@@ -394,7 +398,7 @@ def plot_filter_graph(graph, mean_filters: np.ndarray, density: np.ndarray,
                       kernel: tuple[int, int], path: str | os.PathLike, title: str = "",
                       positions: np.ndarray | None = None) -> None:
     """One weight-space mapper graph (see :func:`draw_filter_graph`)."""
-    fig, ax = plt.subplots(figsize=(6.5, 6.5), dpi=110)
+    fig, ax = subplots(figsize=(6.5, 6.5), dpi=110)
     draw_filter_graph(ax, graph, mean_filters, density, kernel, positions)
     ax.set_title(f"{title}\nnode = mean filter; frame: codensity (dark = dense)", fontsize=9)
     fig.tight_layout()
@@ -407,8 +411,8 @@ def plot_weight_dynamics(columns: list[dict], path: str | os.PathLike, title: st
     Each column is a dict with ``label``, ``graph``, ``filters`` (node mean filters),
     ``density`` (node mean codensity), ``kernel``, ``diagrams`` and ``summary``.
     """
-    fig, axes = plt.subplots(2, len(columns), figsize=(3.6 * len(columns), 7.4), dpi=100,
-                             squeeze=False)
+    fig, axes = subplots(2, len(columns), figsize=(3.6 * len(columns), 7.4), dpi=100,
+                         squeeze=False)
     for number, column in enumerate(columns):
         draw_filter_graph(axes[0, number], column["graph"], column["filters"],
                           column["density"], column["kernel"], column.get("positions"))
@@ -430,8 +434,8 @@ def plot_class_persistence_images(images: dict[str, np.ndarray], extent: tuple, 
     names = list(images)
     columns = min(len(names), 5) or 1
     rows = -(-len(names) // columns) or 1
-    fig, axes = plt.subplots(rows, columns, figsize=(2.4 * columns, 2.4 * rows + 0.4),
-                             dpi=110, squeeze=False)
+    fig, axes = subplots(rows, columns, figsize=(2.4 * columns, 2.4 * rows + 0.4),
+                         dpi=110, squeeze=False)
     top = max((float(np.max(v)) for v in images.values()), default=0.0) or 1.0
     for ax in axes.ravel():
         ax.axis("off")
@@ -452,8 +456,8 @@ def plot_jaccard_heatmaps(matrices: dict[str, np.ndarray], classes: list[str], p
                           title: str = "") -> None:
     """Jaccard similarity between class profiles, one heatmap per kind (neurons,
     synapses), the value written in each cell."""
-    fig, axes = plt.subplots(1, len(matrices), figsize=(4.6 * len(matrices), 4.2), dpi=110,
-                             squeeze=False)
+    fig, axes = subplots(1, len(matrices), figsize=(4.6 * len(matrices), 4.2), dpi=110,
+                         squeeze=False)
     for ax, (kind, matrix) in zip(axes[0], matrices.items(), strict=True):
         image = ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis")
         ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=7)
@@ -473,8 +477,8 @@ def plot_within_across(pairs: dict[str, tuple[np.ndarray, np.ndarray]],
                        p_values: dict[str, float], path, title: str = "") -> None:
     """Jaccard similarity of image-profile pairs within a class against across classes,
     per kind (neurons, synapses), with the permutation p-value of the difference."""
-    fig, axes = plt.subplots(1, len(pairs), figsize=(3.6 * len(pairs), 3.6), dpi=110,
-                             squeeze=False)
+    fig, axes = subplots(1, len(pairs), figsize=(3.6 * len(pairs), 3.6), dpi=110,
+                         squeeze=False)
     for ax, (kind, (within, across)) in zip(axes[0], pairs.items(), strict=True):
         ax.boxplot([within, across], showmeans=True)
         ax.set_xticks([1, 2], [f"within class\n({len(within)} pairs)",
@@ -489,7 +493,7 @@ def plot_within_across(pairs: dict[str, tuple[np.ndarray, np.ndarray]],
 def plot_profile_sizes(sizes: np.ndarray, labels: np.ndarray, classes: list[str],
                        layers: list[str], path, title: str = "") -> None:
     """Mean number of profile neurons per layer, one line per class."""
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.35 * len(layers) + 2), 3.6), dpi=110)
+    fig, ax = subplots(figsize=(max(5.0, 0.35 * len(layers) + 2), 3.6), dpi=110)
     for c in np.unique(labels):
         ax.plot(sizes[labels == c].mean(axis=0), marker="o", ms=3, lw=1,
                 color=CLASS_COLOURS[int(c) % len(CLASS_COLOURS)], label=classes[int(c)])
@@ -516,8 +520,8 @@ def plot_extended_diagram(features, distances: np.ndarray, d_alpha: float, confi
     ``features`` is a table (kind, birth, death, significant). Points outside the grey
     band, |death − birth| > 2 d_α, are the significant features (filled markers).
     """
-    fig, (ax, hist) = plt.subplots(1, 2, figsize=(9.2, 4.8), dpi=110,
-                                   gridspec_kw={"width_ratios": [1.15, 1]})
+    fig, (ax, hist) = subplots(1, 2, figsize=(9.2, 4.8), dpi=110,
+                               gridspec_kw={"width_ratios": [1.15, 1]})
     values = np.concatenate([features["birth"], features["death"]]) if len(features) else [0, 1]
     low, high = float(np.min(values)), float(np.max(values))
     pad = 0.05 * (high - low or 1.0)
@@ -561,8 +565,8 @@ def plot_graph_distances(names: list[str], bottleneck: np.ndarray, similarity: n
                          path, title: str = "") -> None:
     """Two heatmaps over a layer's graphs: bottleneck distance of their extended diagrams
     and membership similarity, the value written in each cell."""
-    fig, axes = plt.subplots(1, 2, figsize=(4.2 + 0.55 * len(names), 2.4 + 0.3 * len(names)),
-                             dpi=110)
+    fig, axes = subplots(1, 2, figsize=(4.2 + 0.55 * len(names), 2.4 + 0.3 * len(names)),
+                         dpi=110)
     short = [name.replace("overlap-", "o").replace("-epsilon-", " ε ") for name in names]
     for ax, matrix, label, cmap, top in (
             (axes[0], bottleneck, "bottleneck distance", "magma_r", None),
@@ -585,8 +589,8 @@ def plot_significant_features(table, layer_order: list[str], path, title: str = 
     """Significant features per layer (mean over a sampling's parameter sets), stacked by
     kind, one panel per sampling."""
     samplings = list(dict.fromkeys(table["sampling"]))
-    fig, axes = plt.subplots(1, max(1, len(samplings)), figsize=(4.4 * max(1, len(samplings)),
-                                                                  3.6), dpi=110, squeeze=False)
+    fig, axes = subplots(1, max(1, len(samplings)), figsize=(4.4 * max(1, len(samplings)),
+                                                              3.6), dpi=110, squeeze=False)
     for ax, sampling in zip(axes[0], samplings, strict=False):
         rows = table[table["sampling"] == sampling]
         layers = [la for la in layer_order if la in set(rows["layer"])]
@@ -611,9 +615,9 @@ def plot_noise_distances(table, layer_order: list[str], path, title: str = "") -
     and membership similarity to the clean graph (mean over the parameter sets), one
     column per sampling, one line per layer; σ = 0 is the clean graph itself."""
     samplings = list(dict.fromkeys(table["sampling"]))
-    fig, axes = plt.subplots(2, max(1, len(samplings)), dpi=110, squeeze=False,
-                             figsize=(4.4 * max(1, len(samplings)), 6.4), sharex=True)
-    colours = plt.get_cmap("viridis")
+    fig, axes = subplots(2, max(1, len(samplings)), dpi=110, squeeze=False,
+                         figsize=(4.4 * max(1, len(samplings)), 6.4), sharex=True)
+    colours = matplotlib.colormaps["viridis"]
     for column, sampling in enumerate(samplings):
         rows = table[table["sampling"] == sampling]
         layers = [la for la in layer_order if la in set(rows["layer"])]
