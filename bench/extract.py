@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from topoact import activations, data, models, store
+from topoact.devices import resolve_device
 
 
 def _time(fn, repeats: int) -> float:
@@ -45,7 +46,7 @@ def main() -> None:
                         help="the digits this many times over, in one store")
     parser.add_argument("--samplings", nargs="+", default=["random", "top-l2", "full"])
     args = parser.parse_args()
-    device = models.resolve_device(args.device)
+    device = resolve_device(args.device)
     torch.manual_seed(0)
 
     work = Path(tempfile.mkdtemp(prefix="bench-extract-"))

@@ -40,10 +40,11 @@ def main() -> None:
     args = parser.parse_args()
 
     from topoact import layers, models, store
+    from topoact.devices import resolve_device
     from topoact.featurevis import render
 
     torch.set_num_threads(args.threads)
-    device = models.resolve_device(args.device)
+    device = resolve_device(args.device)
     model, metadata = models.load_model(args.results / "models/digits-cnn/seed-0.pt", device)
     graphs = args.results / "mapper/digits/digits-cnn/seed-0/random/overlap-50-epsilon-adaptive"
     print(f"machine: {platform.machine()} {platform.processor() or ''}, device {device}, "

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from topoact import activations, data, epsilon, layers, mapper, models, names, store
+from topoact.devices import resolve_device
 
 RUN = Path("digits/digits-cnn/seed-0")
 
@@ -25,7 +26,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--epochs", type=int, default=8)
     args = parser.parse_args()
-    device = models.resolve_device(args.device)
+    device = resolve_device(args.device)
     started = time.perf_counter()
     images = args.results / "data/digits.zarr"
     if not images.exists():

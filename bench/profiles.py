@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 import torchvision
 
-from topoact import models
+from topoact.devices import resolve_device
 from topoact.profiles import build
 from topoact.profiles.tables import NEURON_KINDS, Profile
 
@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--neuron", default="channel", choices=NEURON_KINDS)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    device = models.resolve_device(args.device)
+    device = resolve_device(args.device)
     ddp = import_ddp()
     torch.manual_seed(0)
     model = torchvision.models.resnet18(weights=None).eval().to(device)

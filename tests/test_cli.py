@@ -6,6 +6,7 @@ import subprocess
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from conftest import ROOT, assert_drawn
 from topoact import cli, mapper, stability
@@ -126,3 +127,27 @@ def test_stability_command_finds_a_circles_loop(tmp_path, capsys):
                          (["--confidence", "1"], "confidence α must be in (0, 1)")):
         result = _main(capsys, "stability", *args[:-2], *bad)
         assert result.returncode == 2 and message in result.stderr
+
+
+@pytest.mark.parametrize("command", [["barcode"], ["epsilon"], ["mapper", "--eps", "1",
+                                                                "--out", "g.json"],
+                                     ["stability", "--eps", "1"]])
+def test_a_cloud_with_nan_is_refused_naming_the_file_and_rows(tmp_path, capsys, command):
+    cloud = np.random.default_rng(0).normal(size=(40, 3))
+    cloud[[7, 30], 1] = np.nan
+    path = tmp_path / "cloud.npy"
+    np.save(path, cloud)
+    result = _main(capsys, command[0], path, *command[1:])
+    assert result.returncode == 2
+    assert f"{path}: points contain 2 NaN/inf value(s) in 2 of 40 rows (first rows: [7, 30])" \
+        in result.stderr
+
+
+def test_mapper_and_stability_take_the_same_graph_arguments():
+    parser = cli.build_parser()
+    mapper_args = parser.parse_args(["mapper", "x.npy", "--eps", "1", "--out", "g.json"])
+    stability_args = parser.parse_args(["stability", "x.npy", "--eps", "1"])
+    shared = ("intervals", "overlap", "min_samples", "cover", "lens", "density_k", "device")
+    assert {k: getattr(mapper_args, k) for k in shared} == {
+        k: getattr(stability_args, k) for k in shared}
+    assert mapper_args.intervals == 70  # the workflow's default

@@ -6,8 +6,9 @@ from pynndescent import NNDescent
 from sklearn.cluster import DBSCAN
 from sklearn.neighbors import NearestNeighbors
 
-from topoact import epsilon, store
+from topoact import epsilon
 from topoact.epsilon import query_knn_distances
+from topoact.validation import check_finite
 
 
 def test_pynndescent_k_distances_recall_against_exact_neighbours(rng):
@@ -80,7 +81,7 @@ def test_bad_clouds_are_rejected(rng):
         epsilon.estimate_epsilon(points)
     with pytest.raises(ValueError, match="needs more than 5 points"):
         epsilon.knn_distances(np.zeros((5, 2), np.float32), 5)
-    assert store.check_finite(np.zeros((3, 2))) is None
+    assert check_finite(np.zeros((3, 2))) is None
 
 
 def test_exact_and_approximate_neighbours_give_the_same_epsilon(rng):

@@ -77,7 +77,7 @@ def test_every_two_thread_rule_runs_before_the_one_thread_jobs():
     that runs it first (no idle core beside a lone one-thread job, as measured in
     bench/RESULTS.md)."""
     two_thread = [(rule, block) for rule, block in rule_blocks()
-                  if re.search(r"threads: (2|cloud_threads)\n", block)]
+                  if re.search(r"threads: (2|PLAN.cloud_threads)\n", block)]
     late = [rule for rule, block in two_thread if "priority: TWO_THREAD_PRIORITY" not in block]
     assert len(two_thread) >= 5 and late == []
 

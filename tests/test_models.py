@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from topoact import layers, models, store
+from topoact.devices import resolve_device
 
 
 def test_small_cnn_layers_and_shapes():
@@ -81,5 +82,5 @@ def test_cuda_request_without_gpu_is_a_clear_error():
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     with pytest.raises(RuntimeError, match="no CUDA device"):
-        models.resolve_device("cuda")
-    assert models.resolve_device("auto") == torch.device("cpu")
+        resolve_device("cuda")
+    assert resolve_device("auto") == torch.device("cpu")

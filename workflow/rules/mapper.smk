@@ -116,7 +116,7 @@ else:
             cover=config["mapper"]["cover"],
             tile=config["mapper"]["tile"],
             device=config["device"],
-        threads: PLAN.cloud_threads
+        threads: PLAN.grid_threads
         resources:
             mem_mb=lambda wildcards, attempt: 8000 * attempt,
             runtime="240m",
@@ -172,7 +172,7 @@ if config["mapper"]["shards"] > 1:
             cover=config["mapper"]["cover"],
             tile=config["mapper"]["tile"],
             device=config["device"],
-        threads: PLAN.cloud_threads
+        threads: PLAN.grid_threads
         resources:
             mem_mb=lambda wildcards, attempt: 8000 * attempt,
             runtime="240m",

@@ -3,13 +3,14 @@
 
 import torch
 
-from topoact import activations, foreground, models
+from topoact import activations, foreground
+from topoact.devices import resolve_device
 from topoact.jobs import job_log
 
 with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
     params, wildcards = snakemake.params, snakemake.wildcards
-    device = models.resolve_device(params.device)
+    device = resolve_device(params.device)
     settings = activations.ExtractionSettings(
         sampling=wildcards.sampling, seed=int(wildcards.seed), border=params.border,
         split=params.split, batch_size=params.batch_size,

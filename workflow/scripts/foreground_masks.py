@@ -3,13 +3,14 @@
 
 import torch
 
-from topoact import foreground, models, plots, store
+from topoact import foreground, plots, store
+from topoact.devices import resolve_device
 from topoact.jobs import job_log
 
 with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
     params = snakemake.params
-    device = models.resolve_device(params.device)
+    device = resolve_device(params.device)
     attrs = store.provenance(
         {"method": params.method, "margin": params.margin, "iterations": params.iterations,
          "device": str(device)},

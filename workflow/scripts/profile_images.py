@@ -3,7 +3,8 @@
 
 import torch
 
-from topoact import models, store
+from topoact import store
+from topoact.devices import resolve_device
 from topoact.jobs import job_log
 from topoact.profiles import build
 
@@ -18,6 +19,6 @@ with job_log(snakemake.log[0]) as log:
         snakemake.input.weights, snakemake.input.images, snakemake.output[0],
         split=params.split, per_class=params.per_class, threshold=params.threshold,
         neuron=wildcards.neuron, batch_size=params.batch_size,
-        inplace_add=params.inplace_add, device=models.resolve_device(params.device), log=log,
+        inplace_add=params.inplace_add, device=resolve_device(params.device), log=log,
         attrs=store.provenance(settings, sources, None),
     )

@@ -4,6 +4,7 @@
 import torch
 
 from topoact import models
+from topoact.devices import resolve_device
 from topoact.jobs import job_log
 
 with job_log(snakemake.log[0]) as log:
@@ -19,7 +20,7 @@ with job_log(snakemake.log[0]) as log:
             snakemake.input.images, params.architecture, seed=int(snakemake.wildcards.seed),
             epochs=params.epochs, batch_size=params.batch_size,
             learning_rate=params.learning_rate, weight_decay=params.weight_decay,
-            device=models.resolve_device(params.device),
+            device=resolve_device(params.device),
         )
         models.save_model(model, snakemake.output.weights, metadata)
         training = metadata["training"]

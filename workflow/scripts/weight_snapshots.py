@@ -4,7 +4,7 @@ given weights (rules train_weight_snapshots and given_weight_snapshot)."""
 
 import torch
 
-from topoact import models
+from topoact.devices import resolve_device
 from topoact.jobs import job_log
 from topoact.weights import snapshots
 
@@ -17,5 +17,5 @@ with job_log(snakemake.log[0]) as log:
         snakemake.input.get("images"), snakemake.input.get("weights"), outputs,
         architecture=params.architecture, layers=params.layers, seeds=params.seeds,
         snapshots=params.snapshots, training=params.training,
-        device=models.resolve_device(params.device))
+        device=resolve_device(params.device))
     print(f"{len(outputs)} snapshot store(s) of {len(params.seeds)} training(s)", file=log)

@@ -17,8 +17,19 @@ import zarr
 
 from topoact import __version__, data, epsilon, homology, mapper, plots, rehearsal
 from topoact.config import SCHEMA, ConfigError, validate_config
+from topoact.devices import resolve_device
+from topoact.names import COVERS, LENSES
 from topoact.store import load_points, write_json
+from topoact.validation import check_finite
 from topoact.weights import topology
+
+
+def _load_cloud(path: str) -> tuple[np.ndarray, np.ndarray | None, list | None]:
+    """A cloud's points, labels and classes, refused (naming the file and the first bad
+    rows) if any value is NaN or infinite."""
+    points, labels, classes = load_points(path)
+    check_finite(points, f"{path}: points")
+    return points, labels, classes
 
 
 def _layers(args: argparse.Namespace) -> int:
@@ -108,7 +119,7 @@ def _add_rehearse_parser(commands) -> None:
 
 
 def _epsilon(args: argparse.Namespace) -> int:
-    points, _, _ = load_points(args.points)
+    points, _, _ = _load_cloud(args.points)
     estimate, curve = epsilon.estimate_epsilon(points, args.k, args.max_points or None,
                                                args.seed, args.threads, args.exact_below,
                                                args.large_clouds, args.device)
@@ -124,7 +135,7 @@ def _epsilon(args: argparse.Namespace) -> int:
 
 
 def _mapper(args: argparse.Namespace) -> int:
-    points, labels, classes = load_points(args.points)
+    points, labels, classes = _load_cloud(args.points)
     if args.labels:
         labels = np.load(args.labels)
         if len(labels) != len(points):
@@ -134,8 +145,6 @@ def _mapper(args: argparse.Namespace) -> int:
         labels, classes = np.zeros(len(points), dtype=np.int64), ["unlabelled"]
     labels = np.asarray(labels, dtype=np.int64)
     classes = classes or [str(k) for k in range(int(labels.max()) + 1)]
-    from topoact.models import resolve_device
-
     lens = mapper.make_lens(points, args.lens, args.density_k)
     graph = mapper.build_mapper(points, args.intervals, args.overlap, args.eps,
                                 args.min_samples, args.cover, lens=lens, progress=True,
@@ -154,7 +163,7 @@ def _mapper(args: argparse.Namespace) -> int:
 
 
 def _barcode(args: argparse.Namespace) -> int:
-    points, _, _ = load_points(args.points)
+    points, _, _ = _load_cloud(args.points)
     index = np.arange(len(points))
     if args.keep < 1.0:
         index, _ = topology.density_filter(points, args.density_k, args.keep)
@@ -176,9 +185,8 @@ def _barcode(args: argparse.Namespace) -> int:
 
 def _stability(args: argparse.Namespace) -> int:
     from topoact import stability
-    from topoact.models import resolve_device
 
-    points = load_points(args.points)[0]
+    points = _load_cloud(args.points)[0]
     lens = mapper.make_lens(points, args.lens, args.density_k)
     graph = mapper.build_mapper(points, args.intervals, args.overlap, args.eps,
                                 args.min_samples, args.cover, lens=lens,
@@ -209,7 +217,6 @@ def _stability(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from topoact import serve
-    from topoact.models import resolve_device
 
     serve.serve(args.results, args.host, args.port, args.cache_mb,
                 str(resolve_device(args.device)), hosts=args.allowed_host,
@@ -239,24 +246,34 @@ def _add_serve_parser(commands) -> None:
     parser.set_defaults(run=_serve)
 
 
+def _add_graph_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of one mapper graph, as ``mapper`` and ``stability`` take them (the
+    workflow's defaults: 70 intervals, 30 % overlap, min_samples 5, the exact cover)."""
+    parser.add_argument("points", help="an activations store (*.zarr) or an (N, C) .npy array")
+    parser.add_argument("--intervals", type=int, default=70, help="cover intervals (default 70)")
+    parser.add_argument("--overlap", type=float, default=0.3,
+                        help="overlap of adjacent intervals as a fraction, like KeplerMapper's "
+                             "perc_overlap (default 0.3)")
+    parser.add_argument("--eps", type=float, required=True, help="DBSCAN ε")
+    parser.add_argument("--min-samples", type=int, default=5, help="DBSCAN min_samples")
+    parser.add_argument("--cover", choices=COVERS, default="exact")
+    parser.add_argument("--lens", choices=LENSES, default="l2",
+                        help="ℓ2 norm (default), first one or two principal components (pca2: "
+                             "an intervals × intervals cover), or the codensity")
+    parser.add_argument("--density-k", type=int, default=15,
+                        help="k of the codensity lens (distance to the k-th neighbour)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                        help="where the engine computes distances (default auto)")
+
+
 def _add_stability_parser(commands) -> None:
     """``topoact stability``: a graph's significant features, for any cloud."""
     parser = commands.add_parser(
         "stability", help="bootstrap significance of a mapper graph's loops and branches")
-    parser.add_argument("points", help="an activations store (*.zarr) or an (N, C) .npy array")
-    parser.add_argument("--intervals", type=int, default=30, help="cover intervals (default 30)")
-    parser.add_argument("--overlap", type=float, default=0.3,
-                        help="overlap fraction of adjacent intervals (default 0.3)")
-    parser.add_argument("--eps", type=float, required=True, help="DBSCAN ε")
-    parser.add_argument("--min-samples", type=int, default=5, help="DBSCAN min_samples")
-    parser.add_argument("--cover", choices=["exact", "kmapper", "balanced"], default="exact")
-    parser.add_argument("--lens", choices=["l2", "pca1", "pca2", "codensity"], default="l2",
-                        help="lens: ℓ2 norm (default), first principal component(s), codensity")
-    parser.add_argument("--density-k", type=int, default=15, help="k of the codensity lens")
+    _add_graph_arguments(parser)
     parser.add_argument("--bootstrap", type=int, default=100, help="resamples B (default 100)")
     parser.add_argument("--confidence", type=float, default=0.9, help="α (default 0.9)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the resampling")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--json", help="write the record (features with their nodes) here")
     parser.add_argument("--plot", help="write the diagram figure (PNG) here")
     parser.set_defaults(run=_stability)
@@ -344,9 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
     layers.add_argument("architecture", nargs="?", help="one architecture (default: all)")
     layers.add_argument("--model", help="list every module path of this model of --config")
     layers.add_argument("--config", default="config.yaml", help="config of --model")
-    layers.add_argument("--architecture", "--spec", dest="spec",
-                        help="or of this architecture: package.module:callable, timm:NAME, "
-                             "torchscript (with --weights) or a built-in")
+    layers.add_argument("--spec",
+                        help="or every module path of this architecture: "
+                             "package.module:callable, timm:NAME, torchscript (with --weights) "
+                             "or a built-in")
     layers.add_argument("--kwargs", default="{}", help="JSON keyword arguments of --spec")
     layers.add_argument("--weights", help="a state_dict for --spec")
     layers.add_argument("--input-size", type=int, default=224, help="input side for --spec")
@@ -379,22 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     eps.set_defaults(run=_epsilon)
 
     graph = commands.add_parser("mapper", help="build a mapper graph of a point cloud")
-    graph.add_argument("points", help="an activations store (*.zarr) or an (N, C) .npy array")
-    graph.add_argument("--intervals", type=int, default=70, help="cover intervals (default 70)")
-    graph.add_argument("--overlap", type=float, default=0.3,
-                       help="overlap of adjacent intervals as a fraction, like KeplerMapper's "
-                            "perc_overlap (default 0.3)")
-    graph.add_argument("--eps", type=float, required=True, help="DBSCAN ε")
-    graph.add_argument("--min-samples", type=int, default=5, help="DBSCAN min_samples")
+    _add_graph_arguments(graph)
     graph.add_argument("--labels", help="(N,) .npy of class labels (a store has its own)")
-    graph.add_argument("--cover", choices=["exact", "kmapper", "balanced"], default="exact")
-    graph.add_argument("--lens", choices=["l2", "pca1", "pca2", "codensity"], default="l2",
-                       help="ℓ2 norm (default), first one or two principal components (pca2: "
-                            "an intervals × intervals cover), or the codensity")
-    graph.add_argument("--density-k", type=int, default=15,
-                       help="k of the codensity lens (distance to the k-th neighbour)")
-    graph.add_argument("--device", default="auto",
-                       help="where the engine computes distances: auto, cpu, cuda")
     graph.add_argument("--format", choices=["topoact", "kmapper"], default="topoact",
                        help="node-link JSON with TopoAct's fields, or KeplerMapper's dict")
     graph.add_argument("--out", required=True, help="output JSON path")

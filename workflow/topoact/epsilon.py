@@ -26,6 +26,7 @@ from scipy.spatial import cKDTree
 from topoact import plots, store
 from topoact.devices import resolve_device, squared_norms
 from topoact.duplicates import find_duplicates
+from topoact.validation import check_finite
 
 if TYPE_CHECKING:  # torch loads only when a k-NN search runs
     import torch
@@ -411,7 +412,7 @@ def estimate_epsilon(points: np.ndarray, k: int = 5, max_points: int | None = 50
     """
     if large not in ("cells", "queries"):  # checked here: small clouds never read it
         raise ValueError(f"large={large!r}: expected 'cells' or 'queries'")
-    store.check_finite(points, "points")
+    check_finite(points, "points")
     n = len(points)
     kth, used, neighbours = _kth_distances(points, k, max_points, seed, n_jobs, exact_below,
                                            large, device)

@@ -46,6 +46,7 @@ from topoact.devices import resolve_device, set_threads
 from topoact.graph import MAX_CUBES, Cover, EngineStats, MapperGraph, NodeStats
 from topoact.layout import graph_layout, graph_layouts
 from topoact.names import COVERS, LENSES, grid_name
+from topoact.validation import check_finite
 
 
 def l2_lens(points: np.ndarray) -> np.ndarray:
@@ -198,7 +199,7 @@ def check_lens(lens: np.ndarray, n_points: int) -> np.ndarray:
     if lens.ndim not in (1, 2) or len(lens) != n_points:
         raise ValueError(f"the lens must be (N,) or (N, d) with N = {n_points} points, "
                          f"got shape {lens.shape}")
-    store.check_finite(lens, "lens values")
+    check_finite(lens, "lens values")
     return lens
 
 
@@ -299,7 +300,7 @@ def build_mapper_grid(points: np.ndarray, n_intervals: int, overlaps: list[float
     points = np.asarray(points)
     if points.ndim != 2:
         raise ValueError(f"points must be a 2-D (N, C) array, got shape {points.shape}")
-    store.check_finite(points, "points")
+    check_finite(points, "points")
     if len(points) == 0:
         raise ValueError("the point cloud is empty")
     lens = l2_lens(points) if lens is None else check_lens(lens, len(points))

@@ -25,7 +25,6 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from topoact import store
-from topoact.devices import resolve_device  # noqa: F401  (models.resolve_device)
 from topoact.layers import (
     IMAGENET_WEIGHTS,
     LAYER_TABLES,

@@ -13,7 +13,11 @@ source (path, size, modification time and inode of its root file) and holds the 
 the job expects (its parameters, or its graph store's identity). The lock is ``flock``
 on a file in the cache: where a file system does not share ``flock`` between nodes,
 jobs of one layer running at once on two nodes may both compute the pass (or one may
-fail on the other's half-written files, and be retried); neither copies a stale entry.
+fail on the other's half-written files, and be retried); neither copies a stale entry
+(tests/test_passes.py plays that out). The lock is :func:`topoact.files.locked` rather
+than ``filelock``: filelock (4.x) polls instead of waiting, and on a file system that
+refuses locks (``ENOLCK``, an NFS mount without a lock daemon) raises, where these jobs
+go on without the lock and rely on the validation above.
 """
 
 from __future__ import annotations

@@ -192,10 +192,9 @@ class Plan:
         return MODEL_WEIGHTS.format(**wildcards)
 
     def cloud_threads(self, wildcards: Mapping) -> int:
-        """Threads of a cloud's extraction, ε and grid jobs: 2 for a `full` cloud (every
-        position of every image, where the distance products dominate), 1 for the clouds
-        of one or a few points per image, whose jobs are mostly single-threaded start-up
-        (half of it importing torch), layout and figures, and run two side by side
+        """Threads of a cloud's extraction and ε job: 2 for a `full` cloud (every position
+        of every image), 1 for the clouds of one or a few points per image, whose jobs
+        are mostly start-up (half of it importing torch) and run two side by side
         instead. Their outputs are the same either way."""
         return 2 if wildcards["sampling"] == "full" else 1
 
@@ -317,11 +316,18 @@ class Plan:
         """The fixed ε of a fixed-ε graph's job (None for adaptive ε)."""
         return self.config["mapper"]["fixed_epsilon"] if wildcards["epsilon"] == "fixed" else None
 
+    def grid_threads(self, wildcards: Mapping) -> int:
+        """Threads of a layer's grid (or shard) job: 2 for a `full` cloud, where the
+        engine's distance products dominate; 1 for the clouds of one or a few points per
+        image, whose jobs are mostly single-threaded start-up, layout and figures (CPU time
+        = wall time) and run two side by side instead."""
+        return 2 if wildcards["sampling"] == "full" else 1
+
     def graph_threads(self, wildcards: Mapping) -> int:
         """Threads of a graph's job: 1, so that a grid's jobs run side by side; with
         mapper.jobs: shared, a `full` cloud's jobs get a grid's threads, since the first of
         a layer runs the whole layer's pass (and the others would wait for it)."""
-        return self.cloud_threads(wildcards) if self.config["mapper"]["jobs"] == "shared" else 1
+        return self.grid_threads(wildcards) if self.config["mapper"]["jobs"] == "shared" else 1
 
     def shard_plan_input(self, wildcards: Mapping) -> str | list:
         """A layer's shard plan, when mapper.shards > 1 (else none)."""

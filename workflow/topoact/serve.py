@@ -67,6 +67,7 @@ from topoact.engine.memory import limit_arenas
 from topoact.explorer import ASSETS, graph_view
 from topoact.files import locked
 from topoact.graph import BuildCancelled
+from topoact.plan import base_dataset
 from topoact.purity import mapper_purity, purity_record
 
 #: Largest request body accepted (bytes).
@@ -395,7 +396,7 @@ class LiveGraphs:
 
     def _examples(self, graph, stats, cloud: Cloud) -> list:
         """Per node, its top classes' first input images (thumbnails served by the API)."""
-        base = quote(cloud.dataset.split("-noise-")[0], safe="")
+        base = quote(base_dataset(cloud.dataset), safe="")
         examples = []
         for node in range(graph.n_nodes):
             members = graph.members(node)

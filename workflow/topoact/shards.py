@@ -28,6 +28,7 @@ import numpy as np
 from topoact import mapper, store
 from topoact.devices import resolve_device, set_threads
 from topoact.graph import Cover, MapperGraph
+from topoact.validation import check_finite
 
 #: The kinds of store a sharded grid writes (see :data:`topoact.store.REQUIRED_ARRAYS`).
 PLAN, NODES = "mapper-shard-plan", "mapper-shard-nodes"
@@ -135,7 +136,7 @@ def plan_for_store(points_path, plan_path, *, intervals: int, overlaps: list[flo
     """
     lens = np.concatenate([mapper.l2_lens(block)
                            for _, block in store.activation_chunks(points_path)])
-    store.check_finite(lens, f"{points_path}: the points' ℓ2 norms (the lens)")
+    check_finite(lens, f"{points_path}: the points' ℓ2 norms (the lens)")
     if len(lens) == 0:
         raise ValueError(f"{points_path}: the point cloud is empty")
     covers = [mapper.make_cover(lens, intervals, overlap, cover) for overlap in overlaps]

@@ -392,30 +392,6 @@ def read_arrays(path: str | os.PathLike, kind: str, names: tuple[str, ...] | Non
     return {name: group[name][...] for name in names}, dict(group.attrs)
 
 
-def check_finite(points: np.ndarray, name: str = "points", chunk: int = 65536) -> None:
-    """Reject NaN/inf with a message saying how many and where.
-
-    Checked in chunks of rows, so a large cloud needs no full-size boolean copy.
-
-    Raises
-    ------
-    ValueError
-        Naming the count of non-finite values, the rows holding them, and the first rows.
-    """
-    bad_rows, bad_values = [], 0
-    for start in range(0, len(points), chunk):
-        finite = np.isfinite(points[start:start + chunk])
-        if not finite.all():
-            bad_values += int((~finite).sum())
-            bad_rows.append(np.flatnonzero(~finite.reshape(len(finite), -1).all(axis=1)) + start)
-    if not bad_values:
-        return
-    bad_rows = np.concatenate(bad_rows)
-    raise ValueError(f"{name} contain {bad_values} NaN/inf value(s) in "
-                     f"{len(bad_rows)} of {len(points)} rows (first rows: "
-                     f"{bad_rows[:5].tolist()})")
-
-
 def write_tsv(table, path: str | os.PathLike) -> None:
     """Write a pandas table as TSV (header row), whole, then rename it into place."""
     with atomic_file(path) as tmp:

@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from topoact import models, plots, store
 from topoact.activations import capture_layer, run_to_layer
+from topoact.devices import resolve_device
 from topoact.featurevis.examples import example_file_names
 
 # Cosine floor of lucid's direction_neuron_cossim: keeps the gradient alive (and the
@@ -345,7 +346,7 @@ def save_png(path: str | os.PathLike, image: np.ndarray, scale: int = 1) -> None
 
 
 def _render_model(weights_path, device: str):
-    model, metadata = models.load_model(weights_path, models.resolve_device(device))
+    model, metadata = models.load_model(weights_path, resolve_device(device))
     return model, metadata
 
 
