@@ -29,8 +29,9 @@ def compare_with_persim(layer_paths: list[Path], n_directions: int) -> None:
     from persim import sliced_wasserstein as persim_sw
 
     from topoact import homology
+    from topoact.steps.homology import load_diagrams
 
-    layers = [homology.load_diagrams(path) for path in layer_paths]
+    layers = [load_diagrams(path) for path in layer_paths]
     pairs = []
     for b in range(len(layers[0].diagrams)):
         for d in range(layers[0].maxdim + 1):
@@ -60,6 +61,12 @@ def main() -> None:
 
     from topoact import homology, store
     from topoact.config import validate_config
+    from topoact.steps.homology import (
+        diagrams_for_store,
+        sensitivity_for_model,
+        specificity_for_model,
+        sw_distances_for_model,
+    )
 
     config = validate_config(yaml.safe_load((ROOT / "config.yaml").read_text()),
                              ROOT / "workflow/schemas/config.schema.yaml")
@@ -79,7 +86,7 @@ def main() -> None:
             paths[seed] = []
             for layer in layers:
                 out = work / f"seed-{seed}-{layer}.npz"
-                homology.diagrams_for_store(
+                diagrams_for_store(
                     base / f"seed-{seed}/top-l2/{layer}.zarr", images, out,
                     work / f"seed-{seed}-{layer}.png", layer=layer, n_images=h["images"],
                     n_batches=h["batches"], maxdim=h["maxdim"], seed=h["batch_seed"],
@@ -88,17 +95,17 @@ def main() -> None:
         t_diagrams = time.perf_counter() - started
         started = time.perf_counter()
         for seed in seeds:
-            homology.sw_distances_for_model(paths[seed], work / f"sw-{seed}.tsv",
-                                            work / f"sw-{seed}.png",
-                                            n_directions=h["directions"])
+            sw_distances_for_model(paths[seed], work / f"sw-{seed}.tsv",
+                                   work / f"sw-{seed}.png",
+                                   n_directions=h["directions"])
         t_distances = time.perf_counter() - started
         started = time.perf_counter()
-        specificity = homology.specificity_for_model(paths, work / "spec.tsv",
-                                                     work / "spec.png",
-                                                     n_directions=h["directions"])
+        specificity = specificity_for_model(paths, work / "spec.tsv",
+                                            work / "spec.png",
+                                            n_directions=h["directions"])
         t_specificity = time.perf_counter() - started
         started = time.perf_counter()
-        homology.sensitivity_for_model(
+        sensitivity_for_model(
             {layer: base / f"seed-{seeds[0]}/top-l2/{layer}.zarr" for layer in layers}, paths,
             work / "sens.tsv", work / "sens.png", max_components=h["max_removed_components"],
             maxdim=h["maxdim"], n_directions=h["directions"], progress=False)

@@ -76,11 +76,11 @@ def stage(name: str, work: Path, args: argparse.Namespace) -> dict:
             device=devices.resolve_device(args.device), progress=False)
         return {"points": list(store.read_activations(cloud).points.shape)}
     if name == "epsilon":
-        from topoact import epsilon
+        from topoact.steps.epsilon import epsilon_for_store
 
-        found = epsilon.epsilon_for_store(cloud, work / "eps.json", work / "eps.png", k=5,
-                                          max_points=50_000, exact_below=20_000,
-                                          device=args.device)
+        found = epsilon_for_store(cloud, work / "eps.json", work / "eps.png", k=5,
+                                  max_points=50_000, exact_below=20_000,
+                                  device=args.device)
         return {"epsilon": found.epsilon}
     if name == "mapper":
         from topoact import mapper
@@ -98,17 +98,18 @@ def stage(name: str, work: Path, args: argparse.Namespace) -> dict:
     # the cost of n, without the start-up both share.
     timed = []
     if name == "stability":
-        from topoact import stability
+        from topoact.steps.stability import stability_for_store
 
         for resamples in (1, 1 + args.bootstrap):
             started = time.perf_counter()
-            result, _ = stability.stability_for_store(graph, cloud, bootstrap=resamples,
-                                                      confidence=0.9, device=args.device,
-                                                      progress=False)
+            result, _ = stability_for_store(graph, cloud, bootstrap=resamples,
+                                            confidence=0.9, device=args.device,
+                                            progress=False)
             timed.append(time.perf_counter() - started)
         return {"per_unit_s": (timed[1] - timed[0]) / args.bootstrap,
                 "features": len(result.confidence)}
-    from topoact.featurevis.render import RenderSettings, render_graph_nodes
+    from topoact.featurevis.render import RenderSettings
+    from topoact.steps.featurevis import render_graph_nodes
 
     for steps in (1, 1 + args.steps):
         started = time.perf_counter()

@@ -25,19 +25,18 @@ from topoact import (
     mapper,
     models,
     purity,
-    stability,
     store,
 )
 from topoact.featurevis import examples, render
 from topoact.graph import MapperGraph, NodeStats
 from topoact.profiles.build import profile_store
-from topoact.profiles.topology import (
-    ImageGrid,
-    MetricSettings,
-    similarity_for_store,
-    topology_for_store,
-)
-from topoact.weights import filters, topology
+from topoact.profiles.topology import ImageGrid, MetricSettings
+from topoact.steps.featurevis import render_examples, render_graph_nodes
+from topoact.steps.profiles import similarity_for_store, topology_for_store
+from topoact.steps.purity import purity_table_for_graph, read_purity_record
+from topoact.steps.stability import stability_for_store
+from topoact.steps.weights import core_for_points
+from topoact.weights import filters
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("TOPOACT_TEST_ARTIFACTS", ROOT / "test-artifacts"))
@@ -77,18 +76,18 @@ def built(tmp_path_factory, trained_model, digits_store):
                                     overlap=overlap, eps=EPS[layer], min_samples=3,
                                     cover="exact", attrs={"name": name, "layer": layer},
                                     progress=False)
-            render.render_graph_nodes(graph_paths[name], trained_model, layer,
-                                      work / name / layer, work / name / f"{layer}.png",
-                                      render_settings, device="cpu", progress=False)
+            render_graph_nodes(graph_paths[name], trained_model, layer,
+                               work / name / layer, work / name / f"{layer}.png",
+                               render_settings, device="cpu", progress=False)
         selection = work / "examples" / f"{layer}.json"
         examples.select_layer_examples({k: str(v) for k, v in graph_paths.items()}, cloud,
                                        selection, top=3, per_class=2)
-        render.render_examples(cloud, words, trained_model, layer,
-                               work / "examples" / layer, render_settings,
-                               selection_path=selection, device="cpu", progress=False)
+        render_examples(cloud, words, trained_model, layer,
+                        work / "examples" / layer, render_settings,
+                        selection_path=selection, device="cpu", progress=False)
         for name in GRIDS:
-            _, record = stability.stability_for_store(graph_paths[name], cloud, bootstrap=20,
-                                                      confidence=0.9, progress=False)
+            _, record = stability_for_store(graph_paths[name], cloud, bootstrap=20,
+                                            confidence=0.9, progress=False)
             store.write_json(work / name / f"{layer}.stability.json", record)
             sources.append(explorer.GraphSource(
                 dataset="words", model="digits-cnn", seed=0, sampling="top-l2", layer=layer,
@@ -590,7 +589,7 @@ def test_weight_space_graphs_are_a_run_whose_nodes_show_their_mean_filter(tmp_pa
          "seeds": [0, 1]})
     core = tmp_path / "core"
     out = {name: core / name for name in ("dense.zarr", "mapper.zarr", "nodes")}
-    topology.core_for_points(tmp_path / "points.zarr", {
+    core_for_points(tmp_path / "points.zarr", {
         "dense": out["dense.zarr"], "graph": out["mapper.zarr"], "nodes": out["nodes"],
         "barcode": core / "barcode.npz", "summary": core / "summary.json",
         "nodelink": core / "mapper.json", "plot": core / "mapper.png"},
@@ -674,13 +673,13 @@ def test_the_page_shows_the_purity_the_purity_stage_wrote(tmp_path):
     the same (an oracle), and a graph stored without its layout is refused by name."""
     classes = ["a", "b", "c"]
     cloud = synthetic_graph(tmp_path / "g.zarr", 30, classes, seed=3)
-    table = purity.purity_table_for_graph(tmp_path / "g.zarr", cloud, {"layer": "l1"})
+    table = purity_table_for_graph(tmp_path / "g.zarr", cloud, {"layer": "l1"})
     store.write_tsv(table, tmp_path / "g.purity.tsv")
     graph, stats, _ = store.read_graph(tmp_path / "g.zarr")
     labels = store.open_store(cloud, "activations")["label"][:]
     computed = purity.purity_record(purity.mapper_purity(graph, stats.class_counts, labels, 3),
                                     classes)
-    read = purity.read_purity_record(tmp_path / "g.purity.tsv")
+    read = read_purity_record(tmp_path / "g.purity.tsv")
     assert read.keys() == computed.keys()
     for key in ("node_purity", "point_purity", "class_purity_mean"):
         assert read[key] == pytest.approx(computed[key])

@@ -11,6 +11,7 @@ from conftest import assert_drawn, imports_torch
 from topoact import activations, mapper, models, store
 from topoact.activations import capture_layer, run_to_layer
 from topoact.featurevis import examples, render
+from topoact.steps.featurevis import render_examples, render_graph_nodes
 
 LAYERS = {"conv3": "conv3", "fc1": "fc1"}
 
@@ -170,8 +171,8 @@ def test_stage_functions_write_addressable_images_and_indexes(small_graph, train
     assert graph.n_nodes > 2
     settings = render.RenderSettings(steps=2, batch_size=16)
     nodes_dir, contact = directory / "nodes", directory / "nodes.contact.png"
-    index = render.render_graph_nodes(graph_path, trained_model, "conv3", nodes_dir,
-                                      contact, settings, device="cpu", progress=False)
+    index = render_graph_nodes(graph_path, trained_model, "conv3", nodes_dir,
+                               contact, settings, device="cpu", progress=False)
     assert [n["id"] for n in index["nodes"]] == list(range(graph.n_nodes))
     assert Image.open(nodes_dir / "node-0.png").size == (32, 32)
     assert json.loads((nodes_dir / "index.json").read_text()) == index
@@ -196,9 +197,9 @@ def test_stage_functions_write_addressable_images_and_indexes(small_graph, train
     assert selection["points"] == shown
 
     examples_dir = directory / "examples"
-    rendered = render.render_examples(cloud_path, digits_store, trained_model, "conv3",
-                                      examples_dir, settings, selection_path=selection_path,
-                                      thumbnail_size=16, device="cpu", progress=False)
+    rendered = render_examples(cloud_path, digits_store, trained_model, "conv3",
+                               examples_dir, settings, selection_path=selection_path,
+                               thumbnail_size=16, device="cpu", progress=False)
     assert [e["point"] for e in rendered["examples"]] == shown
     for entry in rendered["examples"]:
         assert entry["image"] == int(cloud.image[entry["point"]])
@@ -212,9 +213,9 @@ def test_a_failed_render_leaves_no_output(small_graph, trained_model, tmp_path):
     _, _, graph_path = small_graph
     out = tmp_path / "nodes"
     with pytest.raises(ValueError, match="module"):
-        render.render_graph_nodes(graph_path, trained_model, "no_such_layer", out,
-                                  tmp_path / "c.png", render.RenderSettings(steps=1),
-                                  device="cpu", progress=False)
+        render_graph_nodes(graph_path, trained_model, "no_such_layer", out,
+                           tmp_path / "c.png", render.RenderSettings(steps=1),
+                           device="cpu", progress=False)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -5,6 +5,7 @@ import pytest
 from persim import sliced_wasserstein as persim_sw
 
 from topoact import homology
+from topoact.steps.homology import load_diagrams, save_diagrams
 
 
 def noisy_circle(n=200, noise=0.05, seed=0):
@@ -38,8 +39,8 @@ def test_distances_match_persim_on_the_saved_diagrams(tmp_path):
     layers = []
     for name, scale in (("a", 1.0), ("b", 2.0)):
         diagrams = homology.layer_diagrams(points * scale, image, batches, name)
-        homology.save_diagrams(tmp_path / f"{name}.npz", diagrams)
-        layers.append(homology.load_diagrams(tmp_path / f"{name}.npz"))
+        save_diagrams(tmp_path / f"{name}.npz", diagrams)
+        layers.append(load_diagrams(tmp_path / f"{name}.npz"))
     assert layers[0].layer == "a" and np.array_equal(layers[0].batches, batches)
     per_batch = homology.distance_matrix(layers, layers, dim=1)
     for b in range(3):

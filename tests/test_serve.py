@@ -20,7 +20,8 @@ import torch
 from test_explorer import ARTIFACTS, CHROMIUM
 
 from conftest import ROOT
-from topoact import activations, epsilon, models, serve, store
+from topoact import activations, models, serve, store
+from topoact.steps.epsilon import epsilon_for_store
 
 CLOUD = "activations/digits/digits-cnn/seed-0/top-l2/conv3.zarr"
 # The same cloud under another sampling, with no ε estimate: first in the list.
@@ -40,8 +41,8 @@ def results(tmp_path_factory, trained_model, digits_store) -> Path:
                                     settings, torch.device("cpu"), progress=False)
     where = root / "epsilon/digits/digits-cnn/seed-0/top-l2"
     where.mkdir(parents=True)
-    epsilon.epsilon_for_store(root / CLOUD, where / "conv3.json", where / "conv3.png", k=5,
-                              max_points=None, exact_below=20_000)
+    epsilon_for_store(root / CLOUD, where / "conv3.json", where / "conv3.png", k=5,
+                      max_points=None, exact_below=20_000)
     shutil.copytree(root / CLOUD, root / UNESTIMATED)
     (root.parent / "outside.txt").write_text("secret")
     (root / "activations/escape").symlink_to(root.parent)  # a link leaving the results

@@ -10,6 +10,14 @@ import pytest
 from gudhi.nerve_gic import CoverComplex
 
 from topoact import engine, mapper, stability, store
+from topoact.steps import stability as stability_steps
+from topoact.steps.stability import (
+    StabilityOutput,
+    layer_outputs,
+    read_distance_tables,
+    shared_graph_stability,
+    write_graph_stability,
+)
 
 # gudhi's extended_persistence lists, in its order, as our kinds.
 GUDHI_KINDS = {0: "downward branch", 1: "upward branch", 2: "component", 3: "loop"}
@@ -332,9 +340,9 @@ def _stability_job(tmp_path, name, folder):
     meta = {"dataset": "d", "model": "m", "seed": 0, "sampling": "random", "layer": "conv3",
             "parameters": name}
     out = tmp_path / folder / name
-    return stability.StabilityOutput(str(tmp_path / "mapper" / name / "conv3.zarr"),
-                                     out / "conv3.tsv", out / "conv3.json", out / "conv3.png",
-                                     meta)
+    return StabilityOutput(str(tmp_path / "mapper" / name / "conv3.zarr"),
+                           out / "conv3.tsv", out / "conv3.json", out / "conv3.png",
+                           meta)
 
 
 def test_a_layers_stability_jobs_share_one_pass_and_never_a_stale_one(tmp_path, monkeypatch):
@@ -345,16 +353,16 @@ def test_a_layers_stability_jobs_share_one_pass_and_never_a_stale_one(tmp_path, 
     cloud = _layer_of_graph_stores(tmp_path, noisy_circle(np.random.default_rng(1), 600),
                                    names_eps)
     cache, settings = tmp_path / "pass", {"bootstrap": 20, "confidence": 0.9, "seed": 1}
-    layer = stability.layer_outputs(_stability_job(tmp_path, "a", "x"), list(names_eps))
+    layer = layer_outputs(_stability_job(tmp_path, "a", "x"), list(names_eps))
     assert [o.graph for o in layer] == [str(tmp_path / "mapper" / n / "conv3.zarr")
                                         for n in names_eps]
 
     def job(name, folder="shared", **changed):
         output = _stability_job(tmp_path, name, folder)
-        how = stability.shared_graph_stability(cloud, cache, output, layer,
-                                               **{**settings, **changed})
+        how = shared_graph_stability(cloud, cache, output, layer,
+                                     **{**settings, **changed})
         alone = _stability_job(tmp_path, name, f"alone-{folder}")
-        stability.write_graph_stability(alone, cloud, **{**settings, **changed})
+        write_graph_stability(alone, cloud, **{**settings, **changed})
         for mine, reference in ((output.features, alone.features),
                                 (output.record, alone.record), (output.plot, alone.plot)):
             assert mine.read_bytes() == reference.read_bytes(), mine
@@ -370,9 +378,9 @@ def test_a_layers_stability_jobs_share_one_pass_and_never_a_stale_one(tmp_path, 
     assert job("b", "rewritten", bootstrap=10) == "pass"
     assert job("c", "rewritten", bootstrap=10) == "copied"
     # A copy sets no torch threads (which would load torch, ~1–2 s of a job's start-up).
-    monkeypatch.setattr(stability, "set_threads", lambda threads: pytest.fail("torch"))
-    assert stability.shared_graph_stability(cloud, cache, _stability_job(tmp_path, "a", "y"),
-                                            layer, **{**settings, "bootstrap": 10}) == "copied"
+    monkeypatch.setattr(stability_steps, "set_threads", lambda threads: pytest.fail("torch"))
+    assert shared_graph_stability(cloud, cache, _stability_job(tmp_path, "a", "y"),
+                                  layer, **{**settings, "bootstrap": 10}) == "copied"
 
 
 def test_stability_of_a_layer_whose_graphs_are_not_all_built_and_of_a_large_cloud(
@@ -384,18 +392,18 @@ def test_stability_of_a_layer_whose_graphs_are_not_all_built_and_of_a_large_clou
                                    {"a": 0.25})
     settings = {"bootstrap": 5, "confidence": 0.9}
     job = _stability_job(tmp_path, "a", "out")
-    layer = stability.layer_outputs(job, ["a", "later"])
-    assert stability.shared_graph_stability(cloud, tmp_path / "pass", job, layer,
-                                            **settings) == "pass"
+    layer = layer_outputs(job, ["a", "later"])
+    assert shared_graph_stability(cloud, tmp_path / "pass", job, layer,
+                                  **settings) == "pass"
     assert sorted(store.read_json(tmp_path / "pass/index.json")["graphs"]) == ["a"]
-    monkeypatch.setattr(stability, "SHARED_PASS_MAX_POINTS", 399)
+    monkeypatch.setattr(stability_steps, "SHARED_PASS_MAX_POINTS", 399)
     job = _stability_job(tmp_path, "a", "large")
-    assert stability.shared_graph_stability(cloud, tmp_path / "large-pass", job, layer,
-                                            **settings) == "alone"
+    assert shared_graph_stability(cloud, tmp_path / "large-pass", job, layer,
+                                  **settings) == "alone"
     assert job.record.exists() and not (tmp_path / "large-pass").exists()
     job = _stability_job(tmp_path, "a", "no-cache")  # mapper.jobs: graph
-    monkeypatch.setattr(stability, "SHARED_PASS_MAX_POINTS", 5_000)
-    assert stability.shared_graph_stability(cloud, None, job, layer, **settings) == "alone"
+    monkeypatch.setattr(stability_steps, "SHARED_PASS_MAX_POINTS", 5_000)
+    assert shared_graph_stability(cloud, None, job, layer, **settings) == "alone"
     assert job.record.read_bytes() == (tmp_path / "out/a/conv3.json").read_bytes()
 
 
@@ -406,10 +414,10 @@ def test_a_record_keeps_the_models_seed_apart_from_the_resampling_seed(tmp_path)
     cloud = _layer_of_graph_stores(tmp_path, noisy_circle(np.random.default_rng(4), 300),
                                    {"a": 0.25})
     job = _stability_job(tmp_path, "a", "out")
-    job = stability.StabilityOutput(job.graph, job.features, job.record, job.plot,
-                                    {**job.meta, "seed": 3})
-    stability.write_graph_stability(job, cloud, bootstrap=5, confidence=0.9, seed=1)
+    job = StabilityOutput(job.graph, job.features, job.record, job.plot,
+                          {**job.meta, "seed": 3})
+    write_graph_stability(job, cloud, bootstrap=5, confidence=0.9, seed=1)
     record = store.read_json(job.record)
     assert (record["seed"], record["bootstrap_seed"]) == (3, 1)
-    row = stability.summary_table([record], stability.read_distance_tables([])).iloc[0]
+    row = stability.summary_table([record], read_distance_tables([])).iloc[0]
     assert (row["seed"], row["bootstrap_seed"]) == (3, 1)

@@ -20,6 +20,7 @@ from conftest import (
 from topoact import cli, explorer, mapper, models, store
 from topoact.config import ConfigError, validate_config
 from topoact.homology import finite, persistence
+from topoact.steps.weights import core_for_points, load_barcode
 from topoact.weights import filters, snapshots, topology
 
 GRID = np.array([-1.0, 0.0, 1.0])
@@ -251,9 +252,9 @@ def test_stage_files_from_snapshot_to_summary(tmp_path, digits_store):
                                        "summary": tmp_path / "core.json",
                                        "nodelink": tmp_path / "core-graph.json",
                                        "plot": tmp_path / "core.png"}
-    dense = topology.core_for_points(points_path, out, k=5, keep=0.5, maxdim=1, lens="pca2",
-                                     intervals=3, overlap=0.3, min_samples=3,
-                                     cover="kmapper")
+    dense = core_for_points(points_path, out, k=5, keep=0.5, maxdim=1, lens="pca2",
+                            intervals=3, overlap=0.3, min_samples=3,
+                            cover="kmapper")
     summary = json.loads(out["summary"].read_text())
     assert summary["core"] == len(dense.index) == round(0.5 * len(points))
     assert summary["nodes"] == dense.graph.n_nodes
@@ -263,7 +264,7 @@ def test_stage_files_from_snapshot_to_summary(tmp_path, digits_store):
     index = json.loads((out["nodes"] / "index.json").read_text())
     assert len(index["nodes"]) == graph.n_nodes
     assert_drawn(out["plot"])
-    diagrams = topology.load_barcode(out["barcode"])
+    diagrams = load_barcode(out["barcode"])
     assert len(diagrams) == 2 and len(diagrams[0]) == summary["core"]
     source = explorer.GraphSource(
         dataset="weights", model="m", seed=0, sampling="final", layer="conv1",

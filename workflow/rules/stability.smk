@@ -28,7 +28,7 @@ rule graph_stability:
         layer_pass=lambda wildcards: STABILITY_PASS.format(**wildcards),
     # One thread: a grid has many such jobs, and they run side by side. On a small cloud
     # the first of a layer computes the layer's graphs (STABILITY_PASS) and the others
-    # copy theirs (see stability.shared_graph_stability).
+    # copy theirs (see topoact.steps.stability.shared_graph_stability).
     threads: 1
     resources:
         mem_mb=lambda wildcards, attempt: 8000 * attempt,

@@ -26,8 +26,9 @@ with job_log(snakemake.log[0]) as log:
     else:
         # Here, not at the top: only a job that builds loads the engine, pandas and
         # matplotlib (a job that copies takes 0.3 s instead of 1.6 s).
-        from topoact import mapper, purity
+        from topoact import mapper
         from topoact.graph import EngineStats
+        from topoact.steps.purity import write_graph_report
 
         attrs = {"layer": w.layer, "sampling": w.sampling, "model": w.model,
                  "dataset": w.dataset, "seed": int(w.seed)}
@@ -43,7 +44,7 @@ with job_log(snakemake.log[0]) as log:
         def report(graph_name, base):
             """The purity table and figure of a graph (``{base}.zarr``)."""
             overlap, epsilon = wildcards_of[graph_name]
-            purity.write_graph_report(
+            write_graph_report(
                 f"{base}.zarr", points, f"{base}.purity.tsv", f"{base}.png",
                 {"dataset": w.dataset, "model": w.model, "seed": int(w.seed),
                  "sampling": w.sampling, "layer": w.layer, "overlap": overlap,

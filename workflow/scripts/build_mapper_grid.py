@@ -4,8 +4,9 @@ build_mapper_grid)."""
 
 from dataclasses import replace
 
-from topoact import engine, mapper, names, purity, shards
+from topoact import engine, mapper, names, shards
 from topoact.jobs import job_log
+from topoact.steps.purity import write_graph_report
 
 with job_log(snakemake.log[0]) as log:
     engine.tune_heap()  # glibc: freed tiles go back to the system (a long-lived pass)
@@ -32,7 +33,7 @@ with job_log(snakemake.log[0]) as log:
     print(f"gathered from {len(snakemake.input.shards)} shards" if snakemake.input.shards
           else f"engine: {stats}", file=log)
     for k, (overlap, mode) in enumerate(params.grid):
-        purity.write_graph_report(
+        write_graph_report(
             output.graphs[k], snakemake.input.points, output.purities[k], output.figures[k],
             {**{key: attrs[key] for key in ("dataset", "model", "seed", "sampling", "layer")},
              "overlap": names.percent_label(overlap), "epsilon": mode,

@@ -22,16 +22,15 @@ with job_log(snakemake.log[0]) as log:
     else:
         # Here, not at the top: only a job that computes loads the engine, gudhi, pandas
         # and matplotlib (a job that copies takes 0.3 s instead of 1.5 s).
-        from topoact import stability
+        from topoact.steps.stability import StabilityOutput, layer_outputs, shared_graph_stability
 
-        job = stability.StabilityOutput(graph, output.features, output.record, output.plot,
-                                        meta)
+        job = StabilityOutput(graph, output.features, output.record, output.plot, meta)
         # The layer's grid is read from the config, not params: a change to another
         # graph must not rerun this one.
-        layer = stability.layer_outputs(job, [
+        layer = layer_outputs(job, [
             names.grid_name(overlap, epsilon, grid["cover"])
             for overlap, epsilon in names.grid_parameters(grid["overlaps"], grid["epsilons"])])
-        how = stability.shared_graph_stability(
+        how = shared_graph_stability(
             points, cache, job, layer, bootstrap=params.bootstrap,
             confidence=params.confidence, seed=params.resample_seed, device=params.device,
             tile=params.tile, threads=snakemake.threads, log=log)

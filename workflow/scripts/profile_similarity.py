@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from topoact.jobs import job_log
-from topoact.profiles import topology
+from topoact.steps.profiles import similarity_for_store
 
 with job_log(snakemake.log[0]) as log:
-    topology.similarity_for_store(snakemake.input[0], Path(snakemake.output.table).parent,
-                                  permutations=snakemake.params.permutations)
+    similarity_for_store(snakemake.input[0], Path(snakemake.output.table).parent,
+                         permutations=snakemake.params.permutations)

@@ -3,11 +3,12 @@
 
 from topoact.featurevis import render
 from topoact.jobs import job_log
+from topoact.steps.featurevis import render_graph_nodes
 
 with job_log(snakemake.log[0]) as log:
     params = snakemake.params
     render.prepare_render_process(params.device, snakemake.threads)
-    index = render.render_graph_nodes(
+    index = render_graph_nodes(
         snakemake.input.graph, snakemake.input.weights, params.module,
         snakemake.output.images, snakemake.output.contact,
         render.RenderSettings(**params.settings), device=params.device,

@@ -3,11 +3,12 @@
 
 from topoact import plots, stability, store
 from topoact.jobs import job_log
+from topoact.steps.stability import read_distance_tables
 
 with job_log(snakemake.log[0]) as log:
     w = snakemake.wildcards
     records = [store.read_json(path) for path in snakemake.input.records]
-    distances = stability.read_distance_tables(snakemake.input.distances)
+    distances = read_distance_tables(snakemake.input.distances)
     table = stability.summary_table(records, distances)
     store.write_tsv(table, snakemake.output.table)
     store.write_tsv(distances, snakemake.output.distances)

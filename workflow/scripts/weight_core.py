@@ -3,12 +3,12 @@
 
 from topoact.devices import resolve_device, set_threads
 from topoact.jobs import job_log
-from topoact.weights import topology
+from topoact.steps.weights import core_for_points
 
 with job_log(snakemake.log[0]) as log:
     set_threads(snakemake.threads)
     params = snakemake.params
-    core = topology.core_for_points(
+    core = core_for_points(
         snakemake.input.points, dict(snakemake.output.items()), k=params.k, keep=params.keep,
         maxdim=params.maxdim, lens=params.lens, intervals=params.intervals,
         overlap=params.overlap, min_samples=params.min_samples, cover=params.cover,

@@ -2,7 +2,7 @@
 
 
 from topoact.jobs import job_log
-from topoact.weights import topology
+from topoact.steps.weights import dynamics_for_layer
 
 with job_log(snakemake.log[0]) as log:
     w, files = snakemake.wildcards, snakemake.input
@@ -12,5 +12,5 @@ with job_log(snakemake.log[0]) as log:
             snakemake.params.snapshots, files.graphs, files.dense, files.barcodes,
             files.summaries, strict=True)
     }
-    topology.dynamics_for_layer(snapshots, snakemake.output[0],
-                                f"{w.model} {w.layer}: dense core over training")
+    dynamics_for_layer(snapshots, snakemake.output[0],
+                       f"{w.model} {w.layer}: dense core over training")

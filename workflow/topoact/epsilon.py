@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.spatial import cKDTree
 
-from topoact import plots, store
 from topoact.devices import resolve_device, squared_norms
 from topoact.duplicates import find_duplicates
 from topoact.validation import check_finite
@@ -455,16 +454,3 @@ def _kth_distances(points: np.ndarray, k: int, max_points: int | None, seed: int
     if n <= exact_below:
         return exact_knn_distances(points, k)[:, k - 1], n, "exact (scikit-learn)"
     return knn_distances(points, k, seed, n_jobs)[:, k - 1], n, "pynndescent"
-
-
-def epsilon_for_store(points_path, json_path, plot_path, *, k: int, max_points: int | None,
-                      seed: int = 0, n_jobs: int = 1, exact_below: int = 0,
-                      large: str = "cells", device: str = "cpu",
-                      title: str = "") -> EpsilonEstimate:
-    """Estimate ε for an activations store; write the JSON record and the k-distance plot."""
-    points, _, _ = store.load_points(points_path)
-    estimate, curve = estimate_epsilon(points, k, max_points, seed, n_jobs, exact_below, large,
-                                       device)
-    plots.plot_k_distance(curve, estimate, plot_path, title)
-    store.write_json(json_path, {**estimate.to_dict(), "source": str(points_path)}, indent=2)
-    return estimate

@@ -119,7 +119,7 @@ def read_json(path: str | os.PathLike) -> Any:
 
 
 def read_epsilon(json_path) -> float:
-    """The ε recorded by :func:`topoact.epsilon.epsilon_for_store`."""
+    """The ε recorded by :func:`topoact.steps.epsilon.epsilon_for_store`."""
     record = read_json(json_path)
     if not isinstance(record, dict) or "epsilon" not in record:
         raise StoreError(f"{json_path}: no 'epsilon' key (expected an ε estimate record)")

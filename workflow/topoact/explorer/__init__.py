@@ -27,7 +27,8 @@ from topoact import store
 from topoact.explorer.profile_pages import ProfileSource, write_profile_pages
 from topoact.mapper import top_classes
 from topoact.names import NOISE
-from topoact.purity import mapper_purity, node_alpha, purity_record, read_purity_record
+from topoact.purity import mapper_purity, node_alpha, purity_record
+from topoact.steps.purity import read_purity_record
 
 ASSETS = Path(__file__).parent / "assets"
 ASSET_FILES = ("index.html", "explorer.js", "explorer.css")
