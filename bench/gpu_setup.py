@@ -14,9 +14,10 @@ from pathlib import Path
 
 import torch
 
-from topoact import activations, data, layers, mapper, models, names, store
+from topoact import activations, data, layers, models, names, store
 from topoact.devices import resolve_device
 from topoact.steps.epsilon import epsilon_for_store
+from topoact.steps.mapper import mapper_for_store
 
 RUN = Path("digits/digits-cnn/seed-0")
 
@@ -64,9 +65,9 @@ def _graph(results: Path, cloud: Path, layer: str, device: torch.device) -> None
     estimate = epsilon_for_store(cloud, record, record.with_suffix(".png"), k=5,
                                  max_points=50000, exact_below=20000)
     base = (results / "mapper" / RUN / "random" / names.grid_name(50, "adaptive")) / layer
-    mapper.mapper_for_store(cloud, f"{base}.zarr", f"{base}.json", f"{base}.kmapper.json",
-                            intervals=70, overlap=0.5, eps=estimate.epsilon, min_samples=5,
-                            cover="exact", progress=False, device=device)
+    mapper_for_store(cloud, f"{base}.zarr", f"{base}.json", f"{base}.kmapper.json",
+                     intervals=70, overlap=0.5, eps=estimate.epsilon, min_samples=5,
+                     cover="exact", progress=False, device=device)
 
 
 if __name__ == "__main__":

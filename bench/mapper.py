@@ -55,6 +55,7 @@ if sys.argv[1] == "kmapper" or sys.argv[5] == "cpu":  # a CUDA context reserves 
 import numpy as np
 import torch
 from topoact import engine, mapper, store
+from topoact.steps.mapper import GraphOutput, shared_grid_graph
 torch.set_num_threads(int(sys.argv[7]))
 side, path = sys.argv[1], sys.argv[2]
 if side == "grid":  # as the workflow's jobs: the long grid pass tunes glibc's heap
@@ -88,11 +89,11 @@ def build(side, points, lens, overlaps, epsilons, stats):
         import tempfile
         from pathlib import Path
         out = Path(tempfile.mkdtemp())
-        layer = [mapper.GraphOutput(q, f, None, None, None, {"name": f"{q}-{f}"})
+        layer = [GraphOutput(q, f, None, None, None, {"name": f"{q}-{f}"})
                  for q, f in json.loads(sys.argv[10])]
-        mapper.shared_grid_graph(
-            path, sys.argv[9], mapper.GraphOutput(p, e, out / "g.zarr", out / "g.json",
-                                                  out / "g.kmapper.json", {"name": f"{p}-{e}"}),
+        shared_grid_graph(
+            path, sys.argv[9], GraphOutput(p, e, out / "g.zarr", out / "g.json",
+                                    out / "g.kmapper.json", {"name": f"{p}-{e}"}),
             layer, intervals=70, min_samples=5, cover="kmapper", device=device,
             threads=int(sys.argv[7]))
         graph = store.read_graph(out / "g.zarr")[0]

@@ -83,15 +83,15 @@ def stage(name: str, work: Path, args: argparse.Namespace) -> dict:
                                   device=args.device)
         return {"epsilon": found.epsilon}
     if name == "mapper":
-        from topoact import mapper
+        from topoact.steps.mapper import GraphOutput, graph_files, mapper_grid_for_store
 
         eps = store.read_epsilon(work / "eps.json")
-        outputs = [mapper.GraphOutput(p, e, *mapper.graph_files(graphs / f"{p}-{e}"),
-                                      {"name": f"{p}-{e}", "layer": LAYER})
+        outputs = [GraphOutput(p, e, *graph_files(graphs / f"{p}-{e}"),
+                               {"name": f"{p}-{e}", "layer": LAYER})
                    for p in OVERLAPS for e in (eps, FIXED_EPSILON)]
-        built = mapper.mapper_grid_for_store(cloud, outputs, intervals=70, min_samples=5,
-                                             cover="exact", progress=False,
-                                             device=args.device, threads=os.cpu_count())
+        built = mapper_grid_for_store(cloud, outputs, intervals=70, min_samples=5,
+                                      cover="exact", progress=False,
+                                      device=args.device, threads=os.cpu_count())
         return {"nodes": [g.n_nodes for g in built]}
     graph = graphs / f"0.3-{store.read_epsilon(work / 'eps.json')}.zarr"
     # Each measured twice, with one resample (step) and with 1 + n: the difference is

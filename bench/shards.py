@@ -31,7 +31,9 @@ from pathlib import Path
 import numpy as np
 from mapper import synthetic_cloud  # bench/mapper.py: real activations, lifted
 
-from topoact import mapper, shards, store
+from topoact import store
+from topoact.steps.mapper import GraphOutput, mapper_grid_for_store
+from topoact.steps.shards import PLAN, gather_for_store, plan_for_store, shard_for_store
 
 
 def write_store(npy: Path, path: Path) -> None:
@@ -46,9 +48,9 @@ def write_store(npy: Path, path: Path) -> None:
         writer.close()
 
 
-def outputs(folder: Path, overlaps: list[float], eps: float) -> list[mapper.GraphOutput]:
-    return [mapper.GraphOutput(p, eps, folder / f"g{k}.zarr", folder / f"g{k}.json",
-                               folder / f"g{k}.kmapper.json", {"name": f"g{k}"})
+def outputs(folder: Path, overlaps: list[float], eps: float) -> list[GraphOutput]:
+    return [GraphOutput(p, eps, folder / f"g{k}.zarr", folder / f"g{k}.json",
+                        folder / f"g{k}.kmapper.json", {"name": f"g{k}"})
             for k, p in enumerate(overlaps)]
 
 
@@ -63,20 +65,20 @@ def step(args: argparse.Namespace) -> None:
     work, overlaps = Path(args.work), [p / 100 for p in args.overlaps]
     cloud, plan = work / "cloud.zarr", work / f"n{args.count}/plan.zarr"
     if args.step == "one":
-        mapper.mapper_grid_for_store(cloud, outputs(work / "one", overlaps, args.epsilon),
-                                     intervals=70, min_samples=5, cover="kmapper",
-                                     progress=False, threads=args.threads)
+        mapper_grid_for_store(cloud, outputs(work / "one", overlaps, args.epsilon),
+                              intervals=70, min_samples=5, cover="kmapper",
+                              progress=False, threads=args.threads)
     elif args.step == "plan":
-        shards.plan_for_store(cloud, plan, intervals=70, overlaps=overlaps, cover="kmapper",
-                              shards=args.count)
+        plan_for_store(cloud, plan, intervals=70, overlaps=overlaps, cover="kmapper",
+                       shards=args.count)
     elif args.step == "shard":
-        shards.shard_for_store(cloud, plan, args.shard, work / f"n{args.count}/s{args.shard}.zarr",
-                               epsilons=[args.epsilon], min_samples=5, threads=args.threads)
+        shard_for_store(cloud, plan, args.shard, work / f"n{args.count}/s{args.shard}.zarr",
+                        epsilons=[args.epsilon], min_samples=5, threads=args.threads)
     else:
         nodes = [work / f"n{args.count}/s{s}.zarr" for s in range(args.count)]
-        shards.gather_for_store(cloud, plan, nodes, outputs(work / f"n{args.count}", overlaps,
-                                                             args.epsilon),
-                                min_samples=5, threads=args.threads)
+        gather_for_store(cloud, plan, nodes, outputs(work / f"n{args.count}", overlaps,
+                                                      args.epsilon),
+                         min_samples=5, threads=args.threads)
     print(f"peak {peak_rss_gb()}")
 
 
@@ -132,7 +134,7 @@ def main() -> None:
         for count in args.shards:
             n = ["--count", str(count)]
             rows += measure(args, f"N={count} plan", [["--step", "plan", *n]])
-            plan = store.read_arrays(Path(work) / f"n{count}/plan.zarr", shards.PLAN,
+            plan = store.read_arrays(Path(work) / f"n{count}/plan.zarr", PLAN,
                                      ("rows_indptr",))[0]
             largest = int(np.diff(plan["rows_indptr"]).max())
             print(f"N={count}: the largest shard reads {largest:,} of {args.points:,} rows",

@@ -32,6 +32,7 @@ from topoact.graph import MapperGraph, NodeStats
 from topoact.profiles.build import profile_store
 from topoact.profiles.topology import ImageGrid, MetricSettings
 from topoact.steps.featurevis import render_examples, render_graph_nodes
+from topoact.steps.mapper import mapper_for_store
 from topoact.steps.profiles import similarity_for_store, topology_for_store
 from topoact.steps.purity import purity_table_for_graph, read_purity_record
 from topoact.steps.stability import stability_for_store
@@ -71,11 +72,11 @@ def built(tmp_path_factory, trained_model, digits_store):
         graph_paths = {}
         for name, overlap in GRIDS.items():
             graph_paths[name] = work / name / f"{layer}.zarr"
-            mapper.mapper_for_store(cloud, graph_paths[name], work / name / f"{layer}.json",
-                                    work / name / f"{layer}.km.json", intervals=10,
-                                    overlap=overlap, eps=EPS[layer], min_samples=3,
-                                    cover="exact", attrs={"name": name, "layer": layer},
-                                    progress=False)
+            mapper_for_store(cloud, graph_paths[name], work / name / f"{layer}.json",
+                             work / name / f"{layer}.km.json", intervals=10,
+                             overlap=overlap, eps=EPS[layer], min_samples=3,
+                             cover="exact", attrs={"name": name, "layer": layer},
+                             progress=False)
             render_graph_nodes(graph_paths[name], trained_model, layer,
                                work / name / layer, work / name / f"{layer}.png",
                                render_settings, device="cpu", progress=False)

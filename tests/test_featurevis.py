@@ -12,6 +12,7 @@ from topoact import activations, mapper, models, store
 from topoact.activations import capture_layer, run_to_layer
 from topoact.featurevis import examples, render
 from topoact.steps.featurevis import render_examples, render_graph_nodes
+from topoact.steps.mapper import mapper_for_store
 
 LAYERS = {"conv3": "conv3", "fc1": "fc1"}
 
@@ -156,11 +157,11 @@ def small_graph(tmp_path_factory, trained_model, digits_store):
     activations.extract_activations(model, "conv3", digits_store, cloud_path, settings,
                                     torch.device("cpu"), {"layer": "conv3"}, progress=False)
     graph_path = directory / "graph.zarr"
-    mapper.mapper_for_store(cloud_path, graph_path, directory / "graph.json",
-                            directory / "graph.kmapper.json", intervals=6, overlap=0.3,
-                            eps=3.0, min_samples=3, cover="exact",
-                            attrs={"name": "overlap-30-epsilon-fixed", "layer": "conv3"},
-                            progress=False)
+    mapper_for_store(cloud_path, graph_path, directory / "graph.json",
+                     directory / "graph.kmapper.json", intervals=6, overlap=0.3,
+                     eps=3.0, min_samples=3, cover="exact",
+                     attrs={"name": "overlap-30-epsilon-fixed", "layer": "conv3"},
+                     progress=False)
     return directory, cloud_path, graph_path
 
 

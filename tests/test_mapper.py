@@ -18,6 +18,13 @@ from sklearn.cluster import DBSCAN
 
 from topoact import activations, mapper, models, names, passes, store
 from topoact.graph import BuildCancelled, Cover
+from topoact.steps.mapper import (
+    GRAPH_FILES,
+    GraphOutput,
+    layer_graphs,
+    mapper_for_store,
+    shared_grid_graph,
+)
 
 
 def _kmapper_nodes(points, lens, n, p, eps, min_samples):
@@ -230,9 +237,9 @@ def test_store_round_trip_and_node_link_fields(tmp_path):
         writer = store.ActivationWriter(group, len(points), points.shape[1])
         writer.append(points, np.arange(len(points)), np.zeros((len(points), 2)), labels)
         writer.close()
-    built = mapper.mapper_for_store(cloud, tmp_path / "g.zarr", tmp_path / "g.json",
-                                    tmp_path / "g.kmapper.json", intervals=10, overlap=0.3,
-                                    eps=0.6, min_samples=5, cover="exact", progress=False)
+    built = mapper_for_store(cloud, tmp_path / "g.zarr", tmp_path / "g.json",
+                             tmp_path / "g.kmapper.json", intervals=10, overlap=0.3,
+                             eps=0.6, min_samples=5, cover="exact", progress=False)
     graph, stats, attrs = store.read_graph(tmp_path / "g.zarr")
     assert _our_nodes(graph) == _our_nodes(built)
     np.testing.assert_array_equal(graph.jaccard, built.jaccard)
@@ -247,8 +254,8 @@ def test_store_round_trip_and_node_link_fields(tmp_path):
 
 
 def _shared_outputs(directory, overlap, eps, name):
-    return mapper.GraphOutput(overlap, eps, directory / f"{name}.zarr", directory / f"{name}.json",
-                              directory / f"{name}.kmapper.json", {"name": name})
+    return GraphOutput(overlap, eps, directory / f"{name}.zarr", directory / f"{name}.json",
+                       directory / f"{name}.kmapper.json", {"name": name})
 
 
 def test_a_layers_graph_jobs_share_one_engine_pass_and_never_a_stale_one(tmp_path):
@@ -261,12 +268,12 @@ def test_a_layers_graph_jobs_share_one_engine_pass_and_never_a_stale_one(tmp_pat
     np.save(cloud, points)
     cache = tmp_path / "pass"
     grid = [(p, e) for p in (0.2, 0.4) for e in (0.5, 0.7)]
-    layer = [mapper.GraphOutput(p, e, None, None, None, {"name": f"{p}-{e}"}) for p, e in grid]
+    layer = [GraphOutput(p, e, None, None, None, {"name": f"{p}-{e}"}) for p, e in grid]
     settings = {"intervals": 8, "min_samples": 5, "cover": "exact"}
 
     def job(p, e, folder="out", graphs=layer):
         output = _shared_outputs(tmp_path / folder, p, e, f"{p}-{e}")
-        built, stats = mapper.shared_grid_graph(cloud, cache, output, graphs, **settings)
+        built, stats = shared_grid_graph(cloud, cache, output, graphs, **settings)
         assert (stats is None) == (not built) and (not built or f"{p}-{e}" in built)
         graph, _, attrs = store.read_graph(output.graph_path)
         alone = mapper.build_mapper(np.load(cloud), 8, p, e, 5)
@@ -291,8 +298,8 @@ def test_a_layers_graph_jobs_share_one_engine_pass_and_never_a_stale_one(tmp_pat
         rebuilt[n][0] != first[n][0] for n in first)
     # A layer graph without its ε yet (the adaptive estimate is still to come): the pass
     # builds what has an ε, and the graph joins the cache once its ε is known.
-    fixed = mapper.GraphOutput(0.3, 0.7, None, None, None, {"name": "0.3-0.7"})
-    waiting = mapper.GraphOutput(0.3, None, None, None, None, {"name": "0.3-0.5"})
+    fixed = GraphOutput(0.3, 0.7, None, None, None, {"name": "0.3-0.7"})
+    waiting = GraphOutput(0.3, None, None, None, None, {"name": "0.3-0.5"})
     assert job(0.3, 0.7, "early", [*layer, fixed, waiting]) == "pass"
     early = cached()
     assert sorted(early) == sorted([*rebuilt, "0.3-0.7"])
@@ -302,7 +309,7 @@ def test_a_layers_graph_jobs_share_one_engine_pass_and_never_a_stale_one(tmp_pat
     assert sorted(now) == sorted([*early, "0.3-0.5"])
     assert {n: now[n] for n in early} == early  # the graphs cached before are untouched
     # A grid without the 0.3 graphs: they leave the cache with the next pass.
-    smaller = [*layer, mapper.GraphOutput(0.4, 0.6, None, None, None, {"name": "0.4-0.6"})]
+    smaller = [*layer, GraphOutput(0.4, 0.6, None, None, None, {"name": "0.4-0.6"})]
     assert job(0.4, 0.6, "smaller", smaller) == "pass"
     assert sorted(cached()) == sorted([*rebuilt, "0.4-0.6"])
     assert not any(cache.glob("0.3-*"))
@@ -317,7 +324,7 @@ def test_a_pass_with_reports_lets_the_other_jobs_copy_without_the_engine(tmp_pat
     cloud = tmp_path / "cloud.npy"
     np.save(cloud, points)
     cache, settings = tmp_path / "pass", {"intervals": 8, "min_samples": 5, "cover": "exact"}
-    layer = [mapper.GraphOutput(0.3, e, None, None, None, {"name": f"e{e}"}) for e in (0.5, 0.7)]
+    layer = [GraphOutput(0.3, e, None, None, None, {"name": f"e{e}"}) for e in (0.5, 0.7)]
     reported = []
 
     def report(name, base):
@@ -325,10 +332,10 @@ def test_a_pass_with_reports_lets_the_other_jobs_copy_without_the_engine(tmp_pat
         Path(f"{base}.txt").write_text(f"report of {name}")
 
     first = _shared_outputs(tmp_path / "first", 0.3, 0.5, "e0.5")
-    files = {**dict(zip(mapper.GRAPH_FILES.values(), first.files(), strict=True)),
+    files = {**dict(zip(GRAPH_FILES.values(), first.files(), strict=True)),
              ".txt": tmp_path / "first/e0.5.txt"}
-    built, _ = mapper.shared_grid_graph(cloud, cache, first, layer, report=report, files=files,
-                                        **settings)
+    built, _ = shared_grid_graph(cloud, cache, first, layer, report=report, files=files,
+                                 **settings)
     assert sorted(built) == sorted(reported) == ["e0.5", "e0.7"]
     assert (tmp_path / "first/e0.5.txt").read_text() == "report of e0.5"
     source = passes.cloud_source(cloud)
@@ -357,12 +364,12 @@ def test_graph_jobs_of_one_layer_running_together_build_its_pass_once(tmp_path):
     engine, the other copies (file locks are per open file, so threads show it)."""
     cloud = tmp_path / "cloud.npy"
     np.save(cloud, blobs_and_ring())
-    layer = [mapper.GraphOutput(p, 0.6, None, None, None, {"name": f"{p}"}) for p in (0.2, 0.3)]
+    layer = [GraphOutput(p, 0.6, None, None, None, {"name": f"{p}"}) for p in (0.2, 0.3)]
 
     def job(p):
-        return mapper.shared_grid_graph(cloud, tmp_path / "pass",
-                                        _shared_outputs(tmp_path / "out", p, 0.6, f"{p}"),
-                                        layer, intervals=8, min_samples=5, cover="exact")
+        return shared_grid_graph(cloud, tmp_path / "pass",
+                                 _shared_outputs(tmp_path / "out", p, 0.6, f"{p}"),
+                                 layer, intervals=8, min_samples=5, cover="exact")
 
     with ThreadPoolExecutor(2) as pool:
         built = sorted(sorted(names) for names, _ in pool.map(job, (0.2, 0.3)))
@@ -372,13 +379,13 @@ def test_graph_jobs_of_one_layer_running_together_build_its_pass_once(tmp_path):
 def test_the_layer_grid_knows_the_adaptive_epsilon_once_it_is_estimated(tmp_path):
     attrs = {"layer": "fc1"}
     estimate = tmp_path / "fc1.json"
-    graphs = mapper.layer_graphs(attrs, names.grid_parameters([20, 50], ["adaptive", "fixed"]),
+    graphs = layer_graphs(attrs, names.grid_parameters([20, 50], ["adaptive", "fixed"]),
                                 4.0, estimate, "exact")
     assert [(g.overlap, g.eps, g.attrs["name"]) for g in graphs] == [
         (0.2, None, "overlap-20-epsilon-adaptive"), (0.2, 4.0, "overlap-20-epsilon-fixed"),
         (0.5, None, "overlap-50-epsilon-adaptive"), (0.5, 4.0, "overlap-50-epsilon-fixed")]
     store.write_json(estimate, {"epsilon": 2.5})
-    graphs = mapper.layer_graphs(attrs, [(20, "adaptive"), (20, "fixed")], 4.0, estimate,
+    graphs = layer_graphs(attrs, [(20, "adaptive"), (20, "fixed")], 4.0, estimate,
                                 "balanced")
     assert [(g.eps, g.attrs["name"], g.attrs["layer"]) for g in graphs] == [
         (2.5, "cover-balanced-overlap-20-epsilon-adaptive", "fc1"),

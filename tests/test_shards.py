@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from topoact import mapper, shards, store
+from topoact.steps.mapper import GraphOutput, mapper_grid_for_store
+from topoact.steps.shards import gather_for_store, plan_for_store, shard_for_store
 
 
 def _cloud(seed: int) -> np.ndarray:
@@ -81,8 +83,8 @@ def _write_cloud(path, points: np.ndarray, labels: np.ndarray, chunk_bytes: int)
 
 
 def _outputs(folder, grid: list[tuple[float, float]]) -> list:
-    return [mapper.GraphOutput(overlap, eps, folder / f"g{k}.zarr", folder / f"g{k}.json",
-                               folder / f"g{k}.kmapper.json", {"name": f"g{k}"})
+    return [GraphOutput(overlap, eps, folder / f"g{k}.zarr", folder / f"g{k}.json",
+                        folder / f"g{k}.kmapper.json", {"name": f"g{k}"})
             for k, (overlap, eps) in enumerate(grid)]
 
 
@@ -98,17 +100,17 @@ def test_plan_shards_and_gather_write_the_files_of_one_pass(count, tmp_path):
     grid = [(0.2, 2.5), (0.2, 3.5), (0.5, 3.5)]
     (tmp_path / "one").mkdir()
     (tmp_path / "sharded").mkdir()
-    one = mapper.mapper_grid_for_store(cloud, _outputs(tmp_path / "one", grid), intervals=12,
-                                       min_samples=5, cover="exact", progress=False)
+    one = mapper_grid_for_store(cloud, _outputs(tmp_path / "one", grid), intervals=12,
+                                min_samples=5, cover="exact", progress=False)
     plan = tmp_path / "sharded/plan.zarr"
-    ranges = shards.plan_for_store(cloud, plan, intervals=12, overlaps=[0.2, 0.5],
-                                   cover="exact", shards=count)
+    ranges = plan_for_store(cloud, plan, intervals=12, overlaps=[0.2, 0.5],
+                            cover="exact", shards=count)
     assert len(ranges) == count
     nodes = [tmp_path / f"sharded/shard-{s}.zarr" for s in range(count)]
     for s in reversed(range(count)):
-        shards.shard_for_store(cloud, plan, s, nodes[s], epsilons=[2.5, 3.5], min_samples=5)
-    joined = shards.gather_for_store(cloud, plan, nodes, _outputs(tmp_path / "sharded", grid),
-                                     min_samples=5)
+        shard_for_store(cloud, plan, s, nodes[s], epsilons=[2.5, 3.5], min_samples=5)
+    joined = gather_for_store(cloud, plan, nodes, _outputs(tmp_path / "sharded", grid),
+                              min_samples=5)
     assert [g.params for g in joined] == [g.params for g in one]
     for k in range(len(grid)):
         a, b = (zarr_arrays(tmp_path / side / f"g{k}.zarr") for side in ("one", "sharded"))
@@ -130,23 +132,23 @@ def test_a_gather_refuses_shards_of_another_grid(tmp_path):
     cloud = tmp_path / "cloud.zarr"
     _write_cloud(cloud, points, np.zeros(len(points), np.int16), chunk_bytes=1 << 20)
     plan = tmp_path / "plan.zarr"
-    shards.plan_for_store(cloud, plan, intervals=8, overlaps=[0.3], cover="kmapper", shards=2)
+    plan_for_store(cloud, plan, intervals=8, overlaps=[0.3], cover="kmapper", shards=2)
     nodes = [tmp_path / "s0.zarr", tmp_path / "s1.zarr"]
-    shards.shard_for_store(cloud, plan, 0, nodes[0], epsilons=[3.0], min_samples=5)
-    shards.shard_for_store(cloud, plan, 1, nodes[1], epsilons=[2.0], min_samples=5)
+    shard_for_store(cloud, plan, 0, nodes[0], epsilons=[3.0], min_samples=5)
+    shard_for_store(cloud, plan, 1, nodes[1], epsilons=[2.0], min_samples=5)
     with pytest.raises(ValueError, match=r"s1.zarr: clustered with ε \[2.0\] .*expects ε \[3.0\]"):
-        shards.gather_for_store(cloud, plan, nodes, _outputs(tmp_path, [(0.3, 3.0)]),
-                                min_samples=5)
+        gather_for_store(cloud, plan, nodes, _outputs(tmp_path, [(0.3, 3.0)]),
+                         min_samples=5)
     with pytest.raises(ValueError, match=r"no shard 2; the plan has 2 \(0 to 1\)"):
-        shards.shard_for_store(cloud, plan, 2, tmp_path / "s2.zarr", epsilons=[3.0],
-                               min_samples=5)
-    shards.shard_for_store(cloud, plan, 1, nodes[1], epsilons=[3.0], min_samples=5)
+        shard_for_store(cloud, plan, 2, tmp_path / "s2.zarr", epsilons=[3.0],
+                        min_samples=5)
+    shard_for_store(cloud, plan, 1, nodes[1], epsilons=[3.0], min_samples=5)
     with pytest.raises(ValueError, match=r"overlap 0.5, ε 3.0\) is not in the shards' grid"):
-        shards.gather_for_store(cloud, plan, nodes, _outputs(tmp_path, [(0.5, 3.0)]),
-                                min_samples=5)
+        gather_for_store(cloud, plan, nodes, _outputs(tmp_path, [(0.5, 3.0)]),
+                         min_samples=5)
     bad = points.copy()
     bad[[5, 9], 1] = np.nan
     _write_cloud(tmp_path / "bad.zarr", bad, np.zeros(len(bad), np.int16), chunk_bytes=1 << 20)
     with pytest.raises(ValueError, match=r"bad.zarr: the points' ℓ2 norms .*first rows: \[5, 9\]"):
-        shards.plan_for_store(tmp_path / "bad.zarr", tmp_path / "p.zarr", intervals=8,
-                              overlaps=[0.3], cover="exact", shards=2)
+        plan_for_store(tmp_path / "bad.zarr", tmp_path / "p.zarr", intervals=8,
+                       overlaps=[0.3], cover="exact", shards=2)

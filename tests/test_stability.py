@@ -11,6 +11,7 @@ from gudhi.nerve_gic import CoverComplex
 
 from topoact import engine, mapper, stability, store
 from topoact.steps import stability as stability_steps
+from topoact.steps.mapper import GraphOutput, mapper_grid_for_store
 from topoact.steps.stability import (
     StabilityOutput,
     layer_outputs,
@@ -327,12 +328,12 @@ def _layer_of_graph_stores(tmp_path, points, names_eps):
     """Graph stores laid out as the workflow lays them out: {parameters}/{layer}.zarr."""
     cloud = tmp_path / "cloud.npy"
     np.save(cloud, points.astype(np.float32))
-    outputs = [mapper.GraphOutput(0.4, eps, tmp_path / "mapper" / name / "conv3.zarr",
-                                  tmp_path / "mapper" / name / "conv3.json",
-                                  tmp_path / "mapper" / name / "conv3.kmapper.json",
-                                  {"name": name}) for name, eps in names_eps.items()]
-    mapper.mapper_grid_for_store(cloud, outputs, intervals=8, min_samples=5, cover="exact",
-                                 progress=False)
+    outputs = [GraphOutput(0.4, eps, tmp_path / "mapper" / name / "conv3.zarr",
+                           tmp_path / "mapper" / name / "conv3.json",
+                           tmp_path / "mapper" / name / "conv3.kmapper.json",
+                           {"name": name}) for name, eps in names_eps.items()]
+    mapper_grid_for_store(cloud, outputs, intervals=8, min_samples=5, cover="exact",
+                          progress=False)
     return cloud
 
 

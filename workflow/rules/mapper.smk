@@ -38,7 +38,7 @@ rule estimate_epsilon:
 # One job per graph. With mapper.jobs: shared (the default), the first job of a layer
 # to run builds every graph of the layer's grid in one engine pass into a cache
 # (LAYER_PASS) and the layer's other jobs copy theirs from it (see
-# mapper.shared_grid_graph); with graph, each job runs the engine for its graph alone.
+# topoact.steps.mapper.shared_grid_graph); with graph, each job runs the engine for its graph alone.
 if config["mapper"]["jobs"] in ("shared", "graph") and config["mapper"]["shards"] == 1:
 
     rule build_mapper:

@@ -26,14 +26,19 @@ with job_log(snakemake.log[0]) as log:
     else:
         # Here, not at the top: only a job that builds loads the engine, pandas and
         # matplotlib (a job that copies takes 0.3 s instead of 1.6 s).
-        from topoact import mapper
         from topoact.graph import EngineStats
+        from topoact.steps.mapper import (
+            GraphOutput,
+            layer_graphs,
+            mapper_grid_for_store,
+            shared_grid_graph,
+        )
         from topoact.steps.purity import write_graph_report
 
         attrs = {"layer": w.layer, "sampling": w.sampling, "model": w.model,
                  "dataset": w.dataset, "seed": int(w.seed)}
-        graph = mapper.GraphOutput(params.overlap, eps, output.graph, output.nodelink,
-                                   output.kmapper, {"name": name, **attrs})
+        graph = GraphOutput(params.overlap, eps, output.graph, output.nodelink,
+                            output.kmapper, {"name": name, **attrs})
         settings = {"intervals": params.intervals, "min_samples": params.min_samples,
                     "cover": params.cover, "device": params.device, "tile": params.tile,
                     "threads": snakemake.threads}
@@ -51,15 +56,15 @@ with job_log(snakemake.log[0]) as log:
                  "epsilon": epsilon, "parameters": graph_name})
 
         if shared:
-            layer = mapper.layer_graphs(attrs, layer_grid, grid["fixed_epsilon"],
-                                        params.layer_epsilon, params.cover)
-            built, stats = mapper.shared_grid_graph(points, params.layer_pass, graph, layer,
-                                                    report=report, files=files, **settings)
+            layer = layer_graphs(attrs, layer_grid, grid["fixed_epsilon"],
+                                 params.layer_epsilon, params.cover)
+            built, stats = shared_grid_graph(points, params.layer_pass, graph, layer,
+                                             report=report, files=files, **settings)
             print(f"ran the layer's pass for {', '.join(built)}: {stats}" if built
                   else f"copied from the layer's pass in {params.layer_pass}", file=log)
         else:
             stats = EngineStats()
-            mapper.mapper_grid_for_store(points, [graph], stats=stats, **settings)
+            mapper_grid_for_store(points, [graph], stats=stats, **settings)
             report(name, str(output.graph).removesuffix(".zarr"))
             print(f"engine: {stats}", file=log)
     print(f"{name}, ε = {eps:.6g}", file=log)

@@ -4,26 +4,28 @@ build_mapper_grid)."""
 
 from dataclasses import replace
 
-from topoact import engine, mapper, names, shards
+from topoact import engine, names
 from topoact.jobs import job_log
+from topoact.steps.mapper import layer_graphs, mapper_grid_for_store
 from topoact.steps.purity import write_graph_report
+from topoact.steps.shards import gather_for_store
 
 with job_log(snakemake.log[0]) as log:
     engine.tune_heap()  # glibc: freed tiles go back to the system (a long-lived pass)
     w, params, output = snakemake.wildcards, snakemake.params, snakemake.output
     attrs = {"layer": w.layer, "sampling": w.sampling, "model": w.model,
              "dataset": w.dataset, "seed": int(w.seed)}
-    layer = mapper.layer_graphs(attrs, params.grid, params.fixed_epsilon,
-                                snakemake.input.epsilon or None, params.cover)
+    layer = layer_graphs(attrs, params.grid, params.fixed_epsilon,
+                         snakemake.input.epsilon or None, params.cover)
     graphs = [replace(graph, graph_path=output.graphs[k], nodelink_path=output.nodelinks[k],
                       kmapper_path=output.kmappers[k]) for k, graph in enumerate(layer)]
     stats = engine.EngineStats()
     if snakemake.input.shards:
-        built = shards.gather_for_store(
+        built = gather_for_store(
             snakemake.input.points, snakemake.input.plan, list(snakemake.input.shards), graphs,
             min_samples=params.min_samples, threads=snakemake.threads)
     else:
-        built = mapper.mapper_grid_for_store(
+        built = mapper_grid_for_store(
             snakemake.input.points, graphs, intervals=params.intervals,
             min_samples=params.min_samples, cover=params.cover, device=params.device,
             tile=params.tile, stats=stats, threads=snakemake.threads)

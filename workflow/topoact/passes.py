@@ -2,7 +2,7 @@
 need a result computes the results of every graph of the layer into a cache folder, and
 the layer's other jobs copy theirs from it.
 
-The mapper's graphs (:func:`topoact.mapper.shared_grid_graph`) and their stability
+The mapper's graphs (:func:`topoact.steps.mapper.shared_grid_graph`) and their stability
 (:func:`topoact.steps.stability.shared_graph_stability`) share this cache logic. The module
 uses the standard library only: a job whose files are in the cache imports it and copies
 them (:func:`copy_from_pass`) without loading the engine, pandas or matplotlib, which are

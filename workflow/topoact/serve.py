@@ -69,6 +69,7 @@ from topoact.files import locked
 from topoact.graph import BuildCancelled
 from topoact.plan import base_dataset
 from topoact.purity import mapper_purity, purity_record
+from topoact.steps.mapper import graph_files
 
 #: Largest request body accepted (bytes).
 MAX_BODY = 16 << 10
@@ -429,7 +430,7 @@ class LiveGraphs:
                 for stale in folder.glob(f".{cloud.layer}.*.partial"):
                     shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
                 self._write(base, request, graph, stats, cloud)
-        written = [str(path.relative_to(self.results)) for path in mapper.graph_files(base)]
+        written = [str(path.relative_to(self.results)) for path in graph_files(base)]
         return {"written": written, "yaml": config_lines(request, cloud, self.results)}
 
     def _write(self, base: Path, request: GraphRequest, graph, stats, cloud: Cloud) -> None:
@@ -476,7 +477,7 @@ def _saved(base: Path) -> bool:
         store.open_store(f"{base}.zarr", "mapper")
     except store.StoreError:
         return False
-    return all(path.exists() for path in mapper.graph_files(base))
+    return all(path.exists() for path in graph_files(base))
 
 
 def _rss_mb() -> float:

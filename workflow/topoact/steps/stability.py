@@ -110,7 +110,7 @@ def shared_graph_stability(points_path, cache, job: StabilityOutput,
                            tile: int | None = None, threads: int = 1, log=None) -> str:
     """Write one graph's stability from its layer's shared pass.
 
-    As the mapper's (:func:`topoact.mapper.shared_grid_graph`): the first job of a layer
+    As the mapper's (:func:`topoact.steps.mapper.shared_grid_graph`): the first job of a layer
     computes the stability of every graph of ``layer`` whose store exists (and of
     ``job``'s) into ``cache``; the layer's other jobs copy their files (the workflow's
     jobs try :func:`topoact.passes.copy_from_pass` first, which loads nothing heavy). An
