@@ -25,6 +25,7 @@ import torch
 
 from topoact import activations, data, models, store
 from topoact.devices import resolve_device
+from topoact.steps.activations import extract_activations
 
 
 def _time(fn, repeats: int) -> float:
@@ -84,8 +85,8 @@ def main() -> None:
                                                       batch_size=args.batch_size)
 
             def extract(layer=layer, settings=settings, out=out):
-                activations.extract_activations(model, arch.layers[layer], images_path, out,
-                                                settings, device, progress=False)
+                extract_activations(model, arch.layers[layer], images_path, out,
+                                    settings, device, progress=False)
 
             seconds = _time(extract, args.repeats)
             rows.append((layer, sampling, n / seconds, bare / seconds))

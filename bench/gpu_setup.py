@@ -16,8 +16,10 @@ import torch
 
 from topoact import activations, data, layers, models, names, store
 from topoact.devices import resolve_device
+from topoact.steps.activations import extract_for_store
 from topoact.steps.epsilon import epsilon_for_store
 from topoact.steps.mapper import mapper_for_store
+from topoact.steps.models import train_from_store
 
 RUN = Path("digits/digits-cnn/seed-0")
 
@@ -38,7 +40,7 @@ def main() -> None:
                            splits=source.splits, source=source.source, attrs={})
     weights = args.results / "models/digits-cnn/seed-0.pt"
     if not weights.exists():
-        model, metadata = models.train_from_store(
+        model, metadata = train_from_store(
             images, "small-cnn", seed=0, epochs=args.epochs, batch_size=64,
             learning_rate=3e-3, weight_decay=1e-4, device=device)
         models.save_model(model, weights, metadata)
@@ -47,7 +49,7 @@ def main() -> None:
                             ("random", "fc1")]:
         cloud = args.results / "activations" / RUN / sampling / f"{layer}.zarr"
         if not cloud.exists():
-            activations.extract_for_store(
+            extract_for_store(
                 weights, images, cloud, layer=layer,
                 module_path=layers.layer_module("small-cnn", layer),
                 settings=activations.ExtractionSettings(sampling=sampling), device=device,

@@ -46,6 +46,7 @@ def setup(work: Path, images: int) -> None:
     """The images store (generated, 1,000 classes) and GoogLeNet with random weights,
     saved as the workflow's train_model saves a model given a checkpoint."""
     from topoact import models
+    from topoact.steps.models import pretrained_from_file
 
     rng = np.random.default_rng(0)
     # Smooth colour fields with pixel noise on top: without it, neighbouring positions of
@@ -60,7 +61,7 @@ def setup(work: Path, images: int) -> None:
                        source="bench/rehearsal.py", attrs={})
     checkpoint = work / "googlenet-1000.pt"
     rehearsal.write_checkpoint(checkpoint, "googlenet", 1000)
-    model, metadata = models.pretrained_from_file("googlenet", str(checkpoint), checkpoint)
+    model, metadata = pretrained_from_file("googlenet", str(checkpoint), checkpoint)
     models.save_model(model, work / "model.pt", metadata)
 
 
@@ -69,8 +70,9 @@ def stage(name: str, work: Path, args: argparse.Namespace) -> dict:
     cloud, graphs = work / "cloud.zarr", work / "graphs"
     if name == "extract":
         from topoact import activations, devices
+        from topoact.steps.activations import extract_for_store
 
-        activations.extract_for_store(
+        extract_for_store(
             work / "model.pt", work / "images.zarr", cloud, layer=LAYER, module_path=MODULE,
             settings=activations.ExtractionSettings(sampling="full", batch_size=64),
             device=devices.resolve_device(args.device), progress=False)

@@ -16,6 +16,7 @@ from filelock import FileLock
 from PIL import Image
 
 from topoact import data, models, store
+from topoact.steps.models import train_from_store
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -176,7 +177,7 @@ def trained_model(tmp_path_factory, digits_store) -> Path:
     trained once per test session (every training of it gives the same weights)."""
     def train(path: Path) -> None:
         torch.manual_seed(0)
-        model, metadata = models.train_from_store(
+        model, metadata = train_from_store(
             digits_store, "small-cnn", seed=0, epochs=3, batch_size=64, learning_rate=3e-3,
             weight_decay=1e-4, device=torch.device("cpu"))
         models.save_model(model, path, metadata)

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from topoact import activations, models, store
+from topoact.steps.activations import extract_activations
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +29,8 @@ def _extract(model, digits_store, tmp_path, layer, sampling, batch_size=50):
     out = tmp_path / f"{layer}-{sampling}.zarr"
     settings = activations.ExtractionSettings(sampling=sampling, seed=0, split="test",
                                               batch_size=batch_size, chunk_bytes=1 << 20)
-    activations.extract_activations(model, layer, digits_store, out, settings,
-                                    torch.device("cpu"), {"layer": layer}, progress=False)
+    extract_activations(model, layer, digits_store, out, settings,
+                        torch.device("cpu"), {"layer": layer}, progress=False)
     return store.read_activations(out)
 
 
@@ -90,8 +91,8 @@ def test_unknown_module_and_bad_store_are_reported(oracle, tmp_path):
             pass
     settings = activations.ExtractionSettings(sampling="full")
     with pytest.raises(store.StoreError, match="no such store"):
-        activations.extract_activations(model, "conv3", tmp_path / "none.zarr",
-                                        tmp_path / "out.zarr", settings, torch.device("cpu"))
+        extract_activations(model, "conv3", tmp_path / "none.zarr",
+                            tmp_path / "out.zarr", settings, torch.device("cpu"))
     assert not (tmp_path / "out.zarr").exists()
 
 

@@ -27,13 +27,15 @@ from topoact import (
     purity,
     store,
 )
-from topoact.featurevis import examples, render
+from topoact.featurevis import render
 from topoact.graph import MapperGraph, NodeStats
-from topoact.profiles.build import profile_store
 from topoact.profiles.topology import ImageGrid, MetricSettings
+from topoact.steps.activations import extract_activations
+from topoact.steps.examples import select_layer_examples
 from topoact.steps.featurevis import render_examples, render_graph_nodes
 from topoact.steps.mapper import mapper_for_store
 from topoact.steps.profiles import similarity_for_store, topology_for_store
+from topoact.steps.profiling import profile_store
 from topoact.steps.purity import purity_table_for_graph, read_purity_record
 from topoact.steps.stability import stability_for_store
 from topoact.steps.weights import core_for_points
@@ -66,8 +68,8 @@ def built(tmp_path_factory, trained_model, digits_store):
         cloud = work / f"{layer}.zarr"
         settings = activations.ExtractionSettings(sampling="top-l2", seed=0, split="all",
                                                   batch_size=128, chunk_bytes=1 << 20)
-        activations.extract_activations(model, layer, words, cloud, settings,
-                                        torch.device("cpu"), {"layer": layer}, progress=False)
+        extract_activations(model, layer, words, cloud, settings,
+                            torch.device("cpu"), {"layer": layer}, progress=False)
         render_settings = render.RenderSettings(steps=2, batch_size=128)
         graph_paths = {}
         for name, overlap in GRIDS.items():
@@ -81,8 +83,8 @@ def built(tmp_path_factory, trained_model, digits_store):
                                work / name / layer, work / name / f"{layer}.png",
                                render_settings, device="cpu", progress=False)
         selection = work / "examples" / f"{layer}.json"
-        examples.select_layer_examples({k: str(v) for k, v in graph_paths.items()}, cloud,
-                                       selection, top=3, per_class=2)
+        select_layer_examples({k: str(v) for k, v in graph_paths.items()}, cloud,
+                              selection, top=3, per_class=2)
         render_examples(cloud, words, trained_model, layer,
                         work / "examples" / layer, render_settings,
                         selection_path=selection, device="cpu", progress=False)

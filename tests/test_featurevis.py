@@ -11,6 +11,8 @@ from conftest import assert_drawn, imports_torch
 from topoact import activations, mapper, models, store
 from topoact.activations import capture_layer, run_to_layer
 from topoact.featurevis import examples, render
+from topoact.steps.activations import extract_activations
+from topoact.steps.examples import select_layer_examples
 from topoact.steps.featurevis import render_examples, render_graph_nodes
 from topoact.steps.mapper import mapper_for_store
 
@@ -154,8 +156,8 @@ def small_graph(tmp_path_factory, trained_model, digits_store):
     cloud_path = directory / "conv3.zarr"
     settings = activations.ExtractionSettings(sampling="top-l2", seed=0, split="test",
                                               batch_size=128, chunk_bytes=1 << 20)
-    activations.extract_activations(model, "conv3", digits_store, cloud_path, settings,
-                                    torch.device("cpu"), {"layer": "conv3"}, progress=False)
+    extract_activations(model, "conv3", digits_store, cloud_path, settings,
+                        torch.device("cpu"), {"layer": "conv3"}, progress=False)
     graph_path = directory / "graph.zarr"
     mapper_for_store(cloud_path, graph_path, directory / "graph.json",
                      directory / "graph.kmapper.json", intervals=6, overlap=0.3,
@@ -181,8 +183,8 @@ def test_stage_functions_write_addressable_images_and_indexes(small_graph, train
     assert not any(p.name.endswith(".partial") for p in directory.iterdir())
 
     selection_path = directory / "examples.json"
-    selection = examples.select_layer_examples({"overlap-30-epsilon-fixed": graph_path},
-                                               cloud_path, selection_path, top=3, per_class=2)
+    selection = select_layer_examples({"overlap-30-epsilon-fixed": graph_path},
+                                      cloud_path, selection_path, top=3, per_class=2)
     nodes = selection["graphs"]["overlap-30-epsilon-fixed"]
     assert len(nodes) == graph.n_nodes
     cloud = store.read_activations(cloud_path)

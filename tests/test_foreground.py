@@ -8,6 +8,8 @@ from torch import nn
 
 from conftest import planned_outputs, tiny_config, write_config
 from topoact import activations, foreground, models, names, sampling, store
+from topoact.steps.activations import extract_activations
+from topoact.steps.foreground import load_fields, open_masks, save_fields, write_masks
 
 
 def _square_image(size=32, box=(10, 22, 12, 24), seed=0):
@@ -85,13 +87,13 @@ def test_receptive_fields_match_the_known_box_of_each_position():
 def test_receptive_fields_round_trip_and_bad_file_is_named(tmp_path):
     fields = foreground.ReceptiveFields(np.array([0, 2, 3]), np.array([0, 5, 7]),
                                         np.array([0.5, 0.5, 1.0], np.float32), (1, 2), (3, 3))
-    fields.save(tmp_path / "erf.npz")
-    loaded = foreground.ReceptiveFields.load(tmp_path / "erf.npz")
+    save_fields(fields, tmp_path / "erf.npz")
+    loaded = load_fields(tmp_path / "erf.npz")
     np.testing.assert_array_equal(loaded.pixels, fields.pixels)
     assert loaded.layer_shape == (1, 2) and loaded.image_shape == (3, 3)
     (tmp_path / "bad.npz").write_text("not numpy")
     with pytest.raises(store.StoreError, match="bad.npz"):
-        foreground.ReceptiveFields.load(tmp_path / "bad.npz")
+        load_fields(tmp_path / "bad.npz")
 
 
 def _hand_fields():
@@ -166,9 +168,9 @@ def test_masks_store_and_foreground_extraction_end_to_end(trained_model, digits_
     """A masks store of digits → ERFs of conv3 → foreground-top5 cloud: every image gets
     the 5 positions of highest score, computed here independently with dense ERFs."""
     masks_path = tmp_path / "masks.zarr"
-    stats = foreground.write_masks(digits_store, masks_path, "grabcut", progress=False)
+    stats = write_masks(digits_store, masks_path, "grabcut", progress=False)
     images = store.open_store(digits_store, "images")["images"]
-    assert foreground.open_masks(masks_path).shape == images.shape[:3]
+    assert open_masks(masks_path).shape == images.shape[:3]
     # grabCut finds nothing in most digits (their strokes reach its background band), and
     # says so; the strokes themselves are the foreground used for the rest of the test.
     assert stats["images"] == images.shape[0] and stats["empty"] > images.shape[0] // 2
@@ -181,8 +183,8 @@ def test_masks_store_and_foreground_extraction_end_to_end(trained_model, digits_
     settings = activations.ExtractionSettings(sampling="foreground-top5", split="test",
                                               batch_size=100, chunk_bytes=1 << 20)
     scorer = foreground.PositionScorer(fields, masks, background=False)
-    activations.extract_activations(model, "conv3", digits_store, out, settings,
-                                    torch.device("cpu"), progress=False, scorer=scorer)
+    extract_activations(model, "conv3", digits_store, out, settings,
+                        torch.device("cpu"), progress=False, scorer=scorer)
     cloud = store.read_activations(out)
     assert cloud.points.shape == (360 * 5, 128) and cloud.attrs["points_per_image"] == 5
 
@@ -197,8 +199,8 @@ def test_masks_store_and_foreground_extraction_end_to_end(trained_model, digits_
         np.testing.assert_array_equal(chosen[:, 0] * 8 + chosen[:, 1], expected)
 
     with pytest.raises(ValueError, match="needs masks"):
-        activations.extract_activations(model, "conv3", digits_store, tmp_path / "x.zarr",
-                                        settings, torch.device("cpu"), progress=False)
+        extract_activations(model, "conv3", digits_store, tmp_path / "x.zarr",
+                            settings, torch.device("cpu"), progress=False)
 
 
 def test_deeplab_masks_have_the_image_shape_and_load_saved_weights(tmp_path):

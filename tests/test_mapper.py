@@ -18,6 +18,7 @@ from sklearn.cluster import DBSCAN
 
 from topoact import activations, mapper, models, names, passes, store
 from topoact.graph import BuildCancelled, Cover
+from topoact.steps.activations import extract_activations
 from topoact.steps.mapper import (
     GRAPH_FILES,
     GraphOutput,
@@ -64,9 +65,9 @@ def test_kmapper_cover_reproduces_keplermapper_exactly(n, p, eps):
 def test_kmapper_oracle_on_real_activations(tmp_path, trained_model, digits_store):
     model, _ = models.load_model(trained_model)
     out = tmp_path / "conv4.zarr"
-    activations.extract_activations(model, "conv4", digits_store, out,
-                                    activations.ExtractionSettings(sampling="top-l2"),
-                                    torch.device("cpu"), progress=False)
+    extract_activations(model, "conv4", digits_store, out,
+                        activations.ExtractionSettings(sampling="top-l2"),
+                        torch.device("cpu"), progress=False)
     points = store.read_activations(out).points
     for p in (0.2, 0.5):
         graph = mapper.build_mapper(points, 30, p, 3.0, 5, cover="kmapper")

@@ -7,6 +7,7 @@ import torch
 
 from topoact import layers, models, store
 from topoact.devices import resolve_device
+from topoact.steps.models import train_from_store
 
 
 def test_small_cnn_layers_and_shapes():
@@ -61,7 +62,7 @@ def test_saved_model_loads_with_weights_only_and_predicts_the_same(trained_model
 
 def test_training_is_deterministic_given_the_seed(digits_store):
     def train():
-        model, metadata = models.train_from_store(
+        model, metadata = train_from_store(
             digits_store, "small-cnn", seed=5, epochs=1, batch_size=128, learning_rate=1e-3,
             weight_decay=0.0, device=torch.device("cpu"))
         return metadata["training"]["loss_by_epoch"], next(model.parameters()).detach().clone()

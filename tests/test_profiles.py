@@ -22,7 +22,7 @@ from conftest import (
 )
 from topoact import cli, data, models, store
 from topoact.models import SmallCNN
-from topoact.profiles.build import profile_images, profile_store, select_images
+from topoact.profiles.build import profile_images, select_images
 from topoact.profiles.synapses import influential_neurons
 from topoact.profiles.tables import Profile, ProfileError, add_profiles, from_tables
 from topoact.profiles.topology import (
@@ -35,6 +35,7 @@ from topoact.profiles.topology import (
     within_across,
 )
 from topoact.profiles.trace import layer_plan
+from topoact.steps.profiling import profile_store
 
 ddp = import_ddp()
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")

@@ -21,6 +21,7 @@ from test_explorer import ARTIFACTS, CHROMIUM
 
 from conftest import ROOT
 from topoact import activations, models, serve, store
+from topoact.steps.activations import extract_activations
 from topoact.steps.epsilon import epsilon_for_store
 
 CLOUD = "activations/digits/digits-cnn/seed-0/top-l2/conv3.zarr"
@@ -37,8 +38,8 @@ def results(tmp_path_factory, trained_model, digits_store) -> Path:
     shutil.copytree(digits_store, root / "data/digits.zarr")
     model, _ = models.load_model(trained_model)
     settings = activations.ExtractionSettings(sampling="top-l2", batch_size=256)
-    activations.extract_activations(model, "conv3", root / "data/digits.zarr", root / CLOUD,
-                                    settings, torch.device("cpu"), progress=False)
+    extract_activations(model, "conv3", root / "data/digits.zarr", root / CLOUD,
+                        settings, torch.device("cpu"), progress=False)
     where = root / "epsilon/digits/digits-cnn/seed-0/top-l2"
     where.mkdir(parents=True)
     epsilon_for_store(root / CLOUD, where / "conv3.json", where / "conv3.png", k=5,

@@ -13,6 +13,8 @@ from torch import nn
 from conftest import planned_outputs, snakemake, tiny_config, write_config
 from topoact import activations, cli, layers, models, sampling, store
 from topoact.featurevis import render
+from topoact.steps.activations import extract_activations
+from topoact.steps.models import pretrained_from_file
 
 NETS = textwrap.dedent('''
     import torch
@@ -80,8 +82,8 @@ def test_user_model_activations_equal_a_plain_forward_hook(user_package, digits_
     model = models.architecture_of(MINE).build(10).eval()
     out = tmp_path / "acts.zarr"
     settings = activations.ExtractionSettings(sampling="full", split="test", batch_size=100)
-    activations.extract_activations(model, "3", digits_store, out, settings,
-                                    torch.device("cpu"), progress=False)
+    extract_activations(model, "3", digits_store, out, settings,
+                        torch.device("cpu"), progress=False)
     cloud = store.read_activations(out)
     group = store.open_store(digits_store, "images")
     start, stop = store.split_range(store.image_store_info(group), "test")
@@ -229,8 +231,8 @@ def test_a_timm_architecture_with_a_local_checkpoint(tmp_path, digits_store):
     torch.save(net.state_dict(), tmp_path / "timm.pt")
     spec = {"architecture": "timm:resnet18", "kwargs": {"num_classes": 10}, "input_size": 32,
             "normalize": {"mean": [0.31] * 3, "std": [0.32] * 3}}
-    model, metadata = models.pretrained_from_file(spec, str(tmp_path / "timm.pt"),
-                                                  tmp_path / "timm.pt")
+    model, metadata = pretrained_from_file(spec, str(tmp_path / "timm.pt"),
+                                           tmp_path / "timm.pt")
     assert metadata["spec"]["architecture"] == "timm:resnet18" and len(metadata["classes"]) == 10
     for key, value in net.state_dict().items():
         torch.testing.assert_close(model.net.state_dict()[key], value)
@@ -258,8 +260,8 @@ def test_a_torchscript_model_gives_the_same_activations(user_package, digits_sto
     assert layers.layer_module(spec, "3") == "net.3"
     settings = activations.ExtractionSettings(sampling="full", split="test", batch_size=100)
     for model, path, out in ((original, "3", "a.zarr"), (scripted, "net.3", "b.zarr")):
-        activations.extract_activations(model, path, digits_store, tmp_path / out, settings,
-                                        torch.device("cpu"), progress=False)
+        extract_activations(model, path, digits_store, tmp_path / out, settings,
+                            torch.device("cpu"), progress=False)
     a, b = (store.read_activations(tmp_path / name) for name in ("a.zarr", "b.zarr"))
     np.testing.assert_allclose(b.points, a.points, rtol=1e-6, atol=1e-6)
     np.testing.assert_array_equal(b.position, a.position)

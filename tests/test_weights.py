@@ -20,7 +20,8 @@ from conftest import (
 from topoact import cli, explorer, mapper, models, store
 from topoact.config import ConfigError, validate_config
 from topoact.homology import finite, persistence
-from topoact.steps.weights import core_for_points, load_barcode
+from topoact.steps.snapshots import snapshots_for_model
+from topoact.steps.weights import core_for_points, load_barcode, points_for_snapshot
 from topoact.weights import filters, snapshots, topology
 
 GRID = np.array([-1.0, 0.0, 1.0])
@@ -233,7 +234,7 @@ def test_snapshots_leave_the_training_bit_identical(rng):
 def test_stage_files_from_snapshot_to_summary(tmp_path, digits_store):
     """Two short trainings through the library's workflow steps, every file checked."""
     paths = {label: tmp_path / f"{label}.zarr" for label in ("iteration-0", "final")}
-    snapshots.snapshots_for_model(
+    snapshots_for_model(
         digits_store, None, paths, architecture="small-cnn", layers={"conv1": "conv1"},
         seeds=[0, 1], snapshots=[0], device=torch.device("cpu"),
         training={"epochs": 1, "batch_size": 64, "learning_rate": 3e-3, "weight_decay": 0.0})
@@ -242,8 +243,8 @@ def test_stage_files_from_snapshot_to_summary(tmp_path, digits_store):
     torch.manual_seed(1)  # the second training's initialisation
     np.testing.assert_array_equal(initial[1], models.SmallCNN().conv1[0].weight.detach().numpy())
     points_path = tmp_path / "points.zarr"
-    filters.points_for_snapshot(paths["final"], points_path, layer="conv1", slice_mode="each",
-                                contrast_drop=0.1, contrast_norm="euclidean", model="m")
+    points_for_snapshot(paths["final"], points_path, layer="conv1", slice_mode="each",
+                        contrast_drop=0.1, contrast_norm="euclidean", model="m")
     points, arrays, point_attrs = store.read_weight_points(points_path)
     assert point_attrs["filters"] == 2 * 32 * 3 and len(points) == int(np.ceil(0.9 * 192))
     assert set(arrays["seed"].tolist()) == {0, 1}
@@ -283,10 +284,10 @@ def test_update_points_are_the_weights_minus_the_initialisation(tmp_path):
     store.write_weight_snapshot(tmp_path / "final.zarr", {"c": final}, attrs)
     store.write_weight_snapshot(tmp_path / "init.zarr", {"c": initial},
                                 {**attrs, "snapshot": "iteration-0"})
-    filters.points_for_snapshot(tmp_path / "final.zarr", tmp_path / "update.zarr", layer="c",
-                                slice_mode="each", contrast_drop=0.0,
-                                contrast_norm="euclidean", model="m",
-                                initial_path=tmp_path / "init.zarr")
+    points_for_snapshot(tmp_path / "final.zarr", tmp_path / "update.zarr", layer="c",
+                        slice_mode="each", contrast_drop=0.0,
+                        contrast_norm="euclidean", model="m",
+                        initial_path=tmp_path / "init.zarr")
     points, _, point_attrs = store.read_weight_points(tmp_path / "update.zarr")
     expected = (edge - edge.mean()).ravel() / np.linalg.norm(edge - edge.mean())
     np.testing.assert_allclose(points, np.tile(expected, (8, 1)), atol=1e-6)
@@ -294,10 +295,10 @@ def test_update_points_are_the_weights_minus_the_initialisation(tmp_path):
     store.write_weight_snapshot(tmp_path / "other.zarr", {"c": initial},
                                 {"seeds": [5, 6], "snapshot": "iteration-0"})
     with pytest.raises(ValueError, match="not the initialisation"):
-        filters.points_for_snapshot(tmp_path / "final.zarr", tmp_path / "bad.zarr", layer="c",
-                                    slice_mode="each", contrast_drop=0.0,
-                                    contrast_norm="euclidean", model="m",
-                                    initial_path=tmp_path / "other.zarr")
+        points_for_snapshot(tmp_path / "final.zarr", tmp_path / "bad.zarr", layer="c",
+                            slice_mode="each", contrast_drop=0.0,
+                            contrast_norm="euclidean", model="m",
+                            initial_path=tmp_path / "other.zarr")
 
 
 def test_cli_barcode_and_pca2_mapper(tmp_path, capsys):
@@ -395,24 +396,24 @@ def test_config_needs_step_zero_for_updates_and_a_known_layer():
 
 def test_given_weights_are_one_training_with_every_slice_a_point(tmp_path, trained_model):
     path = tmp_path / "final.zarr"
-    snapshots.snapshots_for_model(None, trained_model, {"final": path}, architecture="small-cnn",
-                                  layers={"conv2": "conv2"}, seeds=[0], snapshots=[],
-                                  training=None, device=torch.device("cpu"))
+    snapshots_for_model(None, trained_model, {"final": path}, architecture="small-cnn",
+                        layers={"conv2": "conv2"}, seeds=[0], snapshots=[],
+                        training=None, device=torch.device("cpu"))
     stored, attrs = store.read_weight_snapshot(path, "conv2")
     model, _ = models.load_model(trained_model)
     np.testing.assert_array_equal(stored[0], model.conv2[0].weight.detach().numpy())
     assert attrs["seeds"] == [0] and attrs["sources"] == {"weights": str(trained_model)}
-    filters.points_for_snapshot(path, tmp_path / "points.zarr", layer="conv2",
-                                slice_mode="each", contrast_drop=0.0,
-                                contrast_norm="euclidean", model="m")
+    points_for_snapshot(path, tmp_path / "points.zarr", layer="conv2",
+                        slice_mode="each", contrast_drop=0.0,
+                        contrast_norm="euclidean", model="m")
     points, arrays, _ = store.read_weight_points(tmp_path / "points.zarr")
     assert len(points) == 64 * 32  # every O × I slice of conv2
     assert arrays["in_channel"].max() == 31 and arrays["out_channel"].max() == 63
     with pytest.raises(ValueError, match="no snapshot 'iteration-5' was taken"):
-        snapshots.snapshots_for_model(None, trained_model, {"iteration-5": tmp_path / "x.zarr"},
-                                      architecture="small-cnn", layers={"conv2": "conv2"},
-                                      seeds=[0], snapshots=[], training=None,
-                                      device=torch.device("cpu"))
+        snapshots_for_model(None, trained_model, {"iteration-5": tmp_path / "x.zarr"},
+                            architecture="small-cnn", layers={"conv2": "conv2"},
+                            seeds=[0], snapshots=[], training=None,
+                            device=torch.device("cpu"))
 
 
 @pytest.mark.parametrize("module, loads_torch", [

@@ -7,6 +7,7 @@ from torchvision.models import alexnet
 
 from conftest import planned_outputs, tiny_config, write_config
 from topoact import activations, layers, models
+from topoact.steps.models import pretrained_from_file
 
 EXPECTED = {  # architecture → {layer: activation shape (C, H, W) or (C,)}
     "googlenet": {"mixed3a": [256, 28, 28], "mixed3b": [480, 28, 28], "mixed4a": [512, 14, 14],
@@ -54,7 +55,7 @@ def test_checkpoint_of_the_torchvision_network_loads(tmp_path):
     net = alexnet(weights=None, num_classes=7)
     path = tmp_path / "alexnet.pt"
     torch.save(net.state_dict(), path)
-    model, metadata = models.pretrained_from_file("alexnet", str(path), path)
+    model, metadata = pretrained_from_file("alexnet", str(path), path)
     assert metadata["num_classes"] == 7 and metadata["layers"]["fc8"]["shape"] == [7]
     x = torch.rand(1, 3, 224, 224)
     normalised = (x - torch.tensor(models.IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(

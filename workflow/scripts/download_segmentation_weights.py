@@ -4,9 +4,9 @@ Rule download_segmentation_weights, a local rule: it needs the network.
 """
 
 
-from topoact import foreground
 from topoact.jobs import job_log
+from topoact.steps.foreground import save_deeplab_weights
 
 with job_log(snakemake.log[0]) as log:
-    foreground.save_deeplab_weights(snakemake.output[0])
+    save_deeplab_weights(snakemake.output[0])
     print(f"saved {snakemake.output[0]}", file=log)

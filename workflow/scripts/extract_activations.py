@@ -3,9 +3,11 @@
 
 import torch
 
-from topoact import activations, foreground
+from topoact import activations
 from topoact.devices import resolve_device
 from topoact.jobs import job_log
+from topoact.steps.activations import extract_for_store
+from topoact.steps.foreground import sampling_scorer
 
 with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
@@ -18,8 +20,8 @@ with job_log(snakemake.log[0]) as log:
         noise_seed=params.noise_seed, skip_tokens=params.skip_tokens,
     )
     masks, fields = snakemake.input.foreground or (None, None)
-    activations.extract_for_store(
+    extract_for_store(
         snakemake.input.weights, snakemake.input.images, snakemake.output[0],
         layer=wildcards.layer, module_path=params.module, settings=settings, device=device,
-        scorer=foreground.sampling_scorer(wildcards.sampling, masks, fields, device),
+        scorer=sampling_scorer(wildcards.sampling, masks, fields, device),
         extra_sources={"masks": masks, "receptive_fields": fields} if masks else None)

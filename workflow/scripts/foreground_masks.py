@@ -3,9 +3,10 @@
 
 import torch
 
-from topoact import foreground, plots, store
+from topoact import plots, store
 from topoact.devices import resolve_device
 from topoact.jobs import job_log
+from topoact.steps.foreground import open_masks, write_masks
 
 with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
@@ -16,7 +17,7 @@ with job_log(snakemake.log[0]) as log:
          "device": str(device)},
         {"images": snakemake.input.images, **({"weights": snakemake.input.weights}
                                               if snakemake.input.weights else {})}, None)
-    stats = foreground.write_masks(
+    stats = write_masks(
         snakemake.input.images, snakemake.output.masks, params.method, margin=params.margin,
         iterations=params.iterations, weights_path=snakemake.input.weights or None,
         device=device, attrs=attrs)
@@ -27,5 +28,5 @@ with job_log(snakemake.log[0]) as log:
               f"{stats['empty'] + stats['full']} of {stats['images']} images of "
               f"{snakemake.wildcards.dataset}; see {snakemake.output.examples}", file=log)
     images = store.open_store(snakemake.input.images, "images")["images"][:8]
-    masks = foreground.open_masks(snakemake.output.masks)[:8]
+    masks = open_masks(snakemake.output.masks)[:8]
     plots.plot_masks(images, masks, params.method, snakemake.output.examples)

@@ -6,7 +6,7 @@ import torch
 from topoact import store
 from topoact.devices import resolve_device
 from topoact.jobs import job_log
-from topoact.profiles import build
+from topoact.steps.profiling import profile_store
 
 with job_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
@@ -15,7 +15,7 @@ with job_log(snakemake.log[0]) as log:
     settings = {"neuron": wildcards.neuron, "threshold": params.threshold,
                 "split": params.split, "per_class": params.per_class,
                 "inplace_add": params.inplace_add}
-    build.profile_store(
+    profile_store(
         snakemake.input.weights, snakemake.input.images, snakemake.output[0],
         split=params.split, per_class=params.per_class, threshold=params.threshold,
         neuron=wildcards.neuron, batch_size=params.batch_size,

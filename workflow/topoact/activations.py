@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from topoact import models, store
+from topoact import models
 from topoact import sampling as sampling_mod
 
 
@@ -152,107 +149,71 @@ def noisy_examples(images: np.ndarray, sigmas: list[float], seed: int
             for sigma in [0.0, *sigmas]]
 
 
+@dataclass(frozen=True)
+class LayerGeometry:
+    """What one image tells of a layer before anything is written."""
+
+    raw_shape: tuple[int, ...]  # the layer's output per image, as the network gives it
+    channels: int
+    height: int
+    width: int
+
+
 @torch.no_grad()
-def extract_activations(model: nn.Module, module_path: str, images_path: str | os.PathLike,
-                        out_path: str | os.PathLike, settings: ExtractionSettings,
-                        device: torch.device, attrs: dict[str, Any] | None = None,
-                        progress: bool = True, scorer=None) -> None:
-    """Extract one layer's activations under one sampling into an activations store.
+def probe_layer(model: nn.Module, module_path: str, image: np.ndarray, skip_tokens: int,
+                device: torch.device) -> LayerGeometry:
+    """The layer's shape from one uint8 (1, H, W, 3) image (``model`` on ``device``)."""
+    with capture_layer(model, module_path) as captured:
+        raw = run_to_layer(model, to_input(image, device), captured)
+    _, channels, height, width = sampling_mod.as_spatial(raw, skip_tokens, module_path).shape
+    return LayerGeometry(tuple(raw.shape[1:]), channels, height, width)
+
+
+@dataclass(frozen=True)
+class ActivationBatch:
+    """The sampled points of one batch of images, and where each came from."""
+
+    first: int  # index of the batch's first image
+    count: int  # images in the batch
+    points: np.ndarray  # (P, C) float32
+    image: np.ndarray  # (P,) int32 image index
+    position: np.ndarray  # (P, 2) int16 (row, column)
+    label: np.ndarray  # (P,) the images' labels
+
+
+@torch.no_grad()
+def activation_batches(model: nn.Module, module_path: str, images, labels: np.ndarray,
+                       start: int, stop: int, settings: ExtractionSettings,
+                       device: torch.device, scorer=None) -> Iterator[ActivationBatch]:
+    """One layer's activations under one sampling, a batch of images at a time.
 
     Parameters
     ----------
     model
-        The network, taking [0, 1] RGB input.
+        The network, taking [0, 1] RGB input, on ``device`` in eval mode.
     module_path
         Module whose output is the layer's activation.
-    images_path
-        The images store.
-    out_path
-        The activations store to write (appears only when complete).
+    images, labels
+        uint8 (N, H, W, 3) images (any array read by slices: a store's array) and their
+        labels; images ``start … stop − 1`` are extracted.
     settings
-        Sampling, seed, border, split, batch size, chunk size.
-    device
-        Where to run the forward pass and the position selection.
-    attrs
-        Extra attributes (provenance) to save.
-    progress
-        Show a tqdm bar (on stderr).
+        Sampling, seed, border, batch size, noise.
     scorer
         A :class:`topoact.foreground.PositionScorer` (masks + receptive fields of this
         layer), required by the ``foreground-top{p}`` / ``background-top{p}`` samplings.
     """
-    sampling_mod.check_sampling(settings.sampling)
-    if sampling_mod.masked_sampling(settings.sampling) and scorer is None:
-        raise ValueError(f"sampling {settings.sampling} needs masks and receptive fields")
-    images_group = store.open_store(images_path, "images")
-    info = store.image_store_info(images_group)
-    start, stop = store.split_range(info, settings.split, images_path)
-    images, labels = images_group["images"], images_group["labels"][:]
-    if scorer is not None and scorer.masks.shape[0] != images.shape[0]:
-        raise ValueError(f"the masks hold {scorer.masks.shape[0]} images but {images_path} "
-                         f"holds {images.shape[0]}")
-    model = model.to(device).eval()
-    count = stop - start
-
     with capture_layer(model, module_path) as captured:
-        # One image tells the layer's shape, hence P, before anything is written.
-        raw = run_to_layer(model, to_input(images[start:start + 1], device), captured)
-        probe = sampling_mod.as_spatial(raw, settings.skip_tokens, module_path)
-        _, channels, height, width = probe.shape
-        if scorer is not None and scorer.fields.layer_shape != (height, width):
-            raise ValueError(f"receptive fields are for a {scorer.fields.layer_shape} layer but "
-                             f"{module_path} outputs {height}×{width} positions")
-        per_image = sampling_mod.points_per_image(settings.sampling, height, width)
-        layer_attrs = {
-            "layer_shape": list(raw.shape[1:]),
-            "skip_tokens": settings.skip_tokens,
-            "points_per_image": per_image,
-            "image_range": [start, stop],
-            "border": sampling_mod.effective_border(height, width, settings.border)
-            if settings.sampling == "random" else None,
-            "sampling": settings.sampling,
-            "split": settings.split,
-            "classes": info.classes,
-            **(attrs or {}),
-        }
-        with store.atomic_group(out_path, "activations", layer_attrs) as group:
-            writer = store.ActivationWriter(group, count * per_image, channels,
-                                            settings.chunk_bytes)
-            bar = tqdm(total=count, desc=f"extract {settings.sampling}", unit="img",
-                       disable=not progress)
-            for first, batch in image_batches(images, start, stop, settings.batch_size):
-                x = add_noise(to_input(batch, device), settings.noise_sigma,
-                              settings.noise_seed, first)
-                output = sampling_mod.as_spatial(run_to_layer(model, x, captured),
-                                                 settings.skip_tokens, module_path)
-                index = np.arange(first, first + len(batch))
-                scores = scorer.scores(first, len(batch)) if scorer is not None else None
-                b, rows, cols = sampling_mod.select_positions(
-                    output, settings.sampling, index, settings.seed, settings.border, scores)
-                points = sampling_mod.gather_points(output, b, rows, cols).float().cpu().numpy()
-                b, rows, cols = b.cpu().numpy(), rows.cpu().numpy(), cols.cpu().numpy()
-                writer.append(points, index[b].astype(np.int32),
-                              np.stack([rows, cols], axis=1).astype(np.int16),
-                              labels[index[b]])
-                bar.update(len(batch))
-            bar.close()
-            writer.close()
-
-
-def extract_for_store(weights_path: str | os.PathLike, images_path: str | os.PathLike,
-                      out_path: str | os.PathLike, *, layer: str, module_path: str,
-                      settings: ExtractionSettings, device: torch.device, scorer=None,
-                      extra_sources: dict[str, str] | None = None,
-                      progress: bool = True) -> None:
-    """:func:`extract_activations` of a saved model, with the store's provenance: the
-    layer, its module path, the settings and device, and the files it was made from
-    (weights, images, and ``extra_sources`` such as a masked sampling's masks and
-    receptive fields)."""
-    model, _ = models.load_model(weights_path, device)
-    sources = {"images": str(images_path), "weights": str(weights_path),
-               **(extra_sources or {})}
-    attrs = {"layer": layer, "module": module_path,
-             **store.provenance({**vars(settings), "module": module_path,
-                                 "device": str(device)}, sources, settings.seed)}
-    extract_activations(model, module_path, images_path, out_path, settings, device, attrs,
-                        progress=progress, scorer=scorer)
+        for first, batch in image_batches(images, start, stop, settings.batch_size):
+            x = add_noise(to_input(batch, device), settings.noise_sigma, settings.noise_seed,
+                          first)
+            output = sampling_mod.as_spatial(run_to_layer(model, x, captured),
+                                             settings.skip_tokens, module_path)
+            index = np.arange(first, first + len(batch))
+            scores = scorer.scores(first, len(batch)) if scorer is not None else None
+            b, rows, cols = sampling_mod.select_positions(
+                output, settings.sampling, index, settings.seed, settings.border, scores)
+            points = sampling_mod.gather_points(output, b, rows, cols).float().cpu().numpy()
+            b, rows, cols = b.cpu().numpy(), rows.cpu().numpy(), cols.cpu().numpy()
+            yield ActivationBatch(first, len(batch), points, index[b].astype(np.int32),
+                                  np.stack([rows, cols], axis=1).astype(np.int16),
+                                  labels[index[b]])

@@ -1,5 +1,6 @@
 """The feature-visualization steps: a graph store's node-average images and contact
-sheet, and a layer's data-example images, rendered through the model's weights file."""
+sheet, and a layer's data-example images, rendered through the model's weights file
+(which examples: :mod:`topoact.steps.examples`)."""
 
 from __future__ import annotations
 

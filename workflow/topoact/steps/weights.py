@@ -1,5 +1,6 @@
-"""The weight-space steps: a snapshot's filters in, a dense core's graph, barcode, node
-images and summary out; a layer's X(k, p) sweep and its dynamics over training."""
+"""The weight-space steps: a snapshot's filters as a points store; a dense core's graph,
+barcode, node images and summary; a layer's X(k, p) sweep and its dynamics over
+training (the trainings themselves: :mod:`topoact.steps.snapshots`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from PIL import Image
 from topoact import store
 from topoact.mapper import node_link, node_stats
 from topoact.plots import plot_barcode_grid, plot_filter_graph, plot_weight_dynamics
+from topoact.weights.filters import normalise_filters, spatial_filters
 from topoact.weights.topology import (
     CoreTopology,
     core_topology,
@@ -141,3 +143,39 @@ def load_barcode(path) -> list[np.ndarray]:
     """The diagrams (dimension 0, 1, ...) saved by :func:`core_for_points`."""
     with np.load(path) as saved:
         return [saved[f"arr_{d}"] for d in range(len(saved.files))]
+
+
+def points_for_snapshot(snapshot_path, out_path, *, layer: str, slice_mode: str,
+                        contrast_drop: float, contrast_norm: str, model: str,
+                        initial_path=None) -> None:
+    """Normalise one layer's filters of one snapshot (every training) into a points store.
+
+    With ``initial_path`` (the step-0 snapshot of the same trainings) the points are the
+    learned updates W − W₀ of each training instead of the weights W.
+    """
+    weights, attrs = store.read_weight_snapshot(snapshot_path, layer)
+    sources = {"snapshot": str(snapshot_path)}
+    if initial_path is not None:
+        initial, initial_attrs = store.read_weight_snapshot(initial_path, layer)
+        if initial_attrs["seeds"] != attrs["seeds"] or initial.shape != weights.shape:
+            raise ValueError(f"{initial_path}: not the initialisation of the trainings of "
+                             f"{snapshot_path} (seeds or shapes differ)")
+        weights = weights - initial
+        attrs = {**attrs, "snapshot": f"{attrs['snapshot']}-update"}
+        sources["initial"] = str(initial_path)
+    rows = []
+    for number, seed in enumerate(attrs["seeds"]):
+        filters, out_channel, in_channel = spatial_filters(weights[number], slice_mode, layer)
+        rows.append((filters, np.full(len(filters), seed), out_channel, in_channel))
+    filters, seed, out_channel, in_channel = (np.concatenate(c) for c in zip(*rows, strict=True))
+    shape = tuple(int(v) for v in weights.shape[-2:])
+    normalised = normalise_filters(filters, shape, contrast_drop, contrast_norm, layer)
+    kept = normalised.kept
+    store.write_weight_points(out_path, normalised.points, {
+        "seed": seed[kept], "out_channel": out_channel[kept], "in_channel": in_channel[kept],
+        "contrast": normalised.contrast[kept]},
+        {**store.provenance({"slice": slice_mode, "contrast_drop": contrast_drop,
+                             "contrast_norm": contrast_norm}, sources, None),
+         "model": model, "layer": layer, "snapshot": attrs["snapshot"], "kernel": list(shape),
+         "filters": len(filters), "contrast_cut": normalised.cut,
+         "seeds": attrs["seeds"]})

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from topoact import store
-
 SLICES = ("each", "summed")
 CONTRAST_NORMS = ("euclidean", "dnorm")
 
@@ -110,40 +108,3 @@ def normalise_filters(filters: np.ndarray, shape: tuple[int, int], contrast_drop
                          "or every filter is constant)")
     points = centred[kept] / contrast[kept, None]
     return NormalisedFilters(points.astype(np.float32), kept, contrast, cut)
-
-
-
-def points_for_snapshot(snapshot_path, out_path, *, layer: str, slice_mode: str,
-                        contrast_drop: float, contrast_norm: str, model: str,
-                        initial_path=None) -> None:
-    """Normalise one layer's filters of one snapshot (every training) into a points store.
-
-    With ``initial_path`` (the step-0 snapshot of the same trainings) the points are the
-    learned updates W − W₀ of each training instead of the weights W.
-    """
-    weights, attrs = store.read_weight_snapshot(snapshot_path, layer)
-    sources = {"snapshot": str(snapshot_path)}
-    if initial_path is not None:
-        initial, initial_attrs = store.read_weight_snapshot(initial_path, layer)
-        if initial_attrs["seeds"] != attrs["seeds"] or initial.shape != weights.shape:
-            raise ValueError(f"{initial_path}: not the initialisation of the trainings of "
-                             f"{snapshot_path} (seeds or shapes differ)")
-        weights = weights - initial
-        attrs = {**attrs, "snapshot": f"{attrs['snapshot']}-update"}
-        sources["initial"] = str(initial_path)
-    rows = []
-    for number, seed in enumerate(attrs["seeds"]):
-        filters, out_channel, in_channel = spatial_filters(weights[number], slice_mode, layer)
-        rows.append((filters, np.full(len(filters), seed), out_channel, in_channel))
-    filters, seed, out_channel, in_channel = (np.concatenate(c) for c in zip(*rows, strict=True))
-    shape = tuple(int(v) for v in weights.shape[-2:])
-    normalised = normalise_filters(filters, shape, contrast_drop, contrast_norm, layer)
-    kept = normalised.kept
-    store.write_weight_points(out_path, normalised.points, {
-        "seed": seed[kept], "out_channel": out_channel[kept], "in_channel": in_channel[kept],
-        "contrast": normalised.contrast[kept]},
-        {**store.provenance({"slice": slice_mode, "contrast_drop": contrast_drop,
-                             "contrast_norm": contrast_norm}, sources, None),
-         "model": model, "layer": layer, "snapshot": attrs["snapshot"], "kernel": list(shape),
-         "filters": len(filters), "contrast_cut": normalised.cut,
-         "seeds": attrs["seeds"]})
