@@ -27,6 +27,8 @@ from topoact import (
     purity,
     store,
 )
+from topoact.explorer import profile_pages
+from topoact.explorer.pages import render_page
 from topoact.featurevis import render
 from topoact.graph import MapperGraph, NodeStats
 from topoact.profiles.topology import ImageGrid, MetricSettings
@@ -716,3 +718,20 @@ def test_the_page_opens_on_the_clean_run_not_a_noisy_variant(tmp_path):
     manifest = explorer.build_explorer(sources, tmp_path / "site", progress=False)
     assert [g["run"] for g in manifest["graphs"]] == [
         "digits/m/seed-0", "digits-noise-0.1/m/seed-0", "digits-noise-0.5/m/seed-0"]
+
+
+def test_the_pages_are_templates_that_escape_every_value():
+    """index.html for the static site and for the live server (live.js before
+    explorer.js), and the profiles page, whose values are escaped by the template."""
+    static, live = render_page("index.html", live=False), render_page("index.html", live=True)
+    assert "live.js" not in static and static.count('<script src="explorer.js">') == 1
+    assert live.index('<script src="live.js">') < live.index('<script src="explorer.js">')
+    hostile = '<img src=x onerror="alert(1)">'
+    section = {"anchor": hostile, "run": hostile, "neuron": "channel", "threshold": 0.1,
+               "folder": "0", "figures": [{"file": "sizes.png", "caption": hostile}],
+               "cards": [{"index": 3, "name": hostile, "neurons": 7, "bars": 1,
+                          "layers": [{"x": 0.0, "y": 1.0, "width": 2.0, "height": 3.0,
+                                      "name": hostile, "size": 7}]}]}
+    page = render_page("profiles.html", sections=[section], bars=profile_pages.BARS)
+    assert "<img src=x" not in page and page.count("&lt;img src=x onerror=") == 9
+    assert "7 neurons · 1 H1 bars" in page

@@ -70,8 +70,9 @@ def test_the_wheel_holds_the_schema_and_the_explorer_assets(installed):
     assert "site-packages" in found[0] and str(ROOT) not in found[0]
     assert Path(found[1]).is_file()
     assets = Path(found[0]).parent / "explorer/assets"
-    assert sorted(p.name for p in assets.iterdir()) == ["explorer.css", "explorer.js",
-                                                        "index.html", "live.js"]
+    assert sorted(p.name for p in assets.iterdir()) == ["explorer.css", "explorer.js", "live.js"]
+    templates = Path(found[0]).parent / "explorer/templates"
+    assert sorted(p.name for p in templates.iterdir()) == ["index.html", "profiles.html"]
 
 
 def test_the_installed_command_checks_lists_and_builds(installed):

@@ -65,6 +65,7 @@ from starlette.routing import Route
 from topoact import buildcost, epsilon, mapper, names, store
 from topoact.engine.memory import limit_arenas
 from topoact.explorer import ASSETS, graph_view
+from topoact.explorer.pages import render_page
 from topoact.files import locked
 from topoact.graph import BuildCancelled
 from topoact.plan import base_dataset
@@ -581,9 +582,7 @@ async def until_done_or_gone(request: Request, work: Callable[..., Any], *args: 
 
 def _page() -> str:
     """The explorer's page with the live panel's script, loaded before explorer.js."""
-    html = (ASSETS / "index.html").read_text()
-    return html.replace('<script src="explorer.js"></script>',
-                        '<script src="live.js"></script>\n<script src="explorer.js"></script>')
+    return render_page("index.html", live=True)
 
 
 def create_app(results: str | Path, token: str, hosts: list[str], cache_mb: int = 1024,

@@ -24,6 +24,7 @@ from scipy import sparse
 from tqdm.auto import tqdm
 
 from topoact import store
+from topoact.explorer.pages import render_page
 from topoact.explorer.profile_pages import ProfileSource, write_profile_pages
 from topoact.mapper import top_classes
 from topoact.names import NOISE
@@ -31,7 +32,7 @@ from topoact.purity import mapper_purity, node_alpha, purity_record
 from topoact.steps.purity import read_purity_record
 
 ASSETS = Path(__file__).parent / "assets"
-ASSET_FILES = ("index.html", "explorer.js", "explorer.css")
+ASSET_FILES = ("explorer.js", "explorer.css")  # beside index.html, rendered (explorer.pages)
 
 
 @dataclass(frozen=True)
@@ -348,6 +349,7 @@ def build_explorer(sources: Sequence[GraphSource], out_dir: str | os.PathLike,
     manifest: dict[str, Any] = {"title": title, "graphs": [], "layers": {}, "profiles": [],
                                 "opening": opening, "images_note": note}
     with store.atomic_directory(out_dir) as tmp:
+        (tmp / "index.html").write_text(render_page("index.html", live=False))
         for name in ASSET_FILES:
             shutil.copyfile(ASSETS / name, tmp / name)
         (tmp / "data").mkdir()
