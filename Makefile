@@ -54,6 +54,7 @@ bench: $(BIN)/.installed-test
 	$(BIN)/python bench/mapper.py --synthetic 1000000 128 --one-graph
 	$(BIN)/python bench/epsilon.py results/activations/digits/digits-cnn/seed-0/full/conv3.zarr
 	$(BIN)/python bench/homology.py
+	$(BIN)/python bench/sliced_wasserstein.py
 	$(BIN)/python bench/featurevis.py
 	$(BIN)/python bench/explorer.py --screenshot test-artifacts/explorer-bench.png
 	$(BIN)/python bench/weights.py
