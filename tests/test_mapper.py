@@ -17,7 +17,7 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import DBSCAN
 
 from topoact import activations, mapper, models, names, passes, store
-from topoact.graph import BuildCancelled, Cover
+from topoact.graph import BuildCancelled, Cover, EngineOptions
 from topoact.steps.activations import extract_activations
 from topoact.steps.mapper import (
     GRAPH_FILES,
@@ -450,7 +450,8 @@ def test_a_cancelled_build_stops_between_intervals(rng):
         return len(asked) > 5
 
     with pytest.raises(BuildCancelled):
-        mapper.build_mapper(points, 40, 0.3, 0.5, 5, workers=2, cancel=cancel)
+        mapper.build_mapper(points, 40, 0.3, 0.5, 5,
+                            engine=EngineOptions(workers=2, cancel=cancel))
     assert 6 <= len(asked) < 40  # it stopped, and the later intervals never started
 
 
@@ -469,7 +470,8 @@ def test_concurrent_builds_leave_torchs_thread_count_as_it_was(rng):
                 b_started.set()
                 a_done.wait(10)
             return False
-        graph = mapper.build_mapper(points, 10, 0.3, 0.5, 5, workers=2, cancel=cancel)
+        graph = mapper.build_mapper(points, 10, 0.3, 0.5, 5,
+                                    engine=EngineOptions(workers=2, cancel=cancel))
         if first:
             a_done.set()
         return graph.n_nodes

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from topoact import mapper
+from topoact.graph import EngineOptions
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,11 @@ def measure_pace(workers: int | None = None, seed: int = 0) -> Pace:
     scattered = rng.normal(size=(1000, 2)).astype(np.float32)
 
     def dense_build() -> object:
-        return mapper.build_mapper(dense, 2, 0.3, 4.0, 5, workers=workers)
+        return mapper.build_mapper(dense, 2, 0.3, 4.0, 5, engine=EngineOptions(workers=workers))
 
     def many_intervals() -> object:
-        return mapper.build_mapper(scattered, 200, 0.0, 0.5, 1, workers=workers)
+        return mapper.build_mapper(scattered, 200, 0.0, 0.5, 1,
+                                   engine=EngineOptions(workers=workers))
 
     dense_build()  # warm-up: first calls load kernels and allocate
     lens = mapper.l2_lens(dense)

@@ -18,6 +18,7 @@ import zarr
 from topoact import __version__, data, epsilon, homology, mapper, plots, rehearsal
 from topoact.config import SCHEMA, ConfigError, validate_config
 from topoact.devices import resolve_device
+from topoact.graph import EngineOptions
 from topoact.names import COVERS, LENSES
 from topoact.store import load_points, write_json
 from topoact.validation import check_finite
@@ -147,8 +148,9 @@ def _mapper(args: argparse.Namespace) -> int:
     classes = classes or [str(k) for k in range(int(labels.max()) + 1)]
     lens = mapper.make_lens(points, args.lens, args.density_k)
     graph = mapper.build_mapper(points, args.intervals, args.overlap, args.eps,
-                                args.min_samples, args.cover, lens=lens, progress=True,
-                                device=resolve_device(args.device), lens_name=args.lens)
+                                args.min_samples, args.cover, lens=lens, lens_name=args.lens,
+                                engine=EngineOptions(device=resolve_device(args.device),
+                                                     progress=True))
     meta = {"source": str(args.points)}
     if args.format == "kmapper":
         payload = mapper.kmapper_json(graph, meta)
@@ -189,11 +191,11 @@ def _stability(args: argparse.Namespace) -> int:
     points = _load_cloud(args.points)[0]
     lens = mapper.make_lens(points, args.lens, args.density_k)
     graph = mapper.build_mapper(points, args.intervals, args.overlap, args.eps,
-                                args.min_samples, args.cover, lens=lens,
-                                device=resolve_device(args.device), lens_name=args.lens)
-    result = stability.graph_stability(graph, points, args.bootstrap, args.confidence,
-                                       args.seed, progress=True,
-                                       device=resolve_device(args.device))
+                                args.min_samples, args.cover, lens=lens, lens_name=args.lens,
+                                engine=EngineOptions(device=resolve_device(args.device)))
+    result = stability.graph_stability(
+        graph, points, args.bootstrap, args.confidence, args.seed,
+        engine=EngineOptions(device=resolve_device(args.device), progress=True))
     table = stability.feature_table(result)
     if graph.n_nodes == 0:
         print(f"0 nodes: no interval has a DBSCAN cluster at ε = {args.eps:g} with "

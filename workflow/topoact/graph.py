@@ -7,7 +7,8 @@ They live below :mod:`topoact.store` (which reads and writes them) and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -193,3 +194,28 @@ class EngineStats:
         """Add another run's counters (each worker thread counts on its own)."""
         for name, value in vars(other).items():
             setattr(self, name, getattr(self, name) + value)
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the engine runs a pass: where (``device``: cpu, cuda or auto), in what tiles
+    (``tile``: default from a 1 GB budget), how many intervals at once (``workers``),
+    what it reports (``progress``, ``stats``: an :class:`EngineStats` to add its counters
+    to) and when it stops (``cancel``: asked before each interval; True stops the build
+    with :class:`BuildCancelled`). None of these changes a graph, so the functions that
+    build graphs take them as one keyword-only ``engine`` argument."""
+
+    device: Any = "cpu"
+    tile: int | None = None
+    progress: bool = False
+    stats: EngineStats | None = None
+    workers: int | None = None
+    cancel: Callable[[], bool] | None = None
+
+    def keywords(self) -> dict[str, Any]:
+        """These options as :func:`topoact.engine.cluster_grid`'s keywords."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+#: The engine's defaults: on the CPU, tiles from the memory budget, no progress bar.
+DEFAULT_ENGINE = EngineOptions()

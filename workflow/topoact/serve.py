@@ -67,7 +67,7 @@ from topoact.engine.memory import limit_arenas
 from topoact.explorer import ASSETS, graph_view
 from topoact.explorer.pages import render_page
 from topoact.files import locked
-from topoact.graph import BuildCancelled
+from topoact.graph import BuildCancelled, EngineOptions
 from topoact.plan import base_dataset
 from topoact.purity import mapper_purity, purity_record
 from topoact.steps.mapper import graph_files
@@ -366,8 +366,8 @@ class LiveGraphs:
         try:
             return mapper.build_mapper(
                 cloud.points, request.intervals, request.overlap, request.eps,
-                request.min_samples, request.cover, lens=lens, device=self.device,
-                lens_name=request.lens, workers=self.workers, cancel=cancel)
+                request.min_samples, request.cover, lens=lens, lens_name=request.lens,
+                engine=EngineOptions(device=self.device, workers=self.workers, cancel=cancel))
         except BuildCancelled as error:
             if stop is not None and stop.is_set():
                 raise Problem(499, "the client left; the build stopped") from error

@@ -21,12 +21,11 @@ time, bit for bit those of one pass).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from topoact import mapper
-from topoact.graph import Cover, MapperGraph
+from topoact.graph import DEFAULT_ENGINE, Cover, EngineOptions, MapperGraph
 
 
 @dataclass
@@ -67,8 +66,8 @@ def shard_rows(members: list[list[np.ndarray]], start: int, stop: int) -> np.nda
 
 
 def cluster_shard(points: np.ndarray, rows: np.ndarray, members: list[list[np.ndarray]],
-                  epsilons: list[float], min_samples: int, start: int, stop: int,
-                  **engine: Any) -> PartialGrid:
+                  epsilons: list[float], min_samples: int, start: int, stop: int, *,
+                  engine: EngineOptions = DEFAULT_ENGINE) -> PartialGrid:
     """Cluster intervals ``[start, stop)`` of every cover.
 
     Parameters
@@ -81,13 +80,13 @@ def cluster_shard(points: np.ndarray, rows: np.ndarray, members: list[list[np.nd
         Each cover's members of intervals ``start`` to ``stop`` − 1, as global rows
         (``Cover.members`` of the lens, sliced).
     engine
-        :func:`topoact.engine.cluster_grid`'s keywords (device, tile, stats, progress).
+        How the engine runs (see :class:`~topoact.graph.EngineOptions`).
     """
     if start == stop:  # a shard left over (see shard_ranges): no nodes
         return PartialGrid(start, stop, {(p, e): ([], []) for p in range(len(members))
                                          for e in range(len(epsilons))})
     nodes = mapper.cluster_nodes(np.asarray(points), members, epsilons, min_samples,
-                                 rows=np.asarray(rows), first=start, **engine)
+                                 rows=np.asarray(rows), first=start, engine=engine)
     return PartialGrid(start, stop, nodes)
 
 

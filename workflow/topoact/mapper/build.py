@@ -5,13 +5,12 @@ bootstrap."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from scipy import sparse
 
-from topoact.graph import Cover, MapperGraph
+from topoact.graph import DEFAULT_ENGINE, Cover, EngineOptions, MapperGraph
 from topoact.mapper.covers import make_cover
 from topoact.mapper.lenses import check_lens, l2_lens
 from topoact.validation import check_finite
@@ -42,11 +41,9 @@ def graph_edges(indptr: np.ndarray, indices: np.ndarray, n_points: int
 
 
 def build_mapper(points: np.ndarray, n_intervals: int = 70, overlap: float = 0.3,
-                 eps: float = 1.0, min_samples: int = 5, cover: str = "exact",
-                 lens: np.ndarray | None = None, progress: bool = False,
-                 device: str = "cpu", tile: int | None = None, stats=None,
-                 lens_name: str = "l2", workers: int | None = None,
-                 cancel: Callable[[], bool] | None = None) -> MapperGraph:
+                 eps: float = 1.0, min_samples: int = 5, cover: str = "exact", *,
+                 lens: np.ndarray | None = None, lens_name: str = "l2",
+                 engine: EngineOptions = DEFAULT_ENGINE) -> MapperGraph:
     """Build the mapper graph of a point cloud.
 
     Parameters
@@ -65,19 +62,12 @@ def build_mapper(points: np.ndarray, n_intervals: int = 70, overlap: float = 0.3
     lens
         Precomputed lens values, (N,) or (N, d); by default ‖x‖₂ in the points' dtype.
         A d-dimensional lens is covered by n^d cubes (see :func:`make_cover`).
-    progress
-        Show a tqdm bar over intervals.
-    device, tile
-        Where the engine computes its distance tiles (``cpu``/``cuda``) and their size
-        (default: derived from a 1 GB budget), see :mod:`topoact.engine`.
-    stats
-        An :class:`topoact.engine.EngineStats` to add the engine's counters to.
     lens_name
         What the lens is (recorded in the graph's params).
-    workers, cancel
-        Intervals clustered at once, and a check asked before each interval that stops
-        the build with :class:`~topoact.graph.BuildCancelled` when it returns True (see
-        :func:`topoact.engine.cluster_grid`).
+    engine
+        How the engine runs (device, tiles, workers, progress bar, counters,
+        cancellation): a :class:`~topoact.graph.EngineOptions`; the graph is the same
+        for every choice.
 
     Returns
     -------
@@ -89,16 +79,14 @@ def build_mapper(points: np.ndarray, n_intervals: int = 70, overlap: float = 0.3
         For ε ≤ 0, min_samples < 1, bad cover arguments or non-finite points.
     """
     graphs = build_mapper_grid(points, n_intervals, [overlap], [eps], min_samples, cover,
-                               lens, progress, device, tile, stats, lens_name, workers, cancel)
+                               lens=lens, lens_name=lens_name, engine=engine)
     return graphs[overlap, eps]
 
 
 def build_mapper_grid(points: np.ndarray, n_intervals: int, overlaps: list[float],
-                      epsilons: list[float], min_samples: int = 5, cover: str = "exact",
-                      lens: np.ndarray | None = None, progress: bool = False,
-                      device: str = "cpu", tile: int | None = None, stats=None,
-                      lens_name: str = "l2", workers: int | None = None,
-                      cancel: Callable[[], bool] | None = None
+                      epsilons: list[float], min_samples: int = 5, cover: str = "exact", *,
+                      lens: np.ndarray | None = None, lens_name: str = "l2",
+                      engine: EngineOptions = DEFAULT_ENGINE
                       ) -> dict[tuple[float, float], MapperGraph]:
     """The mapper graphs of a whole grid of overlaps × ε, sharing the engine's work.
 
@@ -119,8 +107,7 @@ def build_mapper_grid(points: np.ndarray, n_intervals: int, overlaps: list[float
         raise ValueError("the point cloud is empty")
     lens = l2_lens(points) if lens is None else check_lens(lens, len(points))
     covers = [make_cover(lens, n_intervals, overlap, cover) for overlap in overlaps]
-    grid = cluster_covers(points, lens, covers, epsilons, min_samples, progress, device, tile,
-                          stats, workers, cancel)
+    grid = cluster_covers(points, lens, covers, epsilons, min_samples, engine=engine)
     for (p, e), graph in grid.items():
         graph.params = graph_params(n_intervals, overlaps[p], epsilons[e], min_samples, cover,
                                     lens_name)
@@ -135,9 +122,8 @@ def graph_params(n_intervals: int, overlap: float, eps: float, min_samples: int,
 
 
 def cluster_covers(points: np.ndarray, lens: np.ndarray, covers: list[Cover],
-                   epsilons: list[float], min_samples: int, progress: bool = False,
-                   device: str = "cpu", tile: int | None = None, stats=None,
-                   workers: int | None = None, cancel: Callable[[], bool] | None = None
+                   epsilons: list[float], min_samples: int, *,
+                   engine: EngineOptions = DEFAULT_ENGINE
                    ) -> dict[tuple[int, int], MapperGraph]:
     """The graphs of given covers × ε: DBSCAN per interval in one engine pass.
 
@@ -145,16 +131,15 @@ def cluster_covers(points: np.ndarray, lens: np.ndarray, covers: list[Cover],
     ``params``; keys are (cover number, ε number).
     """
     members = [c.members(lens) for c in covers]
-    found = cluster_nodes(points, members, epsilons, min_samples, progress=progress,
-                          device=device, tile=tile, stats=stats, workers=workers,
-                          cancel=cancel)
+    found = cluster_nodes(points, members, epsilons, min_samples, engine=engine)
     return {(p, e): assemble(node_members, node_interval, covers[p], lens)
             for (p, e), (node_members, node_interval) in found.items()}
 
 
 def cluster_nodes(points: np.ndarray, members: list[list[np.ndarray]], epsilons: list[float],
-                  min_samples: int, rows: np.ndarray | None = None, first: int = 0,
-                  **engine: Any) -> dict[tuple[int, int], tuple[list, list]]:
+                  min_samples: int, rows: np.ndarray | None = None, first: int = 0, *,
+                  engine: EngineOptions = DEFAULT_ENGINE
+                  ) -> dict[tuple[int, int], tuple[list, list]]:
     """The nodes (member rows, intervals) of every (cover, ε), DBSCAN per interval in one
     engine pass.
 
@@ -171,8 +156,7 @@ def cluster_nodes(points: np.ndarray, members: list[list[np.ndarray]], epsilons:
     first
         The number of the first interval given (intervals are numbered from it).
     engine
-        :func:`topoact.engine.cluster_grid`'s keywords (device, tile, progress, stats,
-        workers, cancel).
+        How the engine runs (see :class:`~topoact.graph.EngineOptions`).
     """
     from topoact.engine import cluster_grid  # here: it loads torch, which copying jobs skip
 
@@ -184,7 +168,8 @@ def cluster_nodes(points: np.ndarray, members: list[list[np.ndarray]], epsilons:
     local = members if rows is None else [[np.searchsorted(rows, m) for m in cover]
                                           for cover in members]
     found = {(p, e): ([], []) for p in range(len(members)) for e in range(len(epsilons))}
-    for i, labels in cluster_grid(points, local, list(epsilons), min_samples, **engine):
+    for i, labels in cluster_grid(points, local, list(epsilons), min_samples,
+                                  **engine.keywords()):
         for (p, e), nodes in found.items():
             add_clusters(nodes, first + i, members[p][i], labels[p][e])
     return found
@@ -219,8 +204,8 @@ def assemble(node_members: list[np.ndarray], node_interval: list[int], cover: Co
                        lens=lens, edges=edges, intersection=intersection, jaccard=jaccard)
 
 
-def rebuild(graph: MapperGraph, points: np.ndarray, lens: np.ndarray, device: str = "cpu",
-            tile: int | None = None, stats=None) -> MapperGraph:
+def rebuild(graph: MapperGraph, points: np.ndarray, lens: np.ndarray, *,
+            engine: EngineOptions = DEFAULT_ENGINE) -> MapperGraph:
     """The graph of another cloud with ``graph``'s cover, ε and min_samples.
 
     The cover's intervals are kept as they are (not refitted to the new lens range): the
@@ -229,15 +214,14 @@ def rebuild(graph: MapperGraph, points: np.ndarray, lens: np.ndarray, device: st
     points = np.asarray(points)
     lens = check_lens(lens, len(points))
     grid = cluster_covers(points, lens, [graph.cover], [graph.params["eps"]],
-                          graph.params["min_samples"], device=device, tile=tile, stats=stats)
+                          graph.params["min_samples"], engine=engine)
     rebuilt = grid[0, 0]
     rebuilt.params = dict(graph.params)
     return rebuilt
 
 
-def resampled_graphs(graph: MapperGraph, points: np.ndarray, samples: list[np.ndarray],
-                     device: str = "cpu", tile: int | None = None, progress: bool = False,
-                     stats=None) -> list[MapperGraph]:
+def resampled_graphs(graph: MapperGraph, points: np.ndarray, samples: list[np.ndarray], *,
+                     engine: EngineOptions = DEFAULT_ENGINE) -> list[MapperGraph]:
     """The graphs of resamples of a graph's points, in one engine pass.
 
     Each sample is an ascending array of point indices that may repeat (a draw with
@@ -254,7 +238,7 @@ def resampled_graphs(graph: MapperGraph, points: np.ndarray, samples: list[np.nd
     covers = [[np.repeat(m, counts[m]) for m in intervals] for counts in drawn]
     found = [([], []) for _ in samples]
     for i, labels in cluster_grid(points, covers, [graph.params["eps"]],
-                                  graph.params["min_samples"], device, tile, progress, stats):
+                                  graph.params["min_samples"], **engine.keywords()):
         for b, nodes in enumerate(found):
             # Each drawn point once: its copies become positions in the sample below.
             add_clusters(nodes, i, covers[b][i], labels[b][0], distinct=True)

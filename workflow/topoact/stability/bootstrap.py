@@ -5,13 +5,13 @@ confidence and significance at α."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from topoact.graph import MapperGraph
+from topoact.graph import DEFAULT_ENGINE, EngineOptions, MapperGraph
 from topoact.mapper import resampled_graphs
 from topoact.stability.persistence import Diagram, bottleneck, graph_diagram
 
@@ -51,15 +51,15 @@ def resamples(n_points: int, bootstrap: int, seed: int = 0) -> list[np.ndarray]:
 
 
 def bootstrap_distances(graph: MapperGraph, points: np.ndarray, bootstrap: int,
-                        seed: int = 0, original: Diagram | None = None,
-                        progress: bool = False, device: str = "cpu",
-                        tile: int | None = None, batch: int = 50) -> np.ndarray:
+                        seed: int = 0, original: Diagram | None = None, batch: int = 50, *,
+                        engine: EngineOptions = DEFAULT_ENGINE) -> np.ndarray:
     """Bottleneck distances from the graphs of B resamples to the original's diagram.
 
     Each resample draws N of the N points with replacement (kept in index order, so
     DBSCAN's border rule sees them in the original order) with their lens values; its
     graph is :func:`topoact.mapper.rebuild`'s, built ``batch`` resamples per engine pass
-    (:func:`topoact.mapper.resampled_graphs`).
+    (:func:`topoact.mapper.resampled_graphs`). ``engine.progress`` shows a bar over the
+    resamples (the engine's own bar is left off).
     """
     check_bootstrap(bootstrap)
     points = np.asarray(points)
@@ -68,10 +68,12 @@ def bootstrap_distances(graph: MapperGraph, points: np.ndarray, bootstrap: int,
     original = original if original is not None else graph_diagram(graph)
     samples = resamples(len(points), bootstrap, seed)
     distances = []
-    with tqdm(total=bootstrap, desc="bootstrap", unit="graph", disable=not progress) as bar:
+    quiet = replace(engine, progress=False)
+    with tqdm(total=bootstrap, desc="bootstrap", unit="graph",
+              disable=not engine.progress) as bar:
         for start in range(0, bootstrap, batch):
             for rebuilt in resampled_graphs(graph, points, samples[start:start + batch],
-                                            device=device, tile=tile):
+                                            engine=quiet):
                 distances.append(bottleneck(original, graph_diagram(rebuilt)))
                 bar.update()
     return np.array(distances)
@@ -94,8 +96,8 @@ class Stability:
 
 
 def graph_stability(graph: MapperGraph, points: np.ndarray, bootstrap: int = 100,
-                    confidence: float = 0.9, seed: int = 0, progress: bool = False,
-                    device: str = "cpu", tile: int | None = None) -> Stability:
+                    confidence: float = 0.9, seed: int = 0, *,
+                    engine: EngineOptions = DEFAULT_ENGINE) -> Stability:
     """Extended diagram, bootstrap distances, d_α and each feature's significance.
 
     Parameters
@@ -110,6 +112,8 @@ def graph_stability(graph: MapperGraph, points: np.ndarray, bootstrap: int = 100
         α in (0, 1).
     seed
         Seed of the resampling.
+    engine
+        How the engine runs the resamples (:class:`~topoact.graph.EngineOptions`).
 
     Returns
     -------
@@ -125,8 +129,7 @@ def graph_stability(graph: MapperGraph, points: np.ndarray, bootstrap: int = 100
     if graph.n_nodes == 0:
         return Stability(diagram, np.zeros(0), confidence, math.nan, np.zeros(0, bool),
                          np.zeros(0), params)
-    distances = bootstrap_distances(graph, points, bootstrap, seed, diagram, progress,
-                                    device, tile)
+    distances = bootstrap_distances(graph, points, bootstrap, seed, diagram, engine=engine)
     d_alpha = distance_at_confidence(distances, confidence)
     half = diagram.persistence / 2
     return Stability(diagram, distances, confidence, d_alpha, half > d_alpha,

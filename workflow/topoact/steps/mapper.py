@@ -16,7 +16,7 @@ from scipy import sparse
 
 from topoact import passes, store
 from topoact.devices import resolve_device, set_threads
-from topoact.graph import EngineStats, MapperGraph
+from topoact.graph import EngineOptions, EngineStats, MapperGraph
 from topoact.layout import graph_layouts
 from topoact.mapper.build import build_mapper_grid
 from topoact.mapper.exports import kmapper_json, known_classes, member_sums, node_link, node_stats
@@ -90,7 +90,8 @@ def mapper_grid_for_store(points_path, outputs: list[GraphOutput], *, intervals:
     overlaps = list(dict.fromkeys(o.overlap for o in outputs))
     epsilons = list(dict.fromkeys(o.eps for o in outputs))
     grid = build_mapper_grid(points, intervals, overlaps, epsilons, min_samples, cover,
-                             progress=progress, device=device, tile=tile, stats=stats)
+                             engine=EngineOptions(device=device, tile=tile, progress=progress,
+                                                  stats=stats))
     graphs = [grid[output.overlap, output.eps] for output in outputs]
     write_graphs(points_path, outputs, graphs, points, labels, classes, threads or 1)
     return graphs

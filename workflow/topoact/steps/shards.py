@@ -10,7 +10,7 @@ import numpy as np
 
 from topoact import mapper, store
 from topoact.devices import resolve_device, set_threads
-from topoact.graph import Cover, MapperGraph
+from topoact.graph import Cover, EngineOptions, MapperGraph
 from topoact.shards import PartialGrid, cluster_shard, join_shards, shard_ranges, shard_rows
 from topoact.steps.mapper import write_graphs
 from topoact.validation import check_finite
@@ -79,8 +79,9 @@ def shard_for_store(points_path, plan_path, shard: int, nodes_path, *, epsilons:
         cover = Cover(lower[start:stop], upper[start:stop], attrs["cover"])
         members.append([rows[local] for local in cover.members(lens)])
     partial = cluster_shard(store.read_activation_rows(points_path, rows), rows, members,
-                            epsilons, min_samples, start, stop, device=resolve_device(device),
-                            tile=tile, stats=stats)
+                            epsilons, min_samples, start, stop,
+                            engine=EngineOptions(device=resolve_device(device), tile=tile,
+                                                 stats=stats))
     keys = list(partial.nodes)
     node_members = [m for key in keys for m in partial.nodes[key][0]]
     store.write_arrays(nodes_path, NODES, {

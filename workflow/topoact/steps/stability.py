@@ -12,6 +12,7 @@ import pandas as pd
 
 from topoact import passes, plots, store
 from topoact.devices import resolve_device, set_threads
+from topoact.graph import EngineOptions
 from topoact.stability import (
     DISTANCE_COLUMNS,
     GraphComparison,
@@ -46,7 +47,8 @@ def stability_for_store(graph_path, points_path, *, bootstrap: int, confidence: 
     if graph.n_nodes == 0:
         print(f"{graph_path}: the graph has no nodes, so it has no features and no "
               "bootstrap; its table is empty", file=log)
-    result = graph_stability(graph, points, bootstrap, confidence, seed, progress, device, tile)
+    result = graph_stability(graph, points, bootstrap, confidence, seed,
+                             engine=EngineOptions(device=device, tile=tile, progress=progress))
     record = stability_record(result, {
         **(meta or {}), "graph": str(graph_path), "points": str(points_path),
         "name": attrs.get("name"), "nodes": graph.n_nodes, "edges": int(len(graph.edges)),

@@ -12,6 +12,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from topoact.epsilon import estimate_epsilon
+from topoact.graph import EngineOptions
 from topoact.homology import finite, persistence
 from topoact.mapper import build_mapper, codensity, make_lens
 
@@ -124,7 +125,7 @@ def core_topology(points: np.ndarray, k: int, keep: float, *, maxdim: int = 1,
     epsilon = estimate_epsilon(core, k=min_samples, max_points=None, exact_below=len(core))[0]
     lens_values = delta[index] if lens == "codensity" else make_lens(core, lens)
     graph = build_mapper(core, intervals, overlap, epsilon.epsilon, min_samples, cover,
-                         lens=lens_values, device=device, lens_name=lens)
+                         lens=lens_values, lens_name=lens, engine=EngineOptions(device=device))
     return CoreTopology(index, delta, diagrams, graph, epsilon.epsilon,
                         graph_betti(graph.n_nodes, graph.edges),
                         clique_betti1(graph.n_nodes, graph.edges))
