@@ -86,6 +86,11 @@ def test_full_overlay_adds_an_overlap_renders_every_graph_and_five_seeds():
     assert len(plan.homology_outputs()) == 5 * (1 + 5) + 2
     # graphs: all renders every graph of the random sampling, 5 examples per class.
     assert len(plan.featurevis_outputs()) == 2 * 5 * 6 + 2 * 5
+    # 32 trainings instead of 16 change no target; the rest is the default's.
+    assert plan.weights_outputs() == Plan(load("config")).weights_outputs()
+    assert plan.weight_seeds() == list(range(32))
+    assert len(plan.profiles_outputs()) == 3 and plan.noise_outputs() == []
+    assert plan.explorer_outputs() == ["results/explorer"]
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -113,6 +118,12 @@ def test_each_presets_targets_follow_from_its_lists(preset):
     assert len(plan.profiles_outputs()) == 3 * len(runs) * len(config["profiles"]["neurons"])
     assert len(plan.explorer_sources()) == graphs * (1 + len(sigmas))
     assert plan.weights_outputs() == []
+    assert len(plan.trained_models()) == len({(a["model"], seed) for a, seed in runs})
+    seeds = config["homology"]["seeds"]  # per seed: distances and each layer's diagram
+    assert len(plan.homology_outputs()) == sum(
+        len(seeds) * (1 + len(a["layers"])) + 2 * (len(seeds) > 1) for a in config["analyses"])
+    datasets = {a["dataset"] for a in config["analyses"]}
+    assert len(plan.noise_outputs()) == (len(datasets) + len(runs) if sigmas else 0)
     for target in plan.targets():
         assert "{" not in target and target.startswith("results/"), target
 

@@ -25,7 +25,7 @@ with job_log(snakemake.log[0]) as log:
         print(f"copied from the layer's pass in {params.layer_pass}", file=log)
     else:
         # Here, not at the top: only a job that builds loads the engine, pandas and
-        # matplotlib (a job that copies takes 0.3 s instead of 1.6 s).
+        # matplotlib (most of a job's time otherwise).
         from topoact.graph import EngineStats
         from topoact.steps.mapper import (
             GraphOutput,

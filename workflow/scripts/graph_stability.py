@@ -21,7 +21,7 @@ with job_log(snakemake.log[0]) as log:
         how = "copied"
     else:
         # Here, not at the top: only a job that computes loads the engine, gudhi, pandas
-        # and matplotlib (a job that copies takes 0.3 s instead of 1.5 s).
+        # and matplotlib (most of a job's time otherwise).
         from topoact.steps.stability import StabilityOutput, layer_outputs, shared_graph_stability
 
         job = StabilityOutput(graph, output.features, output.record, output.plot, meta)

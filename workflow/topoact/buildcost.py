@@ -3,8 +3,8 @@
 
 A build's time is, to first order, the distance terms of its intervals' tiles
 (Σ_i m_i² · D for intervals of m_i points in D dimensions; the engine prunes tiles, so
-large intervals cost less than that count says: the estimate was 0.9–1.9× the measured
-time on a cloud of 120,000 points), a fixed cost per non-empty
+large intervals cost less than that count says; bench/RESULTS.md compares the estimate
+with measured builds), a fixed cost per non-empty
 interval, a cost per (point, interval) membership, and its lens (a codensity lens is a
 k-NN search). :func:`measure_pace` times each of these on this machine at start-up;
 :func:`estimate_build` counts them for a request, from the cover's interval sizes
@@ -95,10 +95,9 @@ def measure_pace(workers: int | None = None, seed: int = 0) -> Pace:
 
 def lens_seconds(pace: Pace, n_points: int, dimensions: int, lens: str) -> float:
     """The time of a lens: the ℓ2 norm is one pass over the cloud, PCA an SVD (N · D²),
-    the codensity a k-NN search counted as all pairs. scipy's k-d tree is slower than
-    that count's pace at 1,500 points (about 2.7× at 10,000 points in 64 dimensions, 0.2×
-    in 8): the factor 3 keeps the estimate above the time, since a lens cannot be
-    stopped halfway."""
+    the codensity a k-NN search counted as all pairs. scipy's k-d tree can be slower
+    than that count's pace in many dimensions: the factor 3 keeps the estimate above the
+    time, since a lens cannot be stopped halfway."""
     if lens == "codensity":
         return 3 * pace.per_knn_term * n_points * n_points * dimensions
     if lens in ("pca1", "pca2"):

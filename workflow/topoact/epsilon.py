@@ -53,8 +53,9 @@ class EpsilonEstimate:
 def exact_knn_distances(points: np.ndarray, k: int) -> np.ndarray:
     """Exact k-NN distances, the point itself included; (N, k) ascending.
 
-    scipy's k-d tree in up to 16 dimensions (no scikit-learn import, 1.5 s per process:
-    weight-space filters), scikit-learn's automatic choice above.
+    scipy's k-d tree in up to 16 dimensions (no scikit-learn import, which would cost
+    the weight-space filters' jobs more than their search), scikit-learn's automatic
+    choice above.
     """
     points = np.asarray(points, dtype=np.float32)
     if len(points) <= k:
@@ -393,7 +394,7 @@ def estimate_epsilon(points: np.ndarray, k: int = 5, max_points: int | None = 50
     exact_below
         Clouds of at most this many points get exact k-NN distances (scikit-learn)
         instead of PyNNDescent's: faster there, since PyNNDescent compiles its numba
-        kernels anew in every process (about 30 s).
+        kernels anew in every process.
     large
         For clouds above ``max_points``: ``cells``, every point's k-distances among the
         points of its nearest k-means cells (:func:`cell_knn_distances`), the largest

@@ -52,7 +52,7 @@ def grabcut_mask(image: np.ndarray, margin: float = 0.1, iterations: int = 5) ->
     numpy.ndarray
         bool ``(H, W)``, True on (probable) foreground.
     """
-    import cv2  # here: OpenCV (~0.2 s) serves this function only
+    import cv2  # here: OpenCV's import serves this function only
 
     height, width = image.shape[:2]
     dy, dx = max(1, round(margin * height)), max(1, round(margin * width))

@@ -39,8 +39,8 @@ class EdgeList:
     they need more than 15 bits); per slab row, its number of pairs (pairs come row by
     row). Both live in buffers allocated once at the list's largest size, of which only
     the pages written become resident: kept as thousands of small tensors, the pieces
-    interleaved with the listing's temporaries in the heap and grew it to ~6× the list
-    (a 1M-point cloud)."""
+    interleaved with the listing's temporaries in the heap and grew it to several times
+    the list."""
 
     smaller: list[int]         # smaller[e]: how many ε are smaller than ε_e
     column_bits: int           # code = level << column_bits | column

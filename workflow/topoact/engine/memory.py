@@ -56,8 +56,8 @@ def limit_arenas(count: int = 2) -> bool:
     """Let glibc keep at most ``count`` heaps (arenas) for all threads, for the rest of
     the process. A long-lived server runs builds on ever-new pool threads, each of
     which would otherwise get a heap of its own holding its peak (the live server's
-    load test: 400 MB of growth in 30 s, 170 MB with two arenas, at no measured cost in
-    build time).
+    load test in bench/RESULTS.md: less growth with two arenas, at no cost in build
+    time).
 
     Returns
     -------

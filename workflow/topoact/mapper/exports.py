@@ -57,7 +57,7 @@ def node_stats(graph: MapperGraph, points: np.ndarray | None, labels: np.ndarray
         mean_lens=(membership @ lens) / (safe if lens.ndim == 2 else safe[:, 0]),
         class_counts=np.asarray((membership @ onehot).todense(), dtype=np.int64),
         # Summed in float32 (the points' and the stored means' dtype; within ~1e-6 of
-        # float64): a float64 copy of a 115k × 128 cloud took 20× as long.
+        # float64): a float64 copy of a large cloud would take far longer.
         mean_activation=((member_sums(membership, [(0, points)]) if summed is None else summed)
                          / safe).astype(np.float32),
         position=(graph_layout(graph.n_nodes, graph.edges, graph.jaccard)

@@ -138,7 +138,7 @@ def model_for_profiling(arch: str, weights: str | os.PathLike | None = None,
             return models.load_checkpoint(arch, weights, num_classes), known.input_size
         torch.manual_seed(0)
         return known.build(num_classes).eval(), known.input_size
-    import torchvision  # here: ~1 s with the torch._dynamo it loads, for these models only
+    import torchvision  # here: it loads torch._dynamo, for these models only
 
     if arch not in torchvision.models.list_models(module=torchvision.models):
         raise ProfileError(f"unknown architecture {arch!r}: give one of "

@@ -28,10 +28,10 @@ from topoact.stability import (
 STABILITY_FILES = {"features": ".tsv", "record": ".json", "plot": ".png"}
 
 
-# Clouds up to this many points share their layer's pass: there one graph's 100 resamples
-# take about a second (1,797 points), less than a job's start-up (~2 s of imports with
-# torch), and the layer's other jobs wait only seconds for the pass. A larger cloud's
-# graphs are each done by their own job, side by side.
+# Clouds up to this many points share their layer's pass: there one graph's resamples
+# take less than a job's start-up (its imports with torch), and the layer's other jobs
+# wait only seconds for the pass. A larger cloud's graphs are each done by their own job,
+# side by side.
 SHARED_PASS_MAX_POINTS = 5_000
 
 

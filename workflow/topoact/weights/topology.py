@@ -69,8 +69,8 @@ def clique_betti1(n_nodes: int, edges: np.ndarray) -> int:
     the clique complex fills them. Computed by ripser on the graph's hop distances at
     scale 1 (the Vietoris–Rips complex of a graph at 1 is its clique complex).
     """
-    from ripser import ripser  # here: it loads scikit-learn (~1 s), which the sweep's and
-    # the dynamics' jobs do not need
+    from ripser import ripser  # here: it loads scikit-learn, which the sweep's and the
+    # dynamics' jobs do not need
 
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     if n_nodes == 0 or len(edges) == 0:
