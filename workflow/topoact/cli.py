@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -190,12 +191,12 @@ def _stability(args: argparse.Namespace) -> int:
 
     points = _load_cloud(args.points)[0]
     lens = mapper.make_lens(points, args.lens, args.density_k)
+    engine = EngineOptions(device=resolve_device(args.device))
     graph = mapper.build_mapper(points, args.intervals, args.overlap, args.eps,
                                 args.min_samples, args.cover, lens=lens, lens_name=args.lens,
-                                engine=EngineOptions(device=resolve_device(args.device)))
-    result = stability.graph_stability(
-        graph, points, args.bootstrap, args.confidence, args.seed,
-        engine=EngineOptions(device=resolve_device(args.device), progress=True))
+                                engine=engine)
+    result = stability.graph_stability(graph, points, args.bootstrap, args.confidence,
+                                       args.seed, engine=replace(engine, progress=True))
     table = stability.feature_table(result)
     if graph.n_nodes == 0:
         print(f"0 nodes: no interval has a DBSCAN cluster at ε = {args.eps:g} with "

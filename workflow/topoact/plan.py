@@ -337,9 +337,11 @@ class Plan:
 
     def shard_nodes_input(self, wildcards: Mapping) -> list[str]:
         """The shards' nodes a layer's grid job gathers (none unless mapper.shards > 1)."""
+        shards = self.config["mapper"]["shards"]
+        if shards == 1:
+            return []
         base = MAPPER_SHARDS.format(**wildcards)
-        return [f"{base}/shard-{shard}.zarr" for shard in range(self.config["mapper"]["shards"])
-                if self.config["mapper"]["shards"] > 1]
+        return [f"{base}/shard-{shard}.zarr" for shard in range(shards)]
 
     def purity_tables(self, wildcards: Mapping) -> list[str]:
         """The purity table of every graph of a job's (dataset, model, seed)."""
